@@ -1,0 +1,82 @@
+"""Benchmarks that print figures: training throughput against this machine's measured matmul peak."""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from emergence.config import load_config
+from emergence.errors import ConfigError
+from emergence.model import ModelConfig, flops_per_token, param_counts
+from emergence.optimizer import total_steps
+from emergence.train import Engine, data_mesh
+
+
+def matmul_peak(sizes=(512, 1024, 2048), repeats: int = 5) -> float:
+    """Best float32 FLOP/s of a jitted square matmul on the default device."""
+    best = 0.0
+    for n in sizes:
+        a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+        b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
+        f = jax.jit(lambda x, y: x @ y)
+        f(a, b).block_until_ready()
+        for _ in range(repeats):
+            t = time.perf_counter()
+            f(a, b).block_until_ready()
+            best = max(best, 2 * n**3 / (time.perf_counter() - t))
+    return best
+
+
+def bench_train(config_path: str, size_name: str | None, seconds: float, batch_size: int | None) -> dict:
+    """Train one size of a study's grid on random tokens for `seconds` (after compiling)
+    and compare its model FLOP/s with the matmul peak. Prints progress, returns the figures."""
+    cfg = load_config(config_path)
+    sizes = cfg.models.sizes
+    if size_name is None:
+        size_name = max(sizes, key=lambda n: param_counts(ModelConfig.from_size(sizes[n], cfg.tokenizer.vocab_size, 1))["params"])
+    if size_name not in sizes:
+        raise ConfigError(f"size {size_name!r} is not in {config_path}; sizes: {', '.join(sizes)}")
+    tcfg = cfg.training
+    B = batch_size or tcfg.batch_size
+    L = cfg.models.context
+    mcfg = ModelConfig.from_size(sizes[size_name], cfg.tokenizer.vocab_size, L)
+    K = tcfg.steps_per_call
+    mesh = data_mesh(B)
+    print(f"devices: {mesh.devices.size} x {jax.devices()[0].device_kind}; model {size_name}: {mcfg}", flush=True)
+
+    peak = matmul_peak()
+    print(f"float32 matmul peak: {peak / 1e9:.1f} GFLOP/s", flush=True)
+
+    engine = Engine(mcfg, tcfg.__class__(**{**tcfg.__dict__, "batch_size": B}), total_steps(10**9, B, L), mesh)
+    params, opt_state = engine.init(0)
+    engine.compile(params, opt_state, {K})
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, mcfg.vocab_size, size=(K, B, L + 1), dtype=np.int32)
+    params, opt_state, losses, _ = engine.run_chunk(params, opt_state, data)  # warm-up
+    losses.block_until_ready()
+    steps, t = 0, time.perf_counter()
+    while time.perf_counter() - t < seconds:
+        params, opt_state, losses, _ = engine.run_chunk(params, opt_state, data)
+        losses.block_until_ready()
+        steps += K
+    elapsed = time.perf_counter() - t
+    tps = steps * B * L / elapsed
+    fpt = flops_per_token(mcfg)
+    result = {
+        "model": size_name,
+        **param_counts(mcfg),
+        "batch_size": B,
+        "context": L,
+        "steps_per_call": K,
+        "devices": int(mesh.devices.size),
+        "flops_per_token": fpt,
+        "tokens_per_s": tps,
+        "flops_per_s": tps * fpt,
+        "matmul_peak_flops_per_s": peak,
+        "ratio": tps * fpt / peak,
+    }
+    print(f"training: {tps:,.0f} tokens/s, {tps * fpt / 1e9:.1f} GFLOP/s = {result['ratio']:.2f} of the matmul peak", flush=True)
+    return result

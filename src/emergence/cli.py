@@ -1,0 +1,128 @@
+"""The `emergence` command: one subcommand per workflow stage, plus benchmarks.
+
+Snakemake rules call these subcommands; each is usable on its own. A problem with the
+user's input ends the command with one line on stderr naming it, and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from emergence.errors import EmergenceError
+
+
+def _spec(text: str) -> dict:
+    """A JSON object given inline, or as @path to a JSON or YAML file."""
+    if text.startswith("@"):
+        import yaml
+
+        return yaml.safe_load(Path(text[1:]).read_text())
+    return json.loads(text)
+
+
+def cmd_corpus(args) -> None:
+    from emergence.config import StudyConfig
+    from emergence.corpus import build_corpus
+
+    meta = build_corpus(StudyConfig.from_dict(_spec(args.spec)), Path(args.out))
+    print(json.dumps({k: meta[k] for k in ("train", "val") if k in meta}))
+
+
+def cmd_tokenizer(args) -> None:
+    from emergence.config import StudyConfig
+    from emergence.tokenizer import install_user_tokenizer, train_tokenizer
+
+    cfg = StudyConfig.from_dict(_spec(args.spec)).tokenizer
+    if cfg.path:
+        install_user_tokenizer(Path(cfg.path), Path(args.out))
+    else:
+        train_tokenizer(Path(args.corpus) / "train.jsonl", cfg.vocab_size, Path(args.out))
+
+
+def cmd_shards(args) -> None:
+    from emergence.shards import write_shards
+
+    print(json.dumps(write_shards(Path(args.corpus), Path(args.tokenizer), Path(args.out))))
+
+
+def cmd_train(args) -> None:
+    from emergence.config import ModelRun, StudyConfig, find_run
+    from emergence.train import train
+
+    if args.config:
+        from emergence.config import load_config
+
+        cfg = load_config(args.config)
+        run, tcfg = find_run(cfg, args.model), cfg.training
+    else:
+        run = ModelRun.from_dict(_spec(args.run))
+        tcfg = StudyConfig.from_dict({"training": _spec(args.training)}).training
+    out = Path(args.out) if args.out else Path("results/models") / run.name
+    summary = train(run, tcfg, Path(args.data), out, progress=not args.quiet)
+    print(json.dumps({k: summary[k] for k in ("name", "steps", "final_val_loss", "final_val_bpb")}))
+
+
+def cmd_bench_train(args) -> None:
+    from emergence.bench import bench_train
+
+    print(json.dumps(bench_train(args.config, args.size, args.seconds, args.batch_size)))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="emergence", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("corpus", help="build the training and validation corpus")
+    p.add_argument("--spec", required=True, help="study config (JSON, or @file): seed and corpus sections")
+    p.add_argument("--out", required=True, help="output directory")
+    p.set_defaults(func=cmd_corpus)
+
+    p = sub.add_parser("tokenizer", help="train a byte-level BPE tokenizer (or install the user's)")
+    p.add_argument("--spec", required=True, help="study config (JSON, or @file): tokenizer section")
+    p.add_argument("--corpus", required=True, help="corpus directory (train.jsonl)")
+    p.add_argument("--out", required=True, help="tokenizer.json to write")
+    p.set_defaults(func=cmd_tokenizer)
+
+    p = sub.add_parser("shards", help="tokenize the corpus into memory-mappable .npy shards")
+    p.add_argument("--corpus", required=True)
+    p.add_argument("--tokenizer", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_shards)
+
+    p = sub.add_parser("train", help="train one model of the grid (resumes from its latest checkpoint)")
+    p.add_argument("--data", required=True, help="directory with train.npy, val.npy, meta.json")
+    p.add_argument("--config", help="a study config file; with --model picks the run from its grid")
+    p.add_argument("--model", help="model name in the grid (with --config)")
+    p.add_argument("--run", help="the run as JSON (size, context, tokens, seed): what the workflow passes")
+    p.add_argument("--training", default="{}", help="training section as JSON")
+    p.add_argument("--out", help="output directory (default results/models/<model>)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("bench", help="benchmarks that print figures (last line JSON)")
+    bench = p.add_subparsers(dest="what", required=True)
+    b = bench.add_parser("train", help="training throughput against this machine's float32 matmul peak")
+    b.add_argument("--config", default="config/config.yaml", help="study config whose grid holds the model")
+    b.add_argument("--size", help="size name from the config (default: the largest)")
+    b.add_argument("--seconds", type=float, default=20.0, help="timed training seconds (after compilation)")
+    b.add_argument("--batch-size", type=int, help="override the config's batch size")
+    b.set_defaults(func=cmd_bench_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if args.command == "train" and not (args.run or (args.config and args.model)):
+        sys.exit("emergence train: give --run JSON, or --config FILE with --model NAME")
+    try:
+        args.func(args)
+    except EmergenceError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from emergence.config import (
+    MODEL_NAME_PATTERN,
+    StudyConfig,
+    find_run,
+    format_tokens,
+    load_config,
+    model_grid,
+    parse_tokens,
+    validate,
+)
+from emergence.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_dataclass_defaults_mirror_the_schema():
+    assert StudyConfig.from_dict({}) == StudyConfig()
+
+
+def test_schema_fills_defaults_without_touching_input():
+    raw = {"training": {"batch_size": 4}}
+    cfg = validate(raw)
+    assert raw == {"training": {"batch_size": 4}}
+    assert cfg["training"]["batch_size"] == 4 and cfg["training"]["learning_rate"] == 0.003
+    assert cfg["models"]["sizes"]["w32l2"]["mlp_ratio"] == 4
+
+
+@pytest.mark.parametrize("path", ["config/config.yaml", "config/smoke.yaml"])
+def test_shipped_configs_are_valid(path):
+    cfg = load_config(ROOT / path)
+    assert len(model_grid(cfg)) >= 2
+
+
+@pytest.mark.parametrize(
+    "raw, key, hint",
+    [
+        ({"trainig": {}}, "<top level>", "allowed keys: study, seed"),
+        ({"training": {"batch_size": "32"}}, "training.batch_size", "not of type 'integer'"),
+        ({"training": {"learning_rate": -1}}, "training.learning_rate", "less than or equal to the minimum of 0"),
+        ({"corpus": {"source": "web"}}, "corpus.source", "['synthetic', 'files']"),
+        ({"models": {"sizes": {"Big;rm -rf": {"d_model": 8, "n_layers": 1, "n_heads": 1}}}}, "models.sizes", "lowercase"),
+        ({"models": {"sizes": {"a": {"d_model": 30, "n_layers": 1, "n_heads": 4}}}}, "models.sizes.a", "divisible"),
+        ({"models": {"sizes": {"a": {"d_model": 32, "n_layers": 1}}}}, "models.sizes.a", "'n_heads' is a required"),
+        ({"corpus": {"source": "files"}}, "corpus.files", "no files"),
+    ],
+)
+def test_bad_config_names_the_key_in_one_line(raw, key, hint):
+    with pytest.raises(ConfigError) as err:
+        StudyConfig.from_dict(raw)
+    message = str(err.value)
+    assert "\n" not in message
+    assert f"'{key}'" in message and hint in message
+
+
+def test_bad_yaml_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    (tmp_path / "bad.yaml").write_text("models: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(tmp_path / "bad.yaml")
+
+
+@pytest.mark.parametrize("n", [1000, 1500, 2_000_000, 1_500_000, 3_000_000_000, 12345])
+def test_token_spelling_round_trips(n):
+    assert parse_tokens(format_tokens(n)) == n
+
+
+def test_grid_is_sizes_by_budgets_by_seeds_with_safe_names():
+    cfg = StudyConfig.from_dict({"models": {"token_budgets": [1000, 2_000_000], "seeds": [0, 7]}})
+    runs = model_grid(cfg)
+    assert len(runs) == len(cfg.models.sizes) * 2 * 2
+    assert len({r.name for r in runs}) == len(runs)
+    assert all(re.fullmatch(MODEL_NAME_PATTERN, r.name) for r in runs)
+    assert find_run(cfg, "w64l2-2M-s7").tokens == 2_000_000
+    with pytest.raises(ConfigError, match="not in the grid"):
+        find_run(cfg, "w64l2-3M-s7")
+
+
+def test_schema_documents_every_dataclass_field():
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    for section, cls in [("training", "TrainingConfig"), ("tokenizer", "TokenizerConfig")]:
+        import emergence.config as c
+
+        fields = {f.name for f in dataclasses.fields(getattr(c, cls))}
+        assert fields == set(schema["properties"][section]["properties"])

@@ -1,0 +1,179 @@
+import collections
+import dataclasses
+import functools
+import re
+
+import pytest
+
+from emergence.config import SyntheticConfig
+from emergence.errors import ConfigError
+from emergence.synthetic import (
+    EVAL_QUESTIONS,
+    NEGATIVE,
+    POSITIVE,
+    TRAIN_QUESTIONS,
+    TRAIN_STATEMENTS,
+    World,
+    generate_documents,
+    heldout_items,
+    is_heldout,
+)
+
+CFG = SyntheticConfig()
+EVAL_FAMILIES = ("arithmetic", "facts", "classification", "copying")
+
+
+@functools.cache
+def corpus(seed: int = 0, split: str = "train", n_chars: int = 200_000) -> tuple[tuple[str, str], ...]:
+    return tuple(generate_documents(CFG, seed, split, n_chars))
+
+
+def lines(docs) -> list[str]:
+    return [line for _, text in docs for line in text.split("\n")]
+
+
+def test_same_seed_same_text_and_different_seed_or_split_differs():
+    a = corpus()
+    assert tuple(generate_documents(CFG, 0, "train", 200_000)) == a
+    assert tuple(generate_documents(CFG, 1, "train", 20_000)) != a[: len(corpus(1, "train", 20_000))]
+    assert corpus(0, "val", 20_000)[0] != a[0]
+    assert sum(len(t) for _, t in a) >= 200_000
+
+
+def test_world_is_deterministic_and_names_are_disjoint():
+    w, w2 = World.build(CFG, 0), World.build(CFG, 0)
+    assert w.words == w2.words and w.facts == w2.facts
+    assert len(set(w.words)) == CFG.n_words and len(set(w.entities)) == CFG.n_entities
+    assert not {e.lower() for e in w.entities} & set(w.words)
+    assert not {c.lower() for c in w.values["city"]} & (set(w.words) | {e.lower() for e in w.entities})
+
+
+def test_mixture_shares_are_honoured_and_zero_weight_is_absent():
+    chars = collections.Counter()
+    for family, text in corpus():
+        chars[family] += len(text)
+    total = sum(chars.values())
+    weights = CFG.mixture
+    for family, w in weights.items():
+        assert abs(chars[family] / total - w / sum(weights.values())) < 0.02, family
+    cfg = dataclasses.replace(CFG, mixture={"filler": 0.0, "arithmetic": 3.0, "copying": 1.0})
+    chars = collections.Counter()
+    for family, text in generate_documents(cfg, 0, "train", 50_000):
+        chars[family] += len(text)
+    assert set(chars) == {"arithmetic", "copying"}
+    assert abs(chars["arithmetic"] / sum(chars.values()) - 0.75) < 0.05
+
+
+def test_documents_are_one_family_of_several_lines():
+    for family, text in corpus()[:50]:
+        assert 300 <= len(text) and text == text.strip() and "\n" in text
+        if family == "classification":
+            assert all(line.startswith("review: ") for line in text.split("\n"))
+
+
+@pytest.mark.parametrize("split", ["train", "val"])
+def test_no_line_states_a_heldout_item(split):
+    world = World.build(CFG, 0)
+    seen = collections.Counter()
+    for line in lines(corpus(0, split, 200_000 if split == "train" else 50_000)):
+        for expr in re.findall(r"(?<![\d+])(\d+(?:\+\d+)+)=", line):
+            seen["sum"] += 1
+            assert not world.arithmetic_heldout(tuple(int(x) for x in expr.split("+"))), line
+        if m := re.fullmatch(r"review: (the \w+) was (not )?(\w+) -> (positive|negative)", line):
+            seen["review"] += 1
+            assert not is_heldout("classification", f"{m[1]}|{int(bool(m[2]))}|{m[3]}", CFG.holdout_fraction), line
+        if m := re.fullmatch(r"copy: (.+) => (.+)", line):
+            seen["copy"] += 1
+            assert m[1] == m[2]
+            kind = "words" if " " in m[1] else "letters"
+            assert not is_heldout("copying", f"{kind}:{m[1]}", CFG.holdout_fraction), line
+        for attribute, template in TRAIN_QUESTIONS.items():
+            if m := re.fullmatch(re.escape(template).replace(r"\{e\}", r"(\w+)") + r" (\w+)", line):
+                seen["question"] += 1
+                assert not is_heldout("facts", f"{m[1]}|{attribute}", CFG.holdout_fraction), line
+                assert world.facts[m[1], attribute] == m[2]
+    assert min(seen.values()) > 20 and len(seen) == 4
+
+
+def test_eval_strings_never_appear_in_training_text():
+    text = "\n".join(t for _, t in corpus())
+    for family in EVAL_FAMILIES:
+        for item in heldout_items(CFG, 0, family, 40):
+            assert item["prompt"] not in text or family == "arithmetic", item
+            if family == "arithmetic":
+                assert not re.search(r"(?<![\d+])" + re.escape(item["prompt"]), text), item
+                assert item["worked_prompt"] not in text
+    for e in World.build(CFG, 0).entities[:50]:
+        for templates in EVAL_QUESTIONS.values():
+            for t in templates:
+                assert t.format(e=e) not in text
+
+
+@pytest.mark.parametrize("family", EVAL_FAMILIES)
+def test_heldout_items_are_heldout_distinct_and_deterministic(family):
+    items = heldout_items(CFG, 0, family, 30)
+    assert len(items) == 30 and len({i["key"] for i in items}) == 30
+    assert all(is_heldout(family, i["key"], CFG.holdout_fraction) for i in items)
+    assert items == heldout_items(CFG, 0, family, 30)
+    assert items != heldout_items(CFG, 0, family, 30, rng_seed=1)
+    for item in items:
+        assert {"family", "key", "prompt", "answer"} <= set(item)
+
+
+def test_heldout_item_fields():
+    world = World.build(CFG, 0)
+    for item in heldout_items(CFG, 0, "arithmetic", 10):
+        assert item["result"] == sum(item["operands"]) and item["answer"] == str(item["result"])
+        assert item["worked_answer"].endswith(f"#### {item['result']}")
+        assert len(item["operands"]) in (2, 3)
+    for item in heldout_items(CFG, 0, "facts", 10):
+        assert world.facts[item["entity"], item["attribute"]] == item["value"]
+        assert item["answer"] in item["choices"] and len(set(item["choices"])) == 4
+        assert item["prompt"] in [t.format(e=item["entity"]) for t in EVAL_QUESTIONS[item["attribute"]]]
+    for item in heldout_items(CFG, 0, "copying", 10):
+        assert item["answer"].strip() == (" " if item["kind"] == "words" else "").join(item["sequence"])
+
+
+def test_worked_two_operand_sum_shows_every_carry():
+    from emergence.synthetic import arithmetic_forms
+
+    f = arithmetic_forms((478, 65))
+    assert f["prompt"] + f["answer"] == "478+65=543"
+    assert f["worked_prompt"] + f["worked_answer"] == "Q: 478+65=? A: 8+5+0=13, 7+6+1=14, 4+0+1=5. #### 543"
+    f = arithmetic_forms((12, 7, 30))
+    assert f["worked_prompt"] + f["worked_answer"] == "Q: 12+7+30=? A: 12+7=19, 19+30=49. #### 49"
+
+
+def test_negation_flips_the_label():
+    from emergence.synthetic import classification_item
+
+    world = World.build(CFG, 0)
+    for adjective in POSITIVE + NEGATIVE:
+        plain = classification_item("the soup", False, adjective, world)
+        negated = classification_item("the soup", True, adjective, world)
+        assert plain["label"] == ("positive" if adjective in POSITIVE else "negative")
+        assert {plain["label"], negated["label"]} == {"positive", "negative"}
+        assert negated["prompt"] == f"review: the soup was not {adjective} ->"
+
+
+def test_every_fact_is_stated_in_training():
+    cfg = dataclasses.replace(CFG, mixture={"facts": 1.0}, n_entities=50)
+    world = World.build(cfg, 0)
+    text = "\n".join(t for _, t in generate_documents(cfg, 0, "train", 12_000))
+    for (entity, attribute), value in world.facts.items():
+        assert any(t.format(e=entity, v=value) in text for t in TRAIN_STATEMENTS[attribute]), (entity, attribute)
+
+
+def test_one_digit_arithmetic_still_has_a_heldout_space():
+    cfg = dataclasses.replace(CFG, max_digits=1, mixture={"arithmetic": 1.0})
+    items = heldout_items(cfg, 0, "arithmetic", 10)
+    assert all(x < 10 for i in items for x in i["operands"])
+    world = World.build(cfg, 0)
+    for line in lines(generate_documents(cfg, 0, "train", 20_000)):
+        for expr in re.findall(r"(?<![\d+])(\d+(?:\+\d+)+)=", line):
+            assert not world.arithmetic_heldout(tuple(int(x) for x in expr.split("+"))), line
+
+
+def test_asking_for_more_items_than_the_heldout_space_holds_is_a_config_error():
+    with pytest.raises(ConfigError, match="held-out classification"):
+        heldout_items(CFG, 0, "classification", 10_000)
