@@ -98,7 +98,7 @@ class Engine:
             params, opt_state = carry
             loss, grads = jax.value_and_grad(lambda p: self._token_losses(p, tokens_BxL1).mean())(params)
             updates, opt_state = self.tx.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), (loss, optax.global_norm(grads))
+            return (optax.apply_updates(params, updates), opt_state), (loss, optax.tree.norm(grads))
 
         (params, opt_state), (losses_S, gnorms_S) = jax.lax.scan(step, (params, opt_state), batches_SxBxL1)
         return params, opt_state, losses_S, gnorms_S
@@ -144,7 +144,9 @@ def train(run: ModelRun, tcfg: TrainingConfig, data_dir: Path, out_dir: Path, pr
     schedule = lr_schedule(tcfg, steps)
     fp = fingerprint(run, tcfg, data_meta)
 
-    engine = Engine(mcfg, tcfg, steps, data_mesh(tcfg.batch_size))
+    mesh = data_mesh(tcfg.batch_size)
+    print(f"{run.name}: {steps} steps, data-parallel over {mesh.devices.size} devices ({jax.devices()[0].platform})", file=sys.stderr)
+    engine = Engine(mcfg, tcfg, steps, mesh)
     params, opt_state = engine.init(run.seed)
     ckpts = Checkpoints(out_dir / "checkpoints")
     step, log = 0, []

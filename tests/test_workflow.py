@@ -1,0 +1,104 @@
+"""The real Snakemake workflow on the smoke study, in a scratch copy of the repository."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir: Path, *args: str, change: dict | None = None) -> subprocess.CompletedProcess:
+    """Run Snakemake on the smoke config, with sections of it replaced by `change`."""
+    config = "config/smoke.yaml"
+    if change:
+        cfg = {**yaml.safe_load((workdir / config).read_text()), **change}
+        config = "config/changed.yaml"
+        (workdir / config).write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run([sys.executable, "-m", "snakemake", "--configfile", config, *args],
+                          cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+
+
+SMOKE = yaml.safe_load((ROOT / "config/smoke.yaml").read_text())
+
+
+def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> job count from a dry run's job table."""
+    jobs, in_table = {}, False
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if parts[:2] == ["job", "count"]:
+            in_table = True
+        elif in_table and len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
+            jobs[parts[0]] = int(parts[1])
+        elif in_table and parts and parts[0] == "total":
+            break
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    work = tmp_path_factory.mktemp("study")
+    for name in ("Snakefile", "environment.yml", "workflow", "config", "profiles"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)  # follows symlinks
+    result = snakemake(work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return work
+
+
+def test_smoke_study_runs_end_to_end(study):
+    for split in ("train", "val"):
+        assert (study / "results/data" / f"{split}.npy").exists()
+    models = sorted(p.name for p in (study / "results/models").iterdir())
+    assert models == ["a-8192-s0", "b-8192-s0"]
+    for m in models:
+        log = (study / "results/models" / m / "train_log.jsonl").read_text().splitlines()
+        assert json.loads(log[-1])["val_loss"] > 0
+        assert (study / "benchmarks/train" / f"{m}.tsv").exists()
+
+
+def test_second_run_has_nothing_to_do(study):
+    result = snakemake(study, "-n")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_changing_training_settings_reruns_only_training(study):
+    result = snakemake(study, "-n", change={"training": {**SMOKE["training"], "learning_rate": 0.005}})
+    assert planned_jobs(result) == {"all": 1, "train": 2}
+
+
+def test_new_model_size_trains_only_that_model(study):
+    models = SMOKE["models"]
+    sizes = {**models["sizes"], "c": {"d_model": 24, "n_layers": 1, "n_heads": 2}}
+    result = snakemake(study, "-n", change={"models": {**models, "sizes": sizes}})
+    assert planned_jobs(result) == {"all": 1, "train": 1}
+
+
+def test_changing_the_corpus_reruns_everything_downstream(study):
+    result = snakemake(study, "-n", change={"seed": 1})
+    assert planned_jobs(result) == {"all": 1, "corpus": 1, "tokenizer": 1, "shards": 1, "train": 2}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"training": {"batch_size": "big"}}, "config key 'training.batch_size': 'big' is not of type 'integer'"),
+        ({"tokenizer": {"vocab": 300}}, "config key 'tokenizer': Additional properties are not allowed ('vocab' was unexpected)"),
+        ({"models": {"sizes": {"a;rm": {"d_model": 8, "n_layers": 1, "n_heads": 2}}}}, "must be lowercase letters and digits"),
+    ],
+)
+def test_bad_config_stops_before_any_job(study, change, message):
+    result = snakemake(study, "-n", change=change)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert message in output
+    assert "Job stats" not in output
