@@ -15,8 +15,9 @@ from emergence.optimizer import total_steps
 from emergence.train import Engine, data_mesh
 
 
-def matmul_peak(sizes=(512, 1024, 2048), repeats: int = 5) -> float:
-    """Best float32 FLOP/s of a jitted square matmul on the default device."""
+def matmul_peak(sizes=(512, 1024, 2048), repeats: int = 10) -> float:
+    """Best float32 FLOP/s of a jitted square matmul on the default device (best of
+    `repeats` per size: the peak is what the hardware can do, not a typical moment)."""
     best = 0.0
     for n in sizes:
         a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
@@ -30,7 +31,39 @@ def matmul_peak(sizes=(512, 1024, 2048), repeats: int = 5) -> float:
     return best
 
 
-def bench_train(config_path: str, size_name: str | None, seconds: float, batch_size: int | None) -> dict:
+def phase_breakdown(engine: Engine, params, data: np.ndarray, repeats: int) -> dict[str, float]:
+    """Seconds per chunk of: the forward pass and loss, forward plus backward, and the whole
+    step with the optimizer update: where a step's time goes."""
+
+    def forward(p, d):
+        return jax.lax.map(lambda b: engine._token_losses(p, b).mean(), d)
+
+    def backward(p, d):
+        # Reduce every gradient, or XLA drops the weight gradients nobody reads.
+        grad = jax.grad(lambda q, b: engine._token_losses(q, b).mean())
+        return jax.lax.map(lambda b: sum(g.sum() for g in jax.tree.leaves(grad(p, b))), d)
+
+    opt_state = engine.tx.init(params)
+    fns = {
+        "forward + loss": (jax.jit(forward), (params, data)),
+        "forward + backward": (jax.jit(backward), (params, data)),
+        "full step (AdamW, clip)": (jax.jit(engine._train_chunk), (params, opt_state, data)),
+    }
+    out = {}
+    for name, (fn, args) in fns.items():
+        jax.block_until_ready(fn(*args))
+        best = float("inf")
+        for _ in range(repeats):
+            t = time.perf_counter()
+            jax.block_until_ready(fn(*args))
+            best = min(best, time.perf_counter() - t)
+        out[name] = best
+    return out
+
+
+def bench_train(
+    config_path: str, size_name: str | None, seconds: float, batch_size: int | None, steps_per_call: int | None = None
+) -> dict:
     """Train one size of a study's grid on random tokens for `seconds` (after compiling)
     and compare its model FLOP/s with the matmul peak. Prints progress, returns the figures."""
     cfg = load_config(config_path)
@@ -43,7 +76,7 @@ def bench_train(config_path: str, size_name: str | None, seconds: float, batch_s
     B = batch_size or tcfg.batch_size
     L = cfg.models.context
     mcfg = ModelConfig.from_size(sizes[size_name], cfg.tokenizer.vocab_size, L)
-    K = tcfg.steps_per_call
+    K = steps_per_call or tcfg.steps_per_call
     mesh = data_mesh(B)
     print(f"devices: {mesh.devices.size} x {jax.devices()[0].device_kind}; model {size_name}: {mcfg}", flush=True)
 
@@ -65,6 +98,9 @@ def bench_train(config_path: str, size_name: str | None, seconds: float, batch_s
     elapsed = time.perf_counter() - t
     tps = steps * B * L / elapsed
     fpt = flops_per_token(mcfg)
+    phases = phase_breakdown(engine, params, data, repeats=3)
+    for name, sec in phases.items():
+        print(f"  {name:<28s} {sec * 1e3 / K:8.2f} ms/step", flush=True)
     result = {
         "model": size_name,
         **param_counts(mcfg),
@@ -77,6 +113,8 @@ def bench_train(config_path: str, size_name: str | None, seconds: float, batch_s
         "flops_per_s": tps * fpt,
         "matmul_peak_flops_per_s": peak,
         "ratio": tps * fpt / peak,
+        "ms_per_step": {k: v * 1e3 / K for k, v in phases.items()},
+        "matmul_bound_ms_per_step": B * L * fpt / peak * 1e3,
     }
     print(f"training: {tps:,.0f} tokens/s, {tps * fpt / 1e9:.1f} GFLOP/s = {result['ratio']:.2f} of the matmul peak", flush=True)
     return result

@@ -68,7 +68,7 @@ def cmd_train(args) -> None:
 def cmd_bench_train(args) -> None:
     from emergence.bench import bench_train
 
-    print(json.dumps(bench_train(args.config, args.size, args.seconds, args.batch_size)))
+    print(json.dumps(bench_train(args.config, args.size, args.seconds, args.batch_size, args.steps_per_call)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--size", help="size name from the config (default: the largest)")
     b.add_argument("--seconds", type=float, default=20.0, help="timed training seconds (after compilation)")
     b.add_argument("--batch-size", type=int, help="override the config's batch size")
+    b.add_argument("--steps-per-call", type=int, help="override the config's optimizer steps per jitted call")
     b.set_defaults(func=cmd_bench_train)
     return parser
 

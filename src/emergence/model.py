@@ -1,7 +1,11 @@
 """Decoder-only transformer in Flax NNX: RoPE, RMSNorm pre-norm, causal attention.
 
-Shapes are carried in names: B batch, L sequence, D model width, H heads, K head
-width (D = H * K), F MLP width, V vocabulary.
+Shapes are carried in names: B batch, L sequence, N = B * L tokens, D model width,
+H heads, K head width (D = H * K), F MLP width, V vocabulary.
+
+Activations between attention calls are kept 2-D, (N, D): XLA's CPU backend runs the
+backward pass of a dense layer on a 2-D input about 4x faster than on a 3-D one (it
+avoids a slow transposed copy of the gradient); see docs/performance.md.
 """
 
 from __future__ import annotations
@@ -49,6 +53,17 @@ def apply_rope(x_BxLxHxK: jax.Array, sin_LxKh: jax.Array, cos_LxKh: jax.Array) -
     return jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
 
 
+def causal_attention(q_BxLxHxK, k_BxSxHxK, v_BxSxHxK, mask_LxS) -> jax.Array:
+    """Softmax attention of L queries over S keys where mask_LxS is true.
+
+    Written as two einsums around a masked softmax rather than jax.nn.dot_product_attention:
+    on XLA's CPU backend its forward plus backward pass is about 2x faster (docs/performance.md).
+    """
+    scores_BxHxLxS = jnp.einsum("blhk,bshk->bhls", q_BxLxHxK, k_BxSxHxK) / math.sqrt(q_BxLxHxK.shape[-1])
+    weights_BxHxLxS = jax.nn.softmax(jnp.where(mask_LxS, scores_BxHxLxS, -1e30), axis=-1)
+    return jnp.einsum("bhls,bshk->blhk", weights_BxHxLxS, v_BxSxHxK)
+
+
 def _dense(d_in: int, d_out: int, rngs: nnx.Rngs, scale: float = 1.0) -> nnx.Linear:
     init = jax.nn.initializers.normal(stddev=scale / math.sqrt(d_in))
     return nnx.Linear(d_in, d_out, use_bias=False, kernel_init=init, rngs=rngs)
@@ -67,14 +82,14 @@ class Block(nnx.Module):
         self.mlp_in = _dense(d, f, rngs)
         self.mlp_out = _dense(f, d, rngs, out_scale)
 
-    def attention(self, x_BxLxD, sin_LxKh, cos_LxKh, cache=None):
-        B, L, _ = x_BxLxD.shape
+    def attention(self, x_NxD, B, L, sin_LxKh, cos_LxKh, cache=None):
         H, K = self.cfg.n_heads, self.cfg.head_dim
-        q_BxLxHxK, k_BxLxHxK, v_BxLxHxK = jnp.split(self.qkv(x_BxLxD).reshape(B, L, 3 * H, K), 3, axis=2)
+        q_BxLxHxK, k_BxLxHxK, v_BxLxHxK = jnp.split(self.qkv(x_NxD).reshape(B, L, 3 * H, K), 3, axis=2)
         q_BxLxHxK = apply_rope(q_BxLxHxK, sin_LxKh, cos_LxKh)
         k_BxLxHxK = apply_rope(k_BxLxHxK, sin_LxKh, cos_LxKh)
         if cache is None:
-            out_BxLxHxK = jax.nn.dot_product_attention(q_BxLxHxK, k_BxLxHxK, v_BxLxHxK, is_causal=True)
+            mask_LxL = jnp.tril(jnp.ones((L, L), bool))
+            out_BxLxHxK = causal_attention(q_BxLxHxK, k_BxLxHxK, v_BxLxHxK, mask_LxL)
             new_cache = None
         else:
             # Decoding with a key/value cache of fixed length S: write this call's keys
@@ -84,17 +99,15 @@ class Block(nnx.Module):
             v_BxSxHxK = jax.lax.dynamic_update_slice(v_cache, v_BxLxHxK, (0, index, 0, 0))
             S = k_BxSxHxK.shape[1]
             mask_LxS = jnp.arange(S)[None, :] <= (index + jnp.arange(L))[:, None]
-            out_BxLxHxK = jax.nn.dot_product_attention(
-                q_BxLxHxK, k_BxSxHxK, v_BxSxHxK, mask=mask_LxS[None, None, :, :]
-            )
+            out_BxLxHxK = causal_attention(q_BxLxHxK, k_BxSxHxK, v_BxSxHxK, mask_LxS)
             new_cache = (k_BxSxHxK, v_BxSxHxK)
-        return self.attn_out(out_BxLxHxK.reshape(B, L, H * K)), new_cache
+        return self.attn_out(out_BxLxHxK.reshape(B * L, H * K)), new_cache
 
-    def __call__(self, x_BxLxD, sin_LxKh, cos_LxKh, cache=None):
-        attn_BxLxD, new_cache = self.attention(self.attn_norm(x_BxLxD), sin_LxKh, cos_LxKh, cache)
-        x_BxLxD = x_BxLxD + attn_BxLxD
-        x_BxLxD = x_BxLxD + self.mlp_out(jax.nn.gelu(self.mlp_in(self.mlp_norm(x_BxLxD))))
-        return x_BxLxD, new_cache
+    def __call__(self, x_NxD, B, L, sin_LxKh, cos_LxKh, cache=None):
+        attn_NxD, new_cache = self.attention(self.attn_norm(x_NxD), B, L, sin_LxKh, cos_LxKh, cache)
+        x_NxD = x_NxD + attn_NxD
+        x_NxD = x_NxD + self.mlp_out(jax.nn.gelu(self.mlp_in(self.mlp_norm(x_NxD))))
+        return x_NxD, new_cache
 
 
 class Transformer(nnx.Module):
@@ -109,15 +122,15 @@ class Transformer(nnx.Module):
         """Logits (B, L, V) for each next token. With `caches` (one (k, v) pair per
         layer, each (B, S, H, K)), tokens sit at positions start..start+L-1 and the
         updated caches are returned as well."""
-        L = tokens_BxL.shape[1]
+        B, L = tokens_BxL.shape
         sin_LxKh, cos_LxKh = rope_tables(start + jnp.arange(L), self.cfg.head_dim, self.cfg.rope_base)
-        x_BxLxD = self.embed(tokens_BxL)
+        x_NxD = self.embed(tokens_BxL.reshape(B * L))
         new_caches = []
         for i, block in enumerate(self.blocks):
             cache = None if caches is None else (*caches[i], start)
-            x_BxLxD, new_cache = block(x_BxLxD, sin_LxKh, cos_LxKh, cache)
+            x_NxD, new_cache = block(x_NxD, B, L, sin_LxKh, cos_LxKh, cache)
             new_caches.append(new_cache)
-        logits_BxLxV = self.head(self.final_norm(x_BxLxD))
+        logits_BxLxV = self.head(self.final_norm(x_NxD)).reshape(B, L, self.cfg.vocab_size)
         return logits_BxLxV if caches is None else (logits_BxLxV, new_caches)
 
 
