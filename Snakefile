@@ -1,7 +1,8 @@
 # A loss-versus-emergence scaling study: corpus -> tokenizer -> shards -> train every
-# model of the grid. Run `snakemake`: the default profile (profiles/default, loaded
-# automatically) reads config/config.yaml; `--configfile other.yaml` replaces it rather
-# than merging into it. Edit the config and only the affected stages rerun.
+# model of the grid -> evaluate every checkpoint on every task.
+# Run `snakemake`: the default profile (profiles/default, loaded automatically) reads
+# config/config.yaml; `--configfile other.yaml` replaces it rather than merging into it.
+# Edit the config and only the affected stages rerun.
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -10,6 +11,7 @@ min_version("9.0")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:

@@ -32,10 +32,10 @@ def test_kv_cache_decoding_matches_full_forward():
     full = model(tokens)
     S, H, K = 12, CFG.n_heads, CFG.head_dim
     caches = [(jnp.zeros((2, S, H, K)), jnp.zeros((2, S, H, K))) for _ in range(CFG.n_layers)]
-    logits, caches = model(tokens[:, :6], 0, caches)  # prefill
+    logits, caches = model(tokens[:, :6], caches, 0)  # prefill
     np.testing.assert_allclose(logits, full[:, :6], atol=1e-5)
     for t in range(6, 10):  # one token at a time
-        logits, caches = model(tokens[:, t : t + 1], t, caches)
+        logits, caches = model(tokens[:, t : t + 1], caches, t)
         np.testing.assert_allclose(logits[:, 0], full[:, t], atol=1e-5)
 
 
@@ -50,3 +50,14 @@ def test_same_seed_same_weights():
     c = jax.tree.leaves(nnx.state(init_model(CFG, 4)))
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert not all(np.array_equal(x, y) for x, y in zip(a, c))
+
+
+def test_left_padded_rows_decode_like_unpadded_ones():
+    model = init_model(CFG, 2)
+    tokens = jax.random.randint(jax.random.key(2), (1, 7), 0, 50)
+    full = model(tokens)
+    pad = 3  # the same prompt behind 3 pad tokens, positions shifted back to start at 0
+    padded = jnp.concatenate([jnp.zeros((1, pad), jnp.int32), tokens], axis=1)
+    positions = jnp.maximum(jnp.arange(10) - pad, 0)[None]
+    valid = (jnp.arange(10) >= pad)[None]
+    np.testing.assert_allclose(model(padded, positions_BxL=positions, valid_BxS=valid)[:, pad:], full, atol=1e-5)

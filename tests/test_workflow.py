@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -63,6 +64,13 @@ def test_smoke_study_runs_end_to_end(study):
         log = (study / "results/models" / m / "train_log.jsonl").read_text().splitlines()
         assert json.loads(log[-1])["val_loss"] > 0
         assert (study / "benchmarks/train" / f"{m}.tsv").exists()
+        for task in SMOKE["tasks"]:
+            table = pd.read_parquet(study / "results/evals" / m / f"{task}.parquet")
+            steps = json.loads((study / "results/models" / m / "model.json").read_text())["checkpoint_steps"]
+            assert sorted(table.step.unique()) == steps
+            assert (study / "results/evals" / m / f"{task}.samples.parquet").exists()
+    for task in SMOKE["tasks"]:
+        assert json.loads((study / "results/tasks" / f"{task}.json").read_text())["contamination"] == 0
 
 
 def test_second_run_has_nothing_to_do(study):
@@ -73,19 +81,29 @@ def test_second_run_has_nothing_to_do(study):
 
 def test_changing_training_settings_reruns_only_training(study):
     result = snakemake(study, "-n", change={"training": {**SMOKE["training"], "learning_rate": 0.005}})
-    assert planned_jobs(result) == {"all": 1, "train": 2}
+    assert planned_jobs(result) == {"all": 1, "train": 2, "evaluate": 6}
 
 
 def test_new_model_size_trains_only_that_model(study):
     models = SMOKE["models"]
     sizes = {**models["sizes"], "c": {"d_model": 24, "n_layers": 1, "n_heads": 2}}
     result = snakemake(study, "-n", change={"models": {**models, "sizes": sizes}})
-    assert planned_jobs(result) == {"all": 1, "train": 1}
+    assert planned_jobs(result) == {"all": 1, "train": 1, "evaluate": 3}
 
 
 def test_changing_the_corpus_reruns_everything_downstream(study):
     result = snakemake(study, "-n", change={"seed": 1})
-    assert planned_jobs(result) == {"all": 1, "corpus": 1, "tokenizer": 1, "shards": 1, "train": 2}
+    assert planned_jobs(result) == {"all": 1, "corpus": 1, "tokenizer": 1, "shards": 1, "train": 2, "task": 3, "evaluate": 6}
+
+
+def test_adding_a_task_adds_only_its_jobs(study):
+    tasks = {**SMOKE["tasks"], "facts": {"kind": "fact_choice", "n_items": 8}}
+    assert planned_jobs(snakemake(study, "-n", change={"tasks": tasks})) == {"all": 1, "task": 1, "evaluate": 2}
+
+
+def test_changing_one_tasks_settings_reruns_only_that_task(study):
+    tasks = {**SMOKE["tasks"], "sentiment": {**SMOKE["tasks"]["sentiment"], "shots": [0, 1]}}
+    assert planned_jobs(snakemake(study, "-n", change={"tasks": tasks})) == {"all": 1, "task": 1, "evaluate": 2}
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,12 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
-from emergence.config import load_config
+from emergence.config import StudyConfig, load_config
 from emergence.errors import ConfigError
-from emergence.model import ModelConfig, flops_per_token, param_counts
+from emergence.inference import Inference
+from emergence.model import ModelConfig, flops_per_token, init_model, param_counts
 from emergence.optimizer import total_steps
 from emergence.train import Engine, data_mesh
 
@@ -61,6 +63,63 @@ def phase_breakdown(engine: Engine, params, data: np.ndarray, repeats: int) -> d
     return out
 
 
+def _largest(cfg: StudyConfig, size_name: str | None, config_path: str) -> str:
+    sizes = cfg.models.sizes
+    if size_name is None:
+        return max(sizes, key=lambda n: param_counts(ModelConfig.from_size(sizes[n], cfg.tokenizer.vocab_size, 1))["params"])
+    if size_name not in sizes:
+        raise ConfigError(f"size {size_name!r} is not in {config_path}; sizes: {', '.join(sizes)}")
+    return size_name
+
+
+def _best_seconds(fn, repeats: int = 3) -> float:
+    jax.block_until_ready(fn())  # compile and warm up
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(fn())
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def bench_eval(config_path: str, size_name: str | None, new_tokens: int, batch_size: int) -> dict:
+    """Evaluation throughput of one size (random weights: speed does not depend on them):
+    multiple-choice items/s (4 choices, 48-token contexts) and greedy generation tokens/s
+    with and without the KV cache, checking both decode the same tokens."""
+    cfg = load_config(config_path)
+    size_name = _largest(cfg, size_name, config_path)
+    mcfg = ModelConfig.from_size(cfg.models.sizes[size_name], cfg.tokenizer.vocab_size, cfg.models.context)
+    if new_tokens + 16 > mcfg.context:
+        raise ConfigError(f"--new-tokens {new_tokens} leaves under 16 prompt tokens in the context of {mcfg.context}")
+    params = nnx.to_pure_dict(nnx.state(init_model(mcfg, 0), nnx.Param))
+    inf = Inference(mcfg, batch_size=batch_size)
+    rng = np.random.default_rng(0)
+    V = mcfg.vocab_size
+    items = [(rng.integers(0, V, 48).tolist(), [rng.integers(0, V, 4).tolist() for _ in range(4)]) for _ in range(4 * batch_size)]
+    pairs = [(ctx, c) for ctx, choices in items for c in choices]
+    mc_s = _best_seconds(lambda: inf.continuation_logprobs(params, pairs))
+    prompt_len = min(32, mcfg.context - new_tokens)
+    prompts = [rng.integers(0, V, prompt_len).tolist() for _ in range(batch_size)]
+    cached_s = _best_seconds(lambda: inf.greedy(params, prompts, new_tokens, cached=True))
+    uncached_s = _best_seconds(lambda: inf.greedy(params, prompts, new_tokens, cached=False))
+    same = bool(np.array_equal(inf.greedy(params, prompts, new_tokens, True), inf.greedy(params, prompts, new_tokens, False)))
+    result = {
+        "model": size_name,
+        "batch_size": batch_size,
+        "new_tokens": new_tokens,
+        "mc_items_per_s": len(items) / mc_s,
+        "gen_tokens_per_s_cached": batch_size * new_tokens / cached_s,
+        "gen_tokens_per_s_uncached": batch_size * new_tokens / uncached_s,
+        "kv_cache_speedup": uncached_s / cached_s,
+        "cached_equals_uncached": same,
+    }
+    print(f"multiple choice: {result['mc_items_per_s']:,.0f} items/s (4 choices, 48-token contexts)", flush=True)
+    print(f"greedy decoding, {new_tokens} new tokens x {batch_size} prompts: {result['gen_tokens_per_s_cached']:,.0f} tokens/s "
+          f"with the KV cache, {result['gen_tokens_per_s_uncached']:,.0f} without ({result['kv_cache_speedup']:.1f}x); "
+          f"same tokens: {same}", flush=True)
+    return result
+
+
 def bench_train(
     config_path: str, size_name: str | None, seconds: float, batch_size: int | None, steps_per_call: int | None = None
 ) -> dict:
@@ -68,10 +127,7 @@ def bench_train(
     and compare its model FLOP/s with the matmul peak. Prints progress, returns the figures."""
     cfg = load_config(config_path)
     sizes = cfg.models.sizes
-    if size_name is None:
-        size_name = max(sizes, key=lambda n: param_counts(ModelConfig.from_size(sizes[n], cfg.tokenizer.vocab_size, 1))["params"])
-    if size_name not in sizes:
-        raise ConfigError(f"size {size_name!r} is not in {config_path}; sizes: {', '.join(sizes)}")
+    size_name = _largest(cfg, size_name, config_path)
     tcfg = cfg.training
     B = batch_size or tcfg.batch_size
     L = cfg.models.context

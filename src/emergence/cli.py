@@ -65,6 +65,65 @@ def cmd_train(args) -> None:
     print(json.dumps({k: summary[k] for k in ("name", "steps", "final_val_loss", "final_val_bpb")}))
 
 
+def cmd_task(args) -> None:
+    from emergence.config import StudyConfig
+    from emergence.files import write_json
+    from emergence.tasks import build_task
+    from emergence.tokenizer import load_tokenizer
+
+    cfg = StudyConfig.from_dict(_spec(args.spec))
+    task = build_task(cfg.tasks[args.name], cfg, Path(args.corpus), load_tokenizer(Path(args.tokenizer)), cfg.models.context)
+    write_json(Path(args.out), task)
+    print(json.dumps({k: task[k] for k in ("task", "contamination", "skipped")} | {"requests": len(task["requests"])}))
+
+
+def cmd_evaluate(args) -> None:
+    from emergence.evaluate import evaluate, headline, write_table
+    from emergence.tokenizer import load_tokenizer
+
+    task = json.loads(Path(args.task).read_text())
+    rows, samples = evaluate(Path(args.model_dir), task, load_tokenizer(Path(args.tokenizer)), data_dir=Path(args.data),
+                             progress=lambda step: print(f"evaluated checkpoint {step}", file=sys.stderr, flush=True))
+    write_table(samples, Path(args.samples))
+    write_table(rows, Path(args.out))
+    print(json.dumps(headline(task, rows)))
+
+
+def cmd_eval(args) -> None:
+    from emergence.config import StudyConfig, TaskSpec
+    from emergence.errors import InputError
+    from emergence.evaluate import evaluate, headline, write_table
+    from emergence.tasks import KINDS, chance, build_requests
+    from emergence.tokenizer import load_tokenizer
+
+    ckpt = Path(args.checkpoint)
+    if not ckpt.name.isdigit():
+        raise InputError(f"--checkpoint {ckpt}: expected a checkpoint directory named by its step, e.g. results/models/M/checkpoints/245")
+    model_dir = ckpt.parent.parent
+    tok = load_tokenizer(Path(args.tokenizer))
+    spec = TaskSpec(name=Path(args.task_file).stem, kind=args.format, path=args.task_file, n_items=10**9, demo_pool=0,
+                    shots=(args.shots,), prompts=("cot" if args.cot else "standard",), max_new_tokens=args.max_new_tokens,
+                    cot_max_new_tokens=args.max_new_tokens)
+    context = json.loads((model_dir / "model.json").read_text())["model"]["context"] if (model_dir / "model.json").exists() else 10**9
+    built = build_requests(spec, StudyConfig(), lambda t: len(tok.encode(t).ids), context)
+    if not built["requests"]:
+        raise InputError(f"{args.task_file}: no prompt fits the model's context of {context} tokens with {args.shots} shots")
+    n_choices = max((len(i["choices"]) for i in built["items"]), default=0)
+    task = {"task": spec.name, "kind": spec.kind, "spec": spec.__dict__, "requests": built["requests"],
+            "chance": chance(KINDS[spec.kind], n_choices)}
+    rows, samples = evaluate(model_dir, task, tok, steps=[int(ckpt.name)])
+    write_table(rows, Path(args.out))
+    if args.samples:
+        write_table(samples, Path(args.samples))
+    print(json.dumps(headline(task, rows)))
+
+
+def cmd_bench_eval(args) -> None:
+    from emergence.bench import bench_eval
+
+    print(json.dumps(bench_eval(args.config, args.size, args.new_tokens, args.batch_size)))
+
+
 def cmd_bench_train(args) -> None:
     from emergence.bench import bench_train
 
@@ -102,6 +161,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("task", help="build a task's evaluation requests (held out, checked against the corpus)")
+    p.add_argument("--spec", required=True, help="study config (JSON, or @file): seed, corpus, models.context, tasks")
+    p.add_argument("--name", required=True, help="task name in the config")
+    p.add_argument("--corpus", required=True, help="corpus directory (train.jsonl, for the contamination check)")
+    p.add_argument("--tokenizer", required=True)
+    p.add_argument("--out", required=True, help="task file (JSON) to write")
+    p.set_defaults(func=cmd_task)
+
+    p = sub.add_parser("evaluate", help="evaluate every checkpoint of a model on a task file")
+    p.add_argument("--model-dir", required=True)
+    p.add_argument("--task", required=True, help="task file written by `emergence task`")
+    p.add_argument("--tokenizer", required=True)
+    p.add_argument("--data", required=True, help="token shards directory (val.npy, for the ICL score)")
+    p.add_argument("--out", required=True, help="metrics table (.parquet)")
+    p.add_argument("--samples", required=True, help="per-sample table (.parquet)")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("eval", help="evaluate one checkpoint on a benchmark file (MMLU or GSM8K layout)")
+    p.add_argument("--checkpoint", required=True, help="a checkpoint directory, e.g. results/models/M/checkpoints/245")
+    p.add_argument("--task-file", required=True, help="MMLU-layout CSV/JSONL or GSM8K-layout JSONL")
+    p.add_argument("--format", required=True, choices=["mmlu", "gsm8k"])
+    p.add_argument("--shots", type=int, default=0, help="demonstrations drawn from the other items of the file")
+    p.add_argument("--cot", action="store_true", help="worked solutions in the demonstrations (gsm8k)")
+    p.add_argument("--max-new-tokens", type=int, default=48)
+    p.add_argument("--tokenizer", default="results/tokenizer/tokenizer.json")
+    p.add_argument("--out", required=True, help="metrics table (.parquet)")
+    p.add_argument("--samples", help="also write the per-sample table here")
+    p.set_defaults(func=cmd_eval)
+
     p = sub.add_parser("bench", help="benchmarks that print figures (last line JSON)")
     bench = p.add_subparsers(dest="what", required=True)
     b = bench.add_parser("train", help="training throughput against this machine's float32 matmul peak")
@@ -111,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--batch-size", type=int, help="override the config's batch size")
     b.add_argument("--steps-per-call", type=int, help="override the config's optimizer steps per jitted call")
     b.set_defaults(func=cmd_bench_train)
+    b = bench.add_parser("eval", help="multiple-choice items/s and generation tokens/s with and without the KV cache")
+    b.add_argument("--config", default="config/config.yaml")
+    b.add_argument("--size", help="size name from the config (default: the largest)")
+    b.add_argument("--new-tokens", type=int, default=64)
+    b.add_argument("--batch-size", type=int, default=32)
+    b.set_defaults(func=cmd_bench_eval)
     return parser
 
 

@@ -27,6 +27,7 @@ SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 # constrains the `model` wildcard with this pattern, so only these characters can
 # ever reach a shell command.
 MODEL_NAME_PATTERN = r"[a-z][a-z0-9]{0,15}-[0-9]+[kMG]?-s[0-9]+"
+TASK_NAME_PATTERN = r"[a-z][a-z0-9_]{0,31}"
 _SUFFIXES = (("G", 10**9), ("M", 10**6), ("k", 10**3))
 
 
@@ -74,9 +75,30 @@ def validate(raw: dict | None) -> dict:
             )
         if (size["d_model"] // size["n_heads"]) % 2:
             raise ConfigError(f"config key 'models.sizes.{name}': head dimension d_model/n_heads must be even (RoPE)")
+    for name, task in cfg["tasks"].items():
+        _check_task(name, task)
     if cfg["corpus"]["source"] == "files" and not cfg["corpus"]["files"]:
         raise ConfigError("config key 'corpus.files': source is 'files' but no files are listed")
     return cfg
+
+
+# What each task kind supports: chain-of-thought prompts, label settings, a file.
+_COT_KINDS = {"addition", "multistep", "gsm8k"}
+_MC_KINDS = {"fact_choice", "sentiment", "mmlu"}
+_FILE_KINDS = {"mmlu", "gsm8k"}
+
+
+def _check_task(name: str, task: dict) -> None:
+    where, kind = f"config key 'tasks.{name}'", task["kind"]
+    if kind in _FILE_KINDS and not task["path"]:
+        raise ConfigError(f"{where}: kind {kind} needs `path`, the benchmark file")
+    if "cot" in task["prompts"] and kind not in _COT_KINDS:
+        raise ConfigError(f"{where}: prompts 'cot' needs worked solutions; kinds with them: {', '.join(sorted(_COT_KINDS))}")
+    odd = set(task["labels"]) - {"gold"}
+    if odd and kind not in _MC_KINDS:
+        raise ConfigError(f"{where}: labels {sorted(odd)} need a multiple-choice kind: {', '.join(sorted(_MC_KINDS))}")
+    if {"ood", "no_format"} & odd and kind != "sentiment":
+        raise ConfigError(f"{where}: labels 'ood' and 'no_format' are defined for kind sentiment only")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,6 +196,38 @@ class TrainingConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    # What the task is (see the schema's enum); synthetic kinds use held-out generator items.
+    kind: str
+    # Benchmark file for mmlu / gsm8k.
+    path: str | None = None
+    # Items evaluated per setting, and further items used only as demonstrations.
+    n_items: int = 100
+    demo_pool: int = 32
+    # Settings: numbers of demonstrations, prompt styles, demonstration label settings.
+    shots: tuple[int, ...] = (0,)
+    prompts: tuple[str, ...] = ("standard",)
+    labels: tuple[str, ...] = ("gold",)
+    # Generation caps (tokens) for standard and chain-of-thought prompts.
+    max_new_tokens: int = 12
+    cot_max_new_tokens: int = 48
+    # Seed of item, demonstration and label draws.
+    seed: int = 0
+    # icl_score: loss at these fractions of the context (late minus early).
+    icl_positions: tuple[float, float] = (0.1, 0.9)
+
+    @classmethod
+    def from_dict(cls, name: str, d: dict) -> "TaskSpec":
+        return cls(name=name, **{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def _default_tasks() -> dict[str, TaskSpec]:
+    raw = load_schema()["properties"]["tasks"]["default"]
+    return {name: TaskSpec.from_dict(name, validate({"tasks": {name: spec}})["tasks"][name]) for name, spec in raw.items()}
+
+
+@dataclasses.dataclass(frozen=True)
 class StudyConfig:
     study: str = "default"
     seed: int = 0
@@ -181,6 +235,7 @@ class StudyConfig:
     tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
     models: ModelsConfig = dataclasses.field(default_factory=ModelsConfig)
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
+    tasks: dict[str, TaskSpec] = dataclasses.field(default_factory=_default_tasks)
 
     @classmethod
     def from_dict(cls, raw: dict | None) -> "StudyConfig":
@@ -204,6 +259,7 @@ class StudyConfig:
                 seeds=tuple(models["seeds"]),
             ),
             training=TrainingConfig(**cfg["training"]),
+            tasks={name: TaskSpec.from_dict(name, t) for name, t in cfg["tasks"].items()},
         )
 
 

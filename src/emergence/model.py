@@ -39,28 +39,30 @@ class ModelConfig:
         return self.d_model // self.n_heads
 
 
-def rope_tables(positions_L: jax.Array, head_dim: int, base: float) -> tuple[jax.Array, jax.Array]:
-    """sin and cos tables (L, K/2) for rotary position embeddings."""
+def rope_tables(positions: jax.Array, head_dim: int, base: float) -> tuple[jax.Array, jax.Array]:
+    """sin and cos tables for rotary position embeddings: (..., K/2) for positions of shape (...)."""
     inv_freq_Kh = base ** (-jnp.arange(0, head_dim, 2, dtype=jnp.float32) / head_dim)
-    angles_LxKh = positions_L.astype(jnp.float32)[:, None] * inv_freq_Kh[None, :]
-    return jnp.sin(angles_LxKh), jnp.cos(angles_LxKh)
+    angles = positions.astype(jnp.float32)[..., None] * inv_freq_Kh
+    return jnp.sin(angles), jnp.cos(angles)
 
 
-def apply_rope(x_BxLxHxK: jax.Array, sin_LxKh: jax.Array, cos_LxKh: jax.Array) -> jax.Array:
-    # Rotate pairs (first half, second half) of each head's features.
+def apply_rope(x_BxLxHxK: jax.Array, sin: jax.Array, cos: jax.Array) -> jax.Array:
+    """Rotate pairs (first half, second half) of each head's features; tables are (L, K/2)
+    when all rows share positions, or (B, L, K/2)."""
     x1, x2 = jnp.split(x_BxLxHxK, 2, axis=-1)
-    sin, cos = sin_LxKh[None, :, None, :], cos_LxKh[None, :, None, :]
+    sin, cos = (t[..., None, :] if t.ndim == 3 else t[None, :, None, :] for t in (sin, cos))
     return jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
 
 
-def causal_attention(q_BxLxHxK, k_BxSxHxK, v_BxSxHxK, mask_LxS) -> jax.Array:
-    """Softmax attention of L queries over S keys where mask_LxS is true.
+def causal_attention(q_BxLxHxK, k_BxSxHxK, v_BxSxHxK, mask) -> jax.Array:
+    """Softmax attention of L queries over S keys where `mask` (L, S) or (B, L, S) is true.
 
     Written as two einsums around a masked softmax rather than jax.nn.dot_product_attention:
     on XLA's CPU backend its forward plus backward pass is about 2x faster (docs/performance.md).
     """
+    mask = mask[:, None] if mask.ndim == 3 else mask  # broadcast over heads
     scores_BxHxLxS = jnp.einsum("blhk,bshk->bhls", q_BxLxHxK, k_BxSxHxK) / math.sqrt(q_BxLxHxK.shape[-1])
-    weights_BxHxLxS = jax.nn.softmax(jnp.where(mask_LxS, scores_BxHxLxS, -1e30), axis=-1)
+    weights_BxHxLxS = jax.nn.softmax(jnp.where(mask, scores_BxHxLxS, -1e30), axis=-1)
     return jnp.einsum("bhls,bshk->blhk", weights_BxHxLxS, v_BxSxHxK)
 
 
@@ -82,29 +84,26 @@ class Block(nnx.Module):
         self.mlp_in = _dense(d, f, rngs)
         self.mlp_out = _dense(f, d, rngs, out_scale)
 
-    def attention(self, x_NxD, B, L, sin_LxKh, cos_LxKh, cache=None):
+    def attention(self, x_NxD, B, L, sin, cos, mask, cache=None):
         H, K = self.cfg.n_heads, self.cfg.head_dim
         q_BxLxHxK, k_BxLxHxK, v_BxLxHxK = jnp.split(self.qkv(x_NxD).reshape(B, L, 3 * H, K), 3, axis=2)
-        q_BxLxHxK = apply_rope(q_BxLxHxK, sin_LxKh, cos_LxKh)
-        k_BxLxHxK = apply_rope(k_BxLxHxK, sin_LxKh, cos_LxKh)
+        q_BxLxHxK = apply_rope(q_BxLxHxK, sin, cos)
+        k_BxLxHxK = apply_rope(k_BxLxHxK, sin, cos)
         if cache is None:
-            mask_LxL = jnp.tril(jnp.ones((L, L), bool))
-            out_BxLxHxK = causal_attention(q_BxLxHxK, k_BxLxHxK, v_BxLxHxK, mask_LxL)
+            out_BxLxHxK = causal_attention(q_BxLxHxK, k_BxLxHxK, v_BxLxHxK, mask)
             new_cache = None
         else:
-            # Decoding with a key/value cache of fixed length S: write this call's keys
-            # and values at `index`, attend to every filled slot at or before each query.
-            k_cache, v_cache, index = cache
-            k_BxSxHxK = jax.lax.dynamic_update_slice(k_cache, k_BxLxHxK, (0, index, 0, 0))
-            v_BxSxHxK = jax.lax.dynamic_update_slice(v_cache, v_BxLxHxK, (0, index, 0, 0))
-            S = k_BxSxHxK.shape[1]
-            mask_LxS = jnp.arange(S)[None, :] <= (index + jnp.arange(L))[:, None]
-            out_BxLxHxK = causal_attention(q_BxLxHxK, k_BxSxHxK, v_BxSxHxK, mask_LxS)
+            # Decoding with a key/value cache of fixed length S: this call's keys and
+            # values go into slots index..index+L-1.
+            k_cache_BxSxHxK, v_cache_BxSxHxK, index = cache
+            k_BxSxHxK = jax.lax.dynamic_update_slice(k_cache_BxSxHxK, k_BxLxHxK, (0, index, 0, 0))
+            v_BxSxHxK = jax.lax.dynamic_update_slice(v_cache_BxSxHxK, v_BxLxHxK, (0, index, 0, 0))
+            out_BxLxHxK = causal_attention(q_BxLxHxK, k_BxSxHxK, v_BxSxHxK, mask)
             new_cache = (k_BxSxHxK, v_BxSxHxK)
         return self.attn_out(out_BxLxHxK.reshape(B * L, H * K)), new_cache
 
-    def __call__(self, x_NxD, B, L, sin_LxKh, cos_LxKh, cache=None):
-        attn_NxD, new_cache = self.attention(self.attn_norm(x_NxD), B, L, sin_LxKh, cos_LxKh, cache)
+    def __call__(self, x_NxD, B, L, sin, cos, mask, cache=None):
+        attn_NxD, new_cache = self.attention(self.attn_norm(x_NxD), B, L, sin, cos, mask, cache)
         x_NxD = x_NxD + attn_NxD
         x_NxD = x_NxD + self.mlp_out(jax.nn.gelu(self.mlp_in(self.mlp_norm(x_NxD))))
         return x_NxD, new_cache
@@ -118,17 +117,27 @@ class Transformer(nnx.Module):
         self.final_norm = nnx.RMSNorm(cfg.d_model, rngs=rngs)
         self.head = _dense(cfg.d_model, cfg.vocab_size, rngs)
 
-    def __call__(self, tokens_BxL: jax.Array, start: jax.Array | int = 0, caches=None):
-        """Logits (B, L, V) for each next token. With `caches` (one (k, v) pair per
-        layer, each (B, S, H, K)), tokens sit at positions start..start+L-1 and the
-        updated caches are returned as well."""
+    def __call__(self, tokens_BxL: jax.Array, caches=None, index: jax.Array | int = 0, positions_BxL=None, valid_BxS=None):
+        """Logits (B, L, V) for each next token.
+
+        With `caches` (one (k, v) pair per layer, each (B, S, H, K)) the tokens fill cache
+        slots index..index+L-1, attend to every slot up to their own, and the updated
+        caches are returned too. `positions_BxL` (default: slot numbers) gives each row
+        its own RoPE positions and `valid_BxS` masks out slots (e.g. left padding), so
+        prompts of different lengths decode in one batch.
+        """
         B, L = tokens_BxL.shape
-        sin_LxKh, cos_LxKh = rope_tables(start + jnp.arange(L), self.cfg.head_dim, self.cfg.rope_base)
+        S = L if caches is None else caches[0][0].shape[1]
+        positions = index + jnp.arange(L) if positions_BxL is None else positions_BxL
+        sin, cos = rope_tables(positions, self.cfg.head_dim, self.cfg.rope_base)
+        mask = jnp.arange(S)[None, :] <= (index + jnp.arange(L))[:, None]  # (L, S), causal
+        if valid_BxS is not None:
+            mask = mask[None] & valid_BxS[:, None, :]
         x_NxD = self.embed(tokens_BxL.reshape(B * L))
         new_caches = []
         for i, block in enumerate(self.blocks):
-            cache = None if caches is None else (*caches[i], start)
-            x_NxD, new_cache = block(x_NxD, B, L, sin_LxKh, cos_LxKh, cache)
+            cache = None if caches is None else (*caches[i], index)
+            x_NxD, new_cache = block(x_NxD, B, L, sin, cos, mask, cache)
             new_caches.append(new_cache)
         logits_BxLxV = self.head(self.final_norm(x_NxD)).reshape(B, L, self.cfg.vocab_size)
         return logits_BxLxV if caches is None else (logits_BxLxV, new_caches)

@@ -250,6 +250,11 @@ def _facts_line(world: World, rng: np.random.Generator, entities: Iterator[str])
     )
 
 
+def filler_sentence(world: World, rng: np.random.Generator) -> str:
+    """One filler sentence (also the out-of-distribution input of demonstrations)."""
+    return _filler_line(world, rng)
+
+
 def _filler_line(world: World, rng: np.random.Generator) -> str:
     idx = np.searchsorted(world.word_cdf, rng.random(int(rng.integers(4, 15))), side="right")
     s = " ".join(world.words[min(i, len(world.words) - 1)] for i in idx)

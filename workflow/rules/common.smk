@@ -6,7 +6,7 @@ import shlex
 from pathlib import Path
 
 import emergence
-from emergence.config import MODEL_NAME_PATTERN, StudyConfig, model_grid
+from emergence.config import MODEL_NAME_PATTERN, TASK_NAME_PATTERN, StudyConfig, model_grid
 from emergence.errors import ConfigError
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -28,6 +28,7 @@ shell.prefix("export PYTHONPATH={}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ".format(sh
 
 wildcard_constraints:
     model=MODEL_NAME_PATTERN,
+    task=TASK_NAME_PATTERN,
 
 
 def as_json(obj):
@@ -66,9 +67,28 @@ def training_spec():
     return as_json(config["training"])
 
 
+def task_spec(wildcards):
+    """What a task's requests depend on: its own settings, the corpus generator, the context."""
+    return as_json({
+        "seed": config["seed"],
+        "corpus": config["corpus"],
+        "models": {"context": config["models"]["context"]},
+        "tasks": {wildcards.task: config["tasks"][wildcards.task]},
+    })
+
+
+def task_inputs(wildcards):
+    path = config["tasks"][wildcards.task].get("path")
+    return [path] if path else []
+
+
 def trained_models():
     return expand("results/models/{model}/model.json", model=RUNS)
 
 
+def evaluations():
+    return expand("results/evals/{model}/{task}.parquet", model=RUNS, task=config["tasks"])
+
+
 def all_outputs():
-    return trained_models()
+    return trained_models() + evaluations()

@@ -1,0 +1,121 @@
+"""Evaluation of real checkpoints of a tiny model trained on the smoke data."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import run_cli
+
+from emergence.config import ModelRun, ModelSize
+from emergence.evaluate import evaluate, icl_metrics
+from emergence.inference import load_model_config, load_params
+from emergence.model import init_model
+from emergence.tokenizer import load_tokenizer
+from flax import nnx
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, smoke_cfg, smoke_data):
+    from emergence.train import train
+
+    out = tmp_path_factory.mktemp("model")
+    # A context long enough for one GSM8K demonstration plus a question.
+    train(ModelRun("t-16k-s0", "t", ModelSize(16, 1, 2), 160, 16384, 0), smoke_cfg.training, smoke_data, out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tok(smoke_data):
+    return load_tokenizer(smoke_data.parent / "tokenizer.json")
+
+
+def mc_task(tok):
+    reqs = [
+        {"prompt": "standard", "shots": 0, "labels": "gold", "item": f"i{i}", "text": text, "target": choices[label],
+         "answer": choices[label].strip(), "choices": choices, "label": label, "max_new": 4, "stops": ["\n"]}
+        for i, (text, choices, label) in enumerate([
+            ("review: the soup was tasty ->", [" positive", " negative"], 0),
+            ("Q: What pet does Velor have? A:", [" cat", " dog", " parrot", " goat"], 2),
+            ("12+7=", ["19", "20"], 0),
+        ])
+    ]
+    return {"task": "mc", "kind": "fact_choice", "spec": {}, "requests": reqs,
+            "chance": {"acc": 0.5, "acc_norm": 0.5, "p_correct": 0.5, "brier": 0.5, "margin": 0.0}}
+
+
+def test_multiple_choice_scores_are_the_models_log_likelihoods(model_dir, tok):
+    summary = json.loads((model_dir / "model.json").read_text())
+    step = summary["checkpoint_steps"][-1]
+    task = mc_task(tok)
+    rows, samples = evaluate(model_dir, task, tok, steps=[step])
+    mcfg = load_model_config(model_dir)
+    model = nnx.merge(nnx.split(nnx.eval_shape(lambda: init_model(mcfg, 0)))[0], load_params(model_dir, step, mcfg))
+    for r, (_, s) in zip(task["requests"], samples.iterrows()):
+        ctx = tok.encode(r["text"]).ids
+        for choice, got in zip(r["choices"], s.choice_logliks):
+            cont = tok.encode(choice).ids
+            logp = jax.nn.log_softmax(model(jnp.array([ctx + cont]))[0], axis=-1)
+            want = sum(float(logp[len(ctx) - 1 + t, c]) for t, c in enumerate(cont))
+            assert got == pytest.approx(want, abs=1e-4)
+        assert s.acc == float(np.argmax(s.choice_logliks) == r["label"])
+    acc = rows[rows.metric == "acc"].iloc[0]
+    assert acc.value == pytest.approx(samples.acc.mean()) and acc.n == 3 and acc.chance == 0.5
+    assert set(rows.columns) >= {"model", "step", "tokens", "task", "prompt", "shots", "labels", "metric", "value", "n", "chance"}
+    assert set(rows.metric) == {"acc", "acc_norm", "p_correct", "brier", "margin"}
+
+
+def test_every_checkpoint_is_evaluated_and_icl_score_is_late_minus_early(model_dir, tok, smoke_data):
+    task = {"task": "icl", "kind": "icl_score", "spec": {"icl_positions": [0.1, 0.9]}, "requests": [], "chance": {}}
+    rows, samples = evaluate(model_dir, task, tok, data_dir=smoke_data)
+    steps = json.loads((model_dir / "model.json").read_text())["checkpoint_steps"]
+    assert sorted(rows.step.unique()) == steps
+    for step in steps:
+        loss = np.array(samples[samples.step == step].loss_by_position.iloc[0])
+        got = rows[(rows.step == step)].set_index("metric").value
+        assert got["icl_score"] == pytest.approx(icl_metrics(loss, (0.1, 0.9))["icl_score"], abs=1e-5)
+        assert got["icl_score"] == pytest.approx(got["loss_late"] - got["loss_early"], abs=1e-5)
+
+
+GSM8K = [
+    {"question": "Tom has 3 apples and buys 4 more. How many apples does he have?",
+     "answer": "He has 3 + 4 = <<3+4=7>>7 apples.\n#### 7"},
+    {"question": "A box holds 12 eggs. How many eggs are in 2 boxes?", "answer": "2 * 12 = <<2*12=24>>24\n#### 24"},
+    {"question": "Sam had 10 coins and lost 3. How many are left?", "answer": "10 - 3 = <<10-3=7>>7\n#### 7"},
+]
+
+
+@pytest.mark.parametrize("fmt, shots, cot", [("gsm8k", 0, False), ("gsm8k", 1, True), ("mmlu", 1, False)])
+def test_standalone_eval_of_one_checkpoint_on_a_benchmark_file(tmp_path, model_dir, smoke_data, fmt, shots, cot):
+    if fmt == "gsm8k":
+        path = tmp_path / "gsm8k.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in GSM8K))
+    else:
+        path = tmp_path / "mmlu.csv"
+        path.write_text('What is 2+2?,3,4,5,6,B\n"Red, or blue?",red,blue,green,grey,A\nPick C,a,b,c,d,C\n')
+    ckpt = model_dir / "checkpoints" / str(json.loads((model_dir / "model.json").read_text())["checkpoint_steps"][-1])
+    out = tmp_path / "out.parquet"
+    args = ["eval", "--checkpoint", ckpt, "--task-file", path, "--format", fmt, "--shots", shots, "--out", out,
+            "--tokenizer", smoke_data.parent / "tokenizer.json", "--max-new-tokens", 8] + (["--cot"] if cot else [])
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    last = json.loads(result.stdout.strip().splitlines()[-1])
+    assert last["n"] == 3 and last["metric"] == ("exact_match" if fmt == "gsm8k" else "acc")
+    assert 0.0 <= last["value"] <= 1.0
+    table = pd.read_parquet(out)
+    assert set(table.shots) == {shots} and set(table.prompt) == {"cot" if cot else "standard"}
+
+
+def test_standalone_eval_names_the_bad_record(tmp_path, model_dir, smoke_data):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(GSM8K[0]) + "\n" + json.dumps({"question": "no answer"}) + "\n")
+    ckpt = model_dir / "checkpoints" / "1"
+    result = run_cli("eval", "--checkpoint", ckpt, "--task-file", path, "--format", "gsm8k", "--out", tmp_path / "o.parquet",
+                     "--tokenizer", smoke_data.parent / "tokenizer.json")
+    assert result.returncode == 2
+    line = result.stderr.strip().splitlines()[-1]
+    assert "bad.jsonl" in line and "line 2" in line and "answer" in line

@@ -1,0 +1,47 @@
+# Evaluation stage: each task's requests are built once (held out from the corpus and
+# checked against it), then one job per (model, task) evaluates every checkpoint.
+
+
+rule task:
+    input:
+        "results/corpus/train.jsonl",
+        task_inputs,
+        tokenizer="results/tokenizer/tokenizer.json",
+        code=code("tasks.py", "synthetic.py", "benchmarks.py", "items.py", "corpus.py", "tokenizer.py"),
+    output:
+        "results/tasks/{task}.json",
+    params:
+        spec=task_spec,
+    conda:
+        "../../environment.yml"
+    log:
+        "logs/tasks/{task}.log",
+    shell:
+        "python -m emergence task --spec {params.spec:q} --name {wildcards.task} --corpus results/corpus"
+        " --tokenizer {input.tokenizer:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule evaluate:
+    input:
+        summary="results/models/{model}/model.json",
+        train_log="results/models/{model}/train_log.jsonl",
+        task="results/tasks/{task}.json",
+        tokenizer="results/tokenizer/tokenizer.json",
+        val="results/data/val.npy",
+        code=code("evaluate.py", "inference.py", "metrics.py", "tasks.py", "model.py", "checkpoint.py", "shards.py"),
+    output:
+        table="results/evals/{model}/{task}.parquet",
+        samples="results/evals/{model}/{task}.samples.parquet",
+    threads: workflow.cores
+    resources:
+        gpus=0,
+    conda:
+        "../../environment.yml"
+    log:
+        "logs/evals/{model}/{task}.log",
+    benchmark:
+        "benchmarks/evals/{model}/{task}.tsv"
+    shell:
+        "python -m emergence evaluate --model-dir results/models/{wildcards.model} --task {input.task:q}"
+        " --tokenizer {input.tokenizer:q} --data results/data --out {output.table:q} --samples {output.samples:q}"
+        " > {log:q} 2>&1"
