@@ -28,6 +28,8 @@ def snakemake(workdir: Path, *args: str, change: dict | None = None) -> subproce
 
 
 SMOKE = yaml.safe_load((ROOT / "config/smoke.yaml").read_text())
+# Jobs after evaluation that any new result reruns (the report also reruns on any config change).
+DOWNSTREAM = {"results": 1, "analyze": 1, "figures": 1, "report": 1}
 
 
 def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
@@ -73,6 +75,33 @@ def test_smoke_study_runs_end_to_end(study):
         assert json.loads((study / "results/tasks" / f"{task}.json").read_text())["contamination"] == 0
 
 
+def test_study_ends_with_tables_figures_and_report(study):
+    results = pd.read_csv(study / "reports/tables/results.csv")
+    assert {"model", "params", "nonembedding_params", "tokens", "step", "flops", "loss", "bpb", "task", "prompt",
+            "shots", "labels", "metric", "value", "n", "chance"} <= set(results.columns)
+    assert results["loss"].notna().all() and set(results["task"]) == set(SMOKE["tasks"])
+    thresholds = pd.read_csv(study / "reports/tables/thresholds.csv")
+    assert {"task", "prompt", "metric", "verdict", "threshold", "ci_low", "ci_high", "chance", "spearman"} <= set(thresholds.columns)
+    assert set(thresholds["verdict"]) <= {"emergent", "smooth", "flat", "inconclusive"}
+    for name in ("performance_vs_loss", "performance_vs_compute", "loss_curves", "metric_pairs", "cot_gain", "kshot",
+                 "label_settings", "icl_score", "scaling_fit"):
+        for fmt in ("png", "svg"):
+            assert (study / "reports/figures" / f"{name}.{fmt}").stat().st_size > 1000
+    page = (study / "reports/index.html").read_text()
+    assert "Thresholds" in page and "data:image/png;base64" in page and "study: smoke" in page
+
+
+def test_snakemake_report_is_built(study):
+    result = snakemake(study, "--report", "reports/report.zip")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (study / "reports/report.zip").stat().st_size > 10_000
+
+
+def test_changing_a_plot_option_reruns_only_figures_and_report(study):
+    result = snakemake(study, "-n", change={"plots": {"dpi": 90}})
+    assert planned_jobs(result) == {"all": 1, "figures": 1, "report": 1}
+
+
 def test_second_run_has_nothing_to_do(study):
     result = snakemake(study, "-n")
     assert result.returncode == 0
@@ -81,29 +110,29 @@ def test_second_run_has_nothing_to_do(study):
 
 def test_changing_training_settings_reruns_only_training(study):
     result = snakemake(study, "-n", change={"training": {**SMOKE["training"], "learning_rate": 0.005}})
-    assert planned_jobs(result) == {"all": 1, "train": 2, "evaluate": 6}
+    assert planned_jobs(result) == {"all": 1, "train": 2, "evaluate": 6, **DOWNSTREAM}
 
 
 def test_new_model_size_trains_only_that_model(study):
     models = SMOKE["models"]
     sizes = {**models["sizes"], "c": {"d_model": 24, "n_layers": 1, "n_heads": 2}}
     result = snakemake(study, "-n", change={"models": {**models, "sizes": sizes}})
-    assert planned_jobs(result) == {"all": 1, "train": 1, "evaluate": 3}
+    assert planned_jobs(result) == {"all": 1, "train": 1, "evaluate": 3, **DOWNSTREAM}
 
 
 def test_changing_the_corpus_reruns_everything_downstream(study):
     result = snakemake(study, "-n", change={"seed": 1})
-    assert planned_jobs(result) == {"all": 1, "corpus": 1, "tokenizer": 1, "shards": 1, "train": 2, "task": 3, "evaluate": 6}
+    assert planned_jobs(result) == {"all": 1, "corpus": 1, "tokenizer": 1, "shards": 1, "train": 2, "task": 3, "evaluate": 6, **DOWNSTREAM}
 
 
 def test_adding_a_task_adds_only_its_jobs(study):
     tasks = {**SMOKE["tasks"], "facts": {"kind": "fact_choice", "n_items": 8}}
-    assert planned_jobs(snakemake(study, "-n", change={"tasks": tasks})) == {"all": 1, "task": 1, "evaluate": 2}
+    assert planned_jobs(snakemake(study, "-n", change={"tasks": tasks})) == {"all": 1, "task": 1, "evaluate": 2, **DOWNSTREAM}
 
 
 def test_changing_one_tasks_settings_reruns_only_that_task(study):
     tasks = {**SMOKE["tasks"], "sentiment": {**SMOKE["tasks"]["sentiment"], "shots": [0, 1]}}
-    assert planned_jobs(snakemake(study, "-n", change={"tasks": tasks})) == {"all": 1, "task": 1, "evaluate": 2}
+    assert planned_jobs(snakemake(study, "-n", change={"tasks": tasks})) == {"all": 1, "task": 1, "evaluate": 2, **DOWNSTREAM}
 
 
 @pytest.mark.parametrize(

@@ -118,6 +118,71 @@ def cmd_eval(args) -> None:
     print(json.dumps(headline(task, rows)))
 
 
+def cmd_collect(args) -> None:
+    from emergence.results import results_table, training_table, write_tables
+
+    model_dirs = [Path(p).parent for p in args.models]
+    out = Path(args.out_dir)
+    table = results_table(model_dirs, [Path(p) for p in args.evals])
+    write_tables(training_table(model_dirs), out / "training.csv")
+    write_tables(table, out / "results.csv", out / "results.parquet")
+    print(json.dumps({"rows": len(table), "models": len(model_dirs), "tasks": int(table["task"].nunique())}))
+
+
+def cmd_analyze(args) -> None:
+    import pandas as pd
+
+    from emergence.analysis import collapse_table, scaling_fit, thresholds_table
+    from emergence.config import StudyConfig
+    from emergence.files import write_json
+    from emergence.results import write_tables
+
+    cfg = StudyConfig.from_dict(_spec(args.spec)).analysis
+    tables = Path(args.tables)
+    results = pd.read_parquet(tables / "results.parquet")
+    thresholds = thresholds_table(results, cfg.n_boot, cfg.seed, cfg.level)
+    write_tables(thresholds, tables / "thresholds.csv")
+    write_tables(collapse_table(results), tables / "collapse.csv")
+    fit, points = scaling_fit(pd.read_csv(tables / "training.csv"), cfg.n_boot, cfg.seed)
+    write_json(tables / "scaling.json", {"fit": fit, "points": points.to_dict("records")})
+    print(thresholds[["task", "prompt", "metric", "verdict", "threshold", "ci_low", "ci_high"]].to_string(index=False))
+
+
+def cmd_figures(args) -> None:
+    from emergence.config import StudyConfig
+    from emergence.plots import make_figures
+
+    written = make_figures(Path(args.tables), Path(args.out_dir), StudyConfig.from_dict(_spec(args.spec)).plots)
+    print(json.dumps({"figures": len(written)}))
+
+
+def cmd_report(args) -> None:
+    import pandas as pd
+
+    from emergence.config import validate
+    from emergence.report import load_json, write_report
+
+    tables = Path(args.tables)
+    write_report(
+        Path(args.out), config=validate(_spec(args.spec)), thresholds=pd.read_csv(tables / "thresholds.csv"),
+        collapse=pd.read_csv(tables / "collapse.csv"), scaling=load_json(tables / "scaling.json").get("fit", {}),
+        figures_dir=Path(args.figures), bench_dir=Path(args.benchmarks), corpus_meta=load_json(Path(args.corpus_meta)),
+    )
+
+
+def cmd_fit_scaling(args) -> None:
+    from emergence.scaling import fit_scaling_file
+
+    fit = fit_scaling_file(Path(args.file))
+    print(json.dumps({k: v for k, v in fit.items() if not callable(v)}))
+
+
+def cmd_fit_threshold(args) -> None:
+    from emergence.thresholds import fit_threshold_file
+
+    print(json.dumps(fit_threshold_file(Path(args.file))))
+
+
 def cmd_bench_eval(args) -> None:
     from emergence.bench import bench_eval
 
@@ -189,6 +254,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="metrics table (.parquet)")
     p.add_argument("--samples", help="also write the per-sample table here")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("collect", help="join evaluations with validation losses into reports/tables/results.*")
+    p.add_argument("--models", nargs="+", required=True, help="model.json files")
+    p.add_argument("--evals", nargs="+", required=True, help="evaluation tables (.parquet)")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("analyze", help="thresholds, collapse test and scaling law from reports/tables")
+    p.add_argument("--spec", default="{}", help="study config (JSON, or @file): analysis section")
+    p.add_argument("--tables", required=True)
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("figures", help="draw every figure from reports/tables")
+    p.add_argument("--spec", default="{}", help="study config (JSON, or @file): plots section")
+    p.add_argument("--tables", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_figures)
+
+    p = sub.add_parser("report", help="write the published HTML page of a study")
+    p.add_argument("--spec", required=True, help="the study's config (JSON, or @file)")
+    p.add_argument("--tables", required=True)
+    p.add_argument("--figures", required=True)
+    p.add_argument("--benchmarks", default="benchmarks")
+    p.add_argument("--corpus-meta", default="results/corpus/meta.json")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("fit-scaling", help="fit L(N, D) = E + A/N^alpha + B/D^beta to a CSV (params, tokens, loss)")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_fit_scaling)
+
+    p = sub.add_parser("fit-threshold", help="loss threshold of a CSV (loss, value; optional model, chance, n)")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_fit_threshold)
 
     p = sub.add_parser("bench", help="benchmarks that print figures (last line JSON)")
     bench = p.add_subparsers(dest="what", required=True)

@@ -54,6 +54,8 @@ def _one_line(error: jsonschema.ValidationError) -> str:
     message = error.message
     if error.validator == "additionalProperties" and "properties" in error.schema:
         message += f"; allowed keys: {', '.join(error.schema['properties'])}"
+    elif error.validator == "contains":
+        message = f"{error.instance} must include {error.validator_value.get('const')!r}"
     elif "propertyNames" in error.schema_path:
         message = f"name {error.instance!r} must be lowercase letters and digits (pattern {error.schema['pattern']!r})"
     return f"config key '{where}': {message}"
@@ -228,6 +230,25 @@ def _default_tasks() -> dict[str, TaskSpec]:
 
 
 @dataclasses.dataclass(frozen=True)
+class AnalysisConfig:
+    # Bootstrap resamples (threshold intervals, scaling-law standard errors), their seed,
+    # and the confidence level of threshold intervals.
+    n_boot: int = 200
+    seed: int = 0
+    level: float = 0.95
+
+
+@dataclasses.dataclass(frozen=True)
+class PlotsConfig:
+    # Seaborn style and context, colour map of model sizes, resolution, file formats.
+    style: str = "whitegrid"
+    context: str = "notebook"
+    palette: str = "viridis"
+    dpi: int = 130
+    formats: tuple[str, ...] = ("png", "svg")
+
+
+@dataclasses.dataclass(frozen=True)
 class StudyConfig:
     study: str = "default"
     seed: int = 0
@@ -236,6 +257,8 @@ class StudyConfig:
     models: ModelsConfig = dataclasses.field(default_factory=ModelsConfig)
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
     tasks: dict[str, TaskSpec] = dataclasses.field(default_factory=_default_tasks)
+    analysis: AnalysisConfig = dataclasses.field(default_factory=AnalysisConfig)
+    plots: PlotsConfig = dataclasses.field(default_factory=PlotsConfig)
 
     @classmethod
     def from_dict(cls, raw: dict | None) -> "StudyConfig":
@@ -260,6 +283,8 @@ class StudyConfig:
             ),
             training=TrainingConfig(**cfg["training"]),
             tasks={name: TaskSpec.from_dict(name, t) for name, t in cfg["tasks"].items()},
+            analysis=AnalysisConfig(**cfg["analysis"]),
+            plots=PlotsConfig(**{**cfg["plots"], "formats": tuple(cfg["plots"]["formats"])}),
         )
 
 

@@ -3,12 +3,14 @@
 # the settings each job depends on).
 import json
 import shlex
+import sys
 from pathlib import Path
 
 import emergence
 from emergence.config import MODEL_NAME_PATTERN, TASK_NAME_PATTERN, StudyConfig, model_grid
 from emergence.errors import ConfigError
 from snakemake.exceptions import WorkflowError
+from snakemake_interface_executor_plugins.settings import DeploymentMethod
 from snakemake.utils import validate
 
 try:
@@ -20,10 +22,15 @@ validate(config, schema="../schemas/config.schema.yaml")
 
 RUNS = {run.name: run for run in model_grid(STUDY)}
 PACKAGE = Path(emergence.__file__).parent
-# Jobs run `python -m emergence`; this makes the package importable there too when a
-# job runs in its own conda environment (--use-conda), which lacks the package.
+# Jobs run `$EMERGENCE_PYTHON -m emergence`: the interpreter running Snakemake (so PATH
+# does not matter), or with --use-conda the job environment's own python. PYTHONPATH
+# makes the package importable there too, as that environment lacks it.
+USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+PYTHON = "python" if USE_CONDA else shlex.quote(sys.executable)
 # (Braces doubled twice: once for str.format, once for Snakemake's own formatting.)
-shell.prefix("export PYTHONPATH={}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ".format(shlex.quote(str(PACKAGE.parent))))
+shell.prefix(
+    "export PYTHONPATH={}${{{{PYTHONPATH:+:$PYTHONPATH}}}} EMERGENCE_PYTHON={}; ".format(shlex.quote(str(PACKAGE.parent)), PYTHON)
+)
 
 
 wildcard_constraints:
@@ -36,9 +43,10 @@ def as_json(obj):
 
 
 def code(*modules):
-    """Package modules a rule's result depends on: Snakemake's code trigger does not
-    see inside imported modules, so they are listed as inputs."""
-    return [str(PACKAGE / m) for m in ("__init__.py", "config.py", "errors.py", "files.py", *modules)]
+    """Package modules that compute a rule's result: Snakemake's code trigger does not see
+    inside imported modules, so they are listed as inputs. (Config parsing is not among
+    them: the validated settings themselves are each rule's params.)"""
+    return [str(PACKAGE / m) for m in modules]
 
 
 def corpus_spec():
@@ -90,5 +98,28 @@ def evaluations():
     return expand("results/evals/{model}/{task}.parquet", model=RUNS, task=config["tasks"])
 
 
+FIGURES = ["performance_vs_loss", "performance_vs_compute", "loss_curves", "metric_pairs", "cot_gain", "kshot",
+           "label_settings", "icl_score", "scaling_fit"]
+
+
+def figure_outputs():
+    """Every figure as PNG (in the Snakemake report, with its caption) and the other formats."""
+    out = [report(f"reports/figures/{name}.png", caption=f"../report/{name}.rst", category="Figures") for name in FIGURES]
+    extra = [fmt for fmt in config["plots"]["formats"] if fmt != "png"]
+    return out + expand("reports/figures/{name}.{fmt}", name=FIGURES, fmt=extra)
+
+
+def analysis_spec():
+    return as_json({"analysis": config["analysis"]})
+
+
+def plots_spec():
+    return as_json({"plots": config["plots"]})
+
+
+def study_spec():
+    return as_json(config)
+
+
 def all_outputs():
-    return trained_models() + evaluations()
+    return trained_models() + evaluations() + ["reports/index.html"]

@@ -18,7 +18,7 @@ rule corpus:
     benchmark:
         "benchmarks/corpus.tsv"
     shell:
-        "python -m emergence corpus --spec {params.spec:q} --out results/corpus > {log:q} 2>&1"
+        "$EMERGENCE_PYTHON -m emergence corpus --spec {params.spec:q} --out results/corpus > {log:q} 2>&1"
 
 
 rule tokenizer:
@@ -37,7 +37,7 @@ rule tokenizer:
     benchmark:
         "benchmarks/tokenizer.tsv"
     shell:
-        "python -m emergence tokenizer --spec {params.spec:q} --corpus results/corpus --out {output:q} > {log:q} 2>&1"
+        "$EMERGENCE_PYTHON -m emergence tokenizer --spec {params.spec:q} --corpus results/corpus --out {output:q} > {log:q} 2>&1"
 
 
 rule shards:
@@ -57,4 +57,4 @@ rule shards:
     benchmark:
         "benchmarks/shards.tsv"
     shell:
-        "python -m emergence shards --corpus results/corpus --tokenizer {input.tokenizer:q} --out results/data > {log:q} 2>&1"
+        "$EMERGENCE_PYTHON -m emergence shards --corpus results/corpus --tokenizer {input.tokenizer:q} --out results/data > {log:q} 2>&1"

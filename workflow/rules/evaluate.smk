@@ -17,7 +17,7 @@ rule task:
     log:
         "logs/tasks/{task}.log",
     shell:
-        "python -m emergence task --spec {params.spec:q} --name {wildcards.task} --corpus results/corpus"
+        "$EMERGENCE_PYTHON -m emergence task --spec {params.spec:q} --name {wildcards.task} --corpus results/corpus"
         " --tokenizer {input.tokenizer:q} --out {output:q} > {log:q} 2>&1"
 
 
@@ -42,6 +42,6 @@ rule evaluate:
     benchmark:
         "benchmarks/evals/{model}/{task}.tsv"
     shell:
-        "python -m emergence evaluate --model-dir results/models/{wildcards.model} --task {input.task:q}"
+        "$EMERGENCE_PYTHON -m emergence evaluate --model-dir results/models/{wildcards.model} --task {input.task:q}"
         " --tokenizer {input.tokenizer:q} --data results/data --out {output.table:q} --samples {output.samples:q}"
         " > {log:q} 2>&1"

@@ -23,5 +23,5 @@ rule train:
     benchmark:
         "benchmarks/train/{model}.tsv"
     shell:
-        "python -m emergence train --data results/data --run {params.run:q} --training {params.training:q}"
+        "$EMERGENCE_PYTHON -m emergence train --data results/data --run {params.run:q} --training {params.training:q}"
         " --out results/models/{wildcards.model} > {log:q} 2>&1"

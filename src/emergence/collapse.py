@@ -1,0 +1,115 @@
+"""Does model size matter once loss is known? A nested-regression test for one curve.
+
+Du et al. (2024) find that checkpoints of all sizes fall on one curve of performance
+against pretraining loss. If so, adding model size and tokens to a smooth function of loss
+explains little more variance; against training compute, by contrast, sizes need not
+collapse (a small model reaches a given compute at a higher loss than a large one).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .errors import InputError
+from .thresholds import read_csv_columns
+
+COLUMNS = ("loss", "value", "params", "tokens", "flops")
+# "Size matters little" unless the added terms explain at least this share of the variance...
+MIN_DELTA_R2 = 0.05
+# ...and do so significantly at this level.
+ALPHA = 0.01
+# A cubic in the predictor: flexible enough for a sigmoid-like rise over the observed range,
+# few enough terms (4) that the nested F-test keeps its degrees of freedom on ~20 points.
+DEGREE = 3
+
+
+def _standard(v: np.ndarray) -> np.ndarray:
+    sd = v.std()
+    return (v - v.mean()) / sd if sd > 0 else v - v.mean()
+
+
+def _basis(v: np.ndarray) -> np.ndarray:
+    """Columns 1, z, ..., z^DEGREE of the standardised v (standardised so the powers do not
+    make the least-squares problem ill-conditioned)."""
+    return np.vander(_standard(v), DEGREE + 1, increasing=True)
+
+
+def _fit(X: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+    """(residual sum of squares, rank of X) of the least-squares fit y ~ X."""
+    beta, _, rank, _ = np.linalg.lstsq(X, y, rcond=None)
+    return float(((y - X @ beta) ** 2).sum()), int(rank)
+
+
+def _nested(X0: np.ndarray, extra: list[np.ndarray], y: np.ndarray, tss: float):
+    """R^2 of y ~ X0, of y ~ [X0, extra], and the F-test p-value of the extra columns."""
+    rss0, rank0 = _fit(X0, y)
+    X1 = np.column_stack([X0, *(_standard(e) for e in extra)])
+    rss1, rank1 = _fit(X1, y)
+    df1, df2 = rank1 - rank0, len(y) - rank1
+    if df1 <= 0 or df2 <= 0:
+        p = 1.0  # the added columns carry nothing new (e.g. one model size), or no df left
+    elif rss1 <= 0:
+        p = 0.0 if rss0 > 0 else 1.0
+    else:
+        p = float(stats.f.sf(max(rss0 - rss1, 0.0) / df1 / (rss1 / df2), df1, df2))
+    return 1 - rss0 / tss, 1 - rss1 / tss, p, df1, df2
+
+
+def collapse_test(df: pd.DataFrame) -> dict:
+    """Nested least-squares test of whether size and tokens explain performance beyond loss,
+    for one task-prompt-metric curve (one row per checkpoint).
+
+    `df` needs columns loss, value, params (parameter count), tokens (tokens trained at the
+    checkpoint) and flops (training compute at the checkpoint). Fits, each by least squares:
+    value ~ cubic(loss) -> r2_loss; + log params + log tokens -> r2_loss_size, with
+    delta_r2 their difference and p_value the F-test of the two added terms (df1, df2);
+    value ~ cubic(log flops) -> r2_compute; + log params -> r2_compute_size.
+
+    size_matters is True when delta_r2 >= 0.05 and p_value < 0.01; verdict_text says so in
+    one sentence. A constant `value` gives NaN R^2s and a sentence saying so.
+    ValueError for a missing column, non-finite numbers, non-positive params/tokens/flops,
+    or fewer than 8 rows (the nested model has 6 coefficients).
+    """
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"missing column '{missing[0]}' (need {', '.join(COLUMNS)})")
+    cols = {c: df[c].to_numpy(dtype=np.float64) for c in COLUMNS}
+    for c, v in cols.items():
+        if not np.isfinite(v).all():
+            raise ValueError(f"column '{c}' has non-finite values")
+        if c in ("params", "tokens", "flops") and (v <= 0).any():
+            raise ValueError(f"column '{c}' must be positive")
+    if len(df) < 8:
+        raise ValueError(f"need at least 8 checkpoints, got {len(df)}")
+    y = cols["value"]
+    tss = float(((y - y.mean()) ** 2).sum())
+    out = {"n_points": len(df)}
+    if tss <= 0:
+        nan = float("nan")
+        return {**out, "r2_loss": nan, "r2_loss_size": nan, "delta_r2": nan, "p_value": nan, "df1": 0, "df2": 0,
+                "r2_compute": nan, "r2_compute_size": nan, "size_matters": False,
+                "verdict_text": "Performance is constant across checkpoints: there is nothing to explain."}
+    log_n, log_d, log_c = np.log(cols["params"]), np.log(cols["tokens"]), np.log(cols["flops"])
+    r2_loss, r2_loss_size, p, df1, df2 = _nested(_basis(cols["loss"]), [log_n, log_d], y, tss)
+    r2_compute, r2_compute_size, p_compute, _, _ = _nested(_basis(log_c), [log_n], y, tss)
+    delta = r2_loss_size - r2_loss
+    size_matters = bool(delta >= MIN_DELTA_R2 and p < ALPHA)
+    text = (f"Loss explains {r2_loss:.0%} of the variance; size and tokens add {delta:.1%} (p={p:.2g}): "
+            + ("size matters beyond loss." if size_matters else "once loss is known, size matters little."))
+    return {**out, "r2_loss": r2_loss, "r2_loss_size": r2_loss_size, "delta_r2": delta, "p_value": p,
+            "df1": df1, "df2": df2, "r2_compute": r2_compute, "r2_compute_size": r2_compute_size,
+            "p_value_compute": p_compute, "size_matters": size_matters, "verdict_text": text}
+
+
+def collapse_test_file(path: str | Path) -> dict:
+    """collapse_test on a CSV with columns loss, value, params, tokens, flops. InputError,
+    one line naming the file and the column (and first bad row), for bad input."""
+    df = read_csv_columns(path, COLUMNS, numeric=COLUMNS, positive=("params", "tokens", "flops"))
+    try:
+        return collapse_test(df)
+    except ValueError as e:
+        raise InputError(f"{path}: {e}") from None

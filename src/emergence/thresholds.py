@@ -1,0 +1,385 @@
+"""Is there a pretraining loss below which performance rises? One curve at a time.
+
+A curve is performance (`value`) against validation loss (`loss`, nats/token; lower is a
+better model) over every checkpoint of every model size. Three least-squares models of the
+chance-normalised performance y(x) are compared by BIC:
+
+- hinge:   y = c for x >= eta, c + s (eta - x) below it (s >= 0): flat, then rising;
+- sigmoid: y = c + h / (1 + exp((x - eta) / w)) (h >= 0, w > 0): a smooth step at eta;
+- smooth:  y = a + b x: a straight line, no threshold.
+
+The threshold of an emergent curve gets a bootstrap interval that resamples model runs
+(clusters), checkpoints within them and, for proportions, the items behind each value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special, stats
+
+from .errors import InputError
+
+# Fewest points a threshold must leave on each side; a "threshold" with fewer would be
+# fitting the last two checkpoints of one run, not a property of the curve.
+MIN_SIDE = 3
+# BIC difference that Kass & Raftery (1995) call strong evidence.
+STRONG_BIC = 6.0
+# A rise or offset counts as real beyond this many standard errors of one point.
+NOISE_SE = 2.0
+# Spearman p-value below which a monotone trend counts as real.
+TREND_ALPHA = 0.05
+# Sigmoid widths tried before refinement, as fractions of the observed loss range.
+_SIGMOID_WIDTHS = np.array([0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5])
+_N_PARAMS = {"hinge": 3, "sigmoid": 4, "smooth": 2}
+
+
+def normalise(value, chance: float | None, higher_is_better: bool = True) -> np.ndarray:
+    """Performance rescaled so that chance is 0, the best possible score is 1 and larger is
+    better: (value - chance) / (best - chance), with best = 1 when higher is better (accuracy)
+    and 0 when lower is better (Brier score, error rates). Without a chance level the value
+    is returned as is, negated when lower is better."""
+    v = np.asarray(value, dtype=np.float64)
+    if chance is None:
+        return v if higher_is_better else -v
+    best = 1.0 if higher_is_better else 0.0
+    if chance == best:
+        raise ValueError(f"chance level {chance} equals the best possible score: nothing to normalise by")
+    return (v - chance) / (best - chance)
+
+
+def _ls_step(F: np.ndarray, y: np.ndarray):
+    """Least squares y ~ c + s F[k] for each row k of F, with s >= 0: (c, s, rss) arrays."""
+    fbar = F.mean(axis=1, keepdims=True)
+    Fc = F - fbar
+    var = (Fc**2).sum(axis=1)
+    s = np.where(var > 0, Fc @ (y - y.mean()) / np.where(var > 0, var, 1.0), 0.0)
+    s = np.maximum(s, 0.0)  # a negative slope is the boundary solution s = 0, c = mean
+    c = y.mean() - s * fbar[:, 0]
+    rss = ((y[None, :] - c[:, None] - s[:, None] * F) ** 2).sum(axis=1)
+    return c, s, rss
+
+
+def _eta_range(x: np.ndarray) -> tuple[float, float]:
+    xs = np.sort(x)
+    return float(xs[MIN_SIDE]), float(xs[len(xs) - 1 - MIN_SIDE])
+
+
+def fit_hinge(x, y) -> dict:
+    """Exact least-squares hinge fit (c, s >= 0, eta) with eta in the range that leaves at
+    least MIN_SIDE points on each side.
+
+    Exact rather than a local search: between two consecutive data points the set of points
+    below eta is fixed, so the model is linear in (c, s * eta, s) there (Hudson 1966); the
+    optimum is either such an interior solution or eta at a data point, and all are tried.
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    lo, hi = _eta_range(x)
+    knots = np.unique(x[(x >= lo) & (x <= hi)])
+    c, s, rss = _ls_step(np.maximum(knots[:, None] - x[None, :], 0.0), y)
+    best = int(np.argmin(rss))
+    out = {"c": c[best], "s": s[best], "eta": knots[best], "rss": rss[best]}
+    if len(knots) > 1:
+        below = (x[None, :] <= knots[:-1, None]).astype(float)
+        X = np.stack([np.ones_like(below), below, -x[None, :] * below], axis=-1)
+        beta = np.einsum("kpn,n->kp", np.linalg.pinv(X), y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            eta = beta[:, 1] / beta[:, 2]
+        ok = (beta[:, 2] > 0) & (eta > knots[:-1]) & (eta < knots[1:])
+        if ok.any():
+            seg_rss = ((y[None, :] - np.einsum("knp,kp->kn", X, beta)) ** 2).sum(axis=1)
+            seg_rss = np.where(ok, seg_rss, np.inf)
+            k = int(np.argmin(seg_rss))
+            if seg_rss[k] < out["rss"]:
+                out = {"c": beta[k, 0], "s": beta[k, 2], "eta": eta[k], "rss": seg_rss[k]}
+    return {k: float(v) for k, v in out.items()}
+
+
+def _sigmoid_shape(x, eta, w):
+    return special.expit(-(x - eta) / w)  # 1 / (1 + exp((x - eta) / w)) without overflow
+
+
+def fit_sigmoid(x, y) -> dict:
+    """Least-squares sigmoid fit (c, h >= 0, eta, w > 0), eta in the same range as the hinge's.
+
+    For fixed (eta, w) the model is linear in (c, h), so a grid over (eta, w) solved exactly
+    gives the starting point; scipy's bounded least_squares then refines all four."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    lo, hi = _eta_range(x)
+    span = float(np.ptp(x))
+    etas = np.linspace(lo, hi, 15)
+    grid_eta, grid_w = (g.ravel() for g in np.meshgrid(etas, _SIGMOID_WIDTHS * span, indexing="ij"))
+    c, h, rss = _ls_step(_sigmoid_shape(x[None, :], grid_eta[:, None], grid_w[:, None]), y)
+    k = int(np.argmin(rss))
+    start = np.array([c[k], h[k], grid_eta[k], grid_w[k]])
+    best = {"c": c[k], "h": h[k], "eta": grid_eta[k], "w": grid_w[k], "rss": rss[k]}
+    w_lo, w_hi = 1e-3 * span, 2.0 * span
+    start[3] = np.clip(start[3], w_lo * 1.0001, w_hi)
+    try:
+        res = optimize.least_squares(
+            lambda p: p[0] + p[1] * _sigmoid_shape(x, p[2], p[3]) - y, start,
+            bounds=([-np.inf, 0.0, lo, w_lo], [np.inf, np.inf, hi, w_hi]), x_scale="jac")
+        if res.success and 2 * res.cost < best["rss"]:
+            best = dict(zip(("c", "h", "eta", "w"), res.x), rss=2 * res.cost)
+    except ValueError:  # degenerate data (e.g. constant y): the grid solution stands
+        pass
+    return {k: float(v) for k, v in best.items()}
+
+
+def fit_smooth(x, y) -> dict:
+    """Least-squares straight line y = a + b x."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    b, a = np.polyfit(x, y, 1)
+    return {"a": float(a), "b": float(b), "rss": float(((y - a - b * x) ** 2).sum())}
+
+
+def predict(kind: str, p: dict, x) -> np.ndarray:
+    """Fitted normalised performance of model `kind` with parameters `p` at losses `x`."""
+    x = np.asarray(x, float)
+    if kind == "hinge":
+        return p["c"] + p["s"] * np.maximum(p["eta"] - x, 0.0)
+    if kind == "sigmoid":
+        return p["c"] + p["h"] * _sigmoid_shape(x, p["eta"], p["w"])
+    return p["a"] + p["b"] * x
+
+
+_FITTERS = {"hinge": fit_hinge, "sigmoid": fit_sigmoid, "smooth": fit_smooth}
+
+
+def information_criteria(rss: float, n: int, k: int) -> tuple[float, float]:
+    """(AIC, BIC) of a least-squares fit under a Gaussian likelihood: n log(RSS/n) + 2k, + k log n."""
+    ll = n * np.log(max(rss, np.finfo(float).tiny) / n)
+    return float(ll + 2 * k), float(ll + k * np.log(n))
+
+
+def emergence_score(loss, y) -> float:
+    """Schaeffer et al. (2023)'s emergence score along improving models (decreasing loss):
+    sign(argmax y - argmin y) (max y - min y) / sqrt(median of squared successive differences).
+    The mean replaces a zero median (many tied proportions), and 0 is returned for constant y."""
+    y = np.asarray(y, float)[np.argsort(-np.asarray(loss, float), kind="stable")]
+    d2 = np.diff(y) ** 2
+    scale = np.median(d2) if np.median(d2) > 0 else d2.mean()
+    if scale <= 0:
+        return 0.0
+    return float(np.sign(np.argmax(y) - np.argmin(y)) * np.ptp(y) / np.sqrt(scale))
+
+
+def _noise_sd(x, y) -> float:
+    """One point's noise standard deviation from successive differences along the loss axis.
+
+    Differences of neighbours cancel the (slowly varying) trend; the median of d^2 / 2 is
+    rescaled by the chi-square(1) median so it estimates sigma^2 for Gaussian noise."""
+    d2 = np.diff(np.asarray(y, float)[np.argsort(x, kind="stable")]) ** 2
+    m = np.median(d2) if np.median(d2) > 0 else d2.mean()
+    return float(np.sqrt(m / (2 * stats.chi2.ppf(0.5, 1))))
+
+
+BOOTSTRAPS = ("auto", "items", "clusters", "points", "clusters+items")
+
+
+def _bootstrap_eta(kind, loss, value, groups, n, chance, higher_is_better, scheme, n_boot, rng, level):
+    """Percentile interval of eta over bootstrap refits of `kind`; NaNs when fewer than half
+    of the resamples could be fitted at all.
+
+    Schemes: "items" keeps every point and redraws each proportion as Binomial(n, value) / n
+    (the items are the noise); "clusters" resamples runs with replacement, then checkpoints
+    within each; "points" resamples checkpoints; "clusters+items" does both.
+    """
+    clusters = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    etas = []
+    for _ in range(n_boot):
+        if scheme in ("clusters", "clusters+items"):
+            picked = rng.integers(len(clusters), size=len(clusters))
+            idx = np.concatenate([rng.choice(clusters[j], size=len(clusters[j])) for j in picked])
+        elif scheme == "points":
+            idx = rng.integers(loss.size, size=loss.size)
+        else:
+            idx = np.arange(loss.size)
+        x, v = loss[idx], value[idx]
+        if scheme in ("items", "clusters+items"):
+            v = rng.binomial(n[idx], v) / n[idx]
+        if len(np.unique(x)) < 2 * MIN_SIDE + 2:
+            continue
+        etas.append(_FITTERS[kind](x, normalise(v, chance, higher_is_better))["eta"])
+    if len(etas) < n_boot / 2:
+        return float("nan"), float("nan")
+    tail = 100 * (1 - level) / 2
+    lo, hi = np.percentile(etas, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+def fit_threshold(loss, value, *, model=None, n=None, chance: float | None = None, higher_is_better: bool = True,
+                  n_boot: int = 200, seed: int = 0, level: float = 0.95, bootstrap: str = "auto") -> dict:
+    """Estimate whether and where performance starts to rise as loss falls, for one curve.
+
+    Works on y = normalise(value, chance, higher_is_better). `model` labels the run of each
+    point; `n` is the number of items behind each value, which must then be a proportion.
+    `bootstrap` picks what the interval of eta resamples (see _bootstrap_eta); "auto" is
+    "items" when `n` is given, else "clusters" when `model` is, else "points". Resampling
+    runs or checkpoints AND redrawing items counts each point's noise twice: on simulated
+    curves (tests/test_thresholds.py) "clusters+items" covered a planted eta 40/40 times
+    with intervals 3.7x as wide as those of "items", which covered it 39/40 times.
+
+    Noise `sd` is one point's standard deviation in normalised units: the larger of the
+    successive-difference estimate and, when `n` is given, the binomial one
+    sqrt(p (1 - p) / median n) at the pooled value p. Verdict rules, in this order:
+
+    - "flat": the rise of the BIC-best model's fit from the highest to the lowest observed
+      loss is not positive or is at most 2 sd.
+    - "emergent": the better threshold model (hinge or sigmoid, by BIC) beats the line by
+      delta_bic = BIC(smooth) - BIC(threshold) >= 6; when a chance level is given its flat
+      level c (above eta) is within 2 sd of chance; at least 3 points lie on each side of
+      eta; and the bootstrap interval of eta is finite.
+    - "smooth": Spearman correlation of y with loss is negative with p < 0.05 and
+      delta_bic < 6.
+    - "inconclusive": anything else (reason in "reason").
+
+    Returns verdict, reason, threshold (eta of the better threshold model: where the rise
+    starts for the hinge, its midpoint for the sigmoid; None unless emergent), ci_low and ci_high
+    (None unless emergent), eta_candidate (the best threshold model's eta, always), chance,
+    spearman, spearman_p, emergence_score, aic_/bic_ of hinge, sigmoid and smooth,
+    delta_bic, best_model, threshold_model, fitted parameters (hinge_c, hinge_s, hinge_eta,
+    sigmoid_c, sigmoid_h, sigmoid_eta, sigmoid_w, smooth_a, smooth_b; in normalised units),
+    rise, noise_sd, n_points and resolution_warning (proportions of so few items that one
+    item, 1 / min n, exceeds a quarter of the observed range of values).
+    ValueError for mismatched lengths, non-finite numbers, or proportions outside [0, 1].
+    """
+    loss, value = np.asarray(loss, float).ravel(), np.asarray(value, float).ravel()
+    if loss.shape != value.shape:
+        raise ValueError(f"loss has {loss.size} points but value has {value.size}")
+    if not (np.isfinite(loss).all() and np.isfinite(value).all()):
+        raise ValueError("loss and value must be finite numbers")
+    groups = np.zeros(loss.size, int) if model is None else pd.factorize(np.asarray(model).ravel())[0]
+    if groups.shape != loss.shape:
+        raise ValueError(f"model has {groups.size} labels for {loss.size} points")
+    if n is not None:
+        n = np.asarray(n, float).ravel()
+        if not (np.isfinite(n).all() and (n >= 1).all() and (n == np.round(n)).all()):
+            raise ValueError("item counts n must be positive integers")
+        if n.size not in (1, loss.size):
+            raise ValueError(f"n has {n.size} item counts for {loss.size} points")
+        n = np.broadcast_to(n, loss.shape).astype(np.int64)
+        if ((value < 0) | (value > 1)).any():
+            raise ValueError("with item counts n, every value must be a proportion in [0, 1]")
+    if bootstrap not in BOOTSTRAPS:
+        raise ValueError(f"bootstrap must be one of {', '.join(BOOTSTRAPS)}, got {bootstrap!r}")
+    scheme = bootstrap if bootstrap != "auto" else (
+        "items" if n is not None else "clusters" if model is not None else "points")
+    if "items" in scheme and n is None:
+        raise ValueError(f"bootstrap {scheme!r} needs item counts n")
+    y = normalise(value, chance, higher_is_better)
+    nan = float("nan")
+    out = {"verdict": "inconclusive", "threshold": None, "ci_low": None, "ci_high": None, "chance": chance,
+           "bootstrap": scheme, "spearman": nan, "spearman_p": nan, "emergence_score": nan, "delta_bic": nan,
+           "best_model": None, "threshold_model": None, "eta_candidate": nan, "n_points": int(loss.size),
+           "resolution_warning": bool(n is not None and 1 / n.min() > np.ptp(value) / 4)}
+    if len(np.unique(loss)) < 2 * MIN_SIDE + 2:
+        return {**out, "reason": f"too few distinct losses ({len(np.unique(loss))}) to place a threshold"}
+
+    rho, rho_p = stats.spearmanr(y, loss) if np.ptp(y) > 0 else (0.0, 1.0)
+    out.update(spearman=float(rho), spearman_p=float(rho_p), emergence_score=emergence_score(loss, y))
+    fits = {kind: fitter(loss, y) for kind, fitter in _FITTERS.items()}
+    for kind, p in fits.items():
+        out[f"aic_{kind}"], out[f"bic_{kind}"] = information_criteria(p["rss"], loss.size, _N_PARAMS[kind])
+        out.update({f"{kind}_{k}": v for k, v in p.items() if k != "rss"})
+    thr = min(("hinge", "sigmoid"), key=lambda k: out[f"bic_{k}"])
+    best = min(_FITTERS, key=lambda k: out[f"bic_{k}"])
+    eta = fits[thr]["eta"]
+    delta_bic = out["bic_smooth"] - out[f"bic_{thr}"]
+    rise = float(np.subtract(*predict(best, fits[best], [loss.min(), loss.max()])))
+    sd = _noise_sd(loss, y)
+    if n is not None:
+        p = value.mean()
+        scale = 1.0 if chance is None else abs((1.0 if higher_is_better else 0.0) - chance)
+        sd = max(sd, np.sqrt(p * (1 - p) / np.median(n)) / scale)
+    out.update(delta_bic=float(delta_bic), best_model=best, threshold_model=thr, eta_candidate=eta, rise=rise,
+               noise_sd=float(sd))
+
+    if rise <= 0:
+        return {**out, "verdict": "flat", "reason": f"performance does not rise as loss falls (change {rise:.3g})"}
+    if rise <= NOISE_SE * sd:
+        return {**out, "verdict": "flat", "reason": f"fitted rise {rise:.3g} is within {NOISE_SE:g} sd ({sd:.3g})"}
+    if delta_bic >= STRONG_BIC:
+        sides = min((loss < eta).sum(), (loss > eta).sum())
+        if chance is not None and abs(fits[thr]["c"]) > NOISE_SE * sd:
+            reason = f"threshold model wins but its level above eta ({fits[thr]['c']:.3g}) is not at chance"
+        elif sides < MIN_SIDE:
+            reason = f"only {sides} points on one side of the threshold"
+        else:
+            ci = _bootstrap_eta(thr, loss, value, groups, n, chance, higher_is_better, scheme, n_boot,
+                                np.random.default_rng(seed), level)
+            if np.isfinite(ci).all():
+                return {**out, "verdict": "emergent", "threshold": eta, "ci_low": ci[0], "ci_high": ci[1],
+                        "reason": f"{thr} beats a line by delta BIC {delta_bic:.1f}"}
+            reason = "the bootstrap could not refit the threshold"
+        return {**out, "reason": reason}
+    if rho < 0 and rho_p < TREND_ALPHA:
+        return {**out, "verdict": "smooth", "reason": f"rises with falling loss (Spearman {rho:.2f}), no threshold"}
+    return {**out, "reason": "no significant trend and no threshold"}
+
+
+def read_csv_columns(path: str | Path, required: tuple[str, ...], numeric: tuple[str, ...] = (),
+                     positive: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A CSV as a DataFrame with `required` columns present and the `numeric` ones (those
+    present) converted to finite floats; `positive` ones must also be > 0. Empty cells are
+    allowed only in numeric columns that are not required.
+
+    InputError, one line naming the file and column (and the first bad row, counting the
+    header as line 1), for a missing or unreadable file, a missing column or a bad value.
+    """
+    path = Path(path)
+    try:
+        df = pd.read_csv(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not a readable CSV file ({str(e).splitlines()[0]})") from None
+    for col in required:
+        if col not in df.columns:
+            raise InputError(f"{path}: missing column '{col}' (has: {', '.join(map(str, df.columns))})")
+    if df.empty:
+        raise InputError(f"{path}: no data rows")
+    for col in (c for c in numeric if c in df.columns):
+        raw = df[col]
+        num = pd.to_numeric(raw, errors="coerce")
+        bad = ~np.isfinite(num.to_numpy(float)) & (raw.notna().to_numpy() | (col in required))
+        if bad.any():
+            i = int(np.argmax(bad))
+            shown = "an empty cell" if pd.isna(raw.iloc[i]) else f"non-numeric value {str(raw.iloc[i])!r}"
+            raise InputError(f"{path}: column '{col}' has {shown} at line {i + 2}")
+        if col in positive and (num <= 0).any():
+            i = int(np.argmax((num <= 0).to_numpy()))
+            raise InputError(f"{path}: column '{col}' must be positive, got {raw.iloc[i]} at line {i + 2}")
+        df[col] = num.astype(float)
+    return df
+
+
+def _first(df: pd.DataFrame, col: str):
+    vals = df[col].dropna() if col in df.columns else ()
+    return vals.iloc[0] if len(vals) else None
+
+
+def fit_threshold_file(path: str | Path, **kw) -> dict:
+    """fit_threshold on a CSV with columns loss, value and optional model, n, chance (its
+    first non-empty value) and higher_is_better (first non-empty; true/false/1/0, default
+    true). Keyword arguments go to fit_threshold. InputError (one line naming the file and
+    column) for a missing column, a non-numeric value or values fit_threshold rejects."""
+    df = read_csv_columns(path, ("loss", "value"), numeric=("loss", "value", "n", "chance"))
+    hib = _first(df, "higher_is_better")
+    if hib is not None:
+        if str(hib).strip().lower() not in {"true", "false", "1", "0", "1.0", "0.0"}:
+            raise InputError(f"{path}: column 'higher_is_better' must be true or false, got {hib!r}")
+        hib = str(hib).strip().lower() in {"true", "1", "1.0"}
+    n = df["n"].to_numpy() if "n" in df.columns else None
+    if n is not None and np.isnan(n).any():
+        raise InputError(f"{path}: column 'n' has an empty cell at line {int(np.argmax(np.isnan(n))) + 2}")
+    chance = _first(df, "chance")
+    try:
+        return fit_threshold(df["loss"].to_numpy(), df["value"].to_numpy(),
+                             model=df["model"].astype(str).to_numpy() if "model" in df.columns else None, n=n,
+                             chance=None if chance is None else float(chance),
+                             higher_is_better=True if hib is None else hib, **kw)
+    except ValueError as e:
+        raise InputError(f"{path}: {e}") from None

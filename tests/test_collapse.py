@@ -1,0 +1,53 @@
+"""The collapse test tells curves that depend on loss alone from ones where size matters."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emergence.collapse import collapse_test, collapse_test_file
+from emergence.errors import InputError
+
+
+def checkpoints(seed, performance):
+    """Four model sizes x 12 checkpoints from 1e8 to 1e11 tokens, with Chinchilla-like losses:
+    at equal compute (6 N D) a small model trained longer has a different loss than a large
+    one trained briefly. `performance(loss, params)` gives the noiseless value."""
+    rng = np.random.default_rng(seed)
+    N, D = (g.ravel() for g in np.meshgrid([1e6, 1e7, 1e8, 1e9], np.geomspace(1e8, 1e11, 12), indexing="ij"))
+    loss = 1.7 + 400 / N**0.34 + 410 / D**0.28
+    value = performance(loss, N) + rng.normal(0, 0.02, loss.size)
+    return pd.DataFrame({"loss": loss, "value": value, "params": N, "tokens": D, "flops": 6 * N * D})
+
+
+def rise(loss):
+    return 0.25 + 0.6 / (1 + np.exp((loss - 4.0) / 0.5))
+
+
+def test_sizes_collapse_on_loss():
+    r = collapse_test(checkpoints(0, lambda loss, N: rise(loss)))
+    assert r["r2_loss"] > 0.9 and r["delta_r2"] < 0.05 and not r["size_matters"]
+    assert r["verdict_text"].endswith("once loss is known, size matters little.")
+    assert r["verdict_text"].startswith(f"Loss explains {r['r2_loss']:.0%} of the variance")
+    # At equal compute, sizes reach different losses, so compute alone explains less.
+    assert r["r2_compute"] < r["r2_loss"] - 0.05
+    assert r["r2_compute_size"] > r["r2_compute"]
+
+
+def test_size_matters_at_fixed_loss():
+    # At equal loss, larger models score lower: a size effect that no function of loss can
+    # absorb (a size effect of the same sign as loss's is partly absorbed, as size and loss
+    # are correlated across checkpoints).
+    r = collapse_test(checkpoints(1, lambda loss, N: rise(loss) - 0.1 * np.log10(N)))
+    assert r["delta_r2"] >= 0.05 and r["p_value"] < 1e-6 and r["size_matters"]
+    assert r["verdict_text"].endswith("size matters beyond loss.")
+
+
+def test_constant_value_and_bad_input(tmp_path):
+    df = checkpoints(2, lambda loss, N: 0 * loss).assign(value=0.25)
+    assert "constant" in collapse_test(df)["verdict_text"]
+    with pytest.raises(ValueError, match="'flops'"):
+        collapse_test(df.drop(columns="flops"))
+    path = tmp_path / "curve.csv"
+    df.drop(columns="tokens").to_csv(path, index=False)
+    with pytest.raises(InputError, match=r"curve\.csv: missing column 'tokens'"):
+        collapse_test_file(path)
