@@ -150,3 +150,24 @@ def test_file_round_trip_and_errors(tmp_path):
         fit_threshold_file(notprop)
     with pytest.raises(InputError, match="no such file"):
         fit_threshold_file(tmp_path / "nope.csv")
+
+
+def test_one_lucky_item_at_chance_zero_is_not_a_rise():
+    # Exact match stays at 0 of 100 items except a single 1/100 at the lowest loss: the
+    # binomial noise floor (with one success and one failure added) calls this flat.
+    loss = np.linspace(4.0, 1.5, 60)
+    value = np.zeros(60)
+    value[-1] = 0.01
+    out = fit_threshold(loss, value, n=np.full(60, 100), chance=0.0, n_boot=20)
+    assert out["verdict"] == "flat" and out["threshold"] is None
+
+
+def test_a_threshold_with_few_checkpoints_above_it_is_not_emergent():
+    # A continuous metric that jumps only between the first few (untrained) checkpoints and
+    # the rest, then rises linearly: a hinge fits, but too few points lie above the kink for
+    # "models above the threshold lack the ability" to mean anything.
+    rng = np.random.default_rng(0)
+    loss = np.concatenate([np.full(4, 6.9) + rng.normal(0, 0.02, 4), np.linspace(5.0, 1.5, 56)])
+    value = np.where(loss > 6, -7.0, -2.0 - 0.3 * (loss - 1.5)) + rng.normal(0, 0.02, 60)
+    out = fit_threshold(loss, value, n_boot=20)
+    assert out["verdict"] != "emergent"

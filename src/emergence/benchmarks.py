@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from emergence.errors import InputError
+from emergence.files import json_object
 from emergence.items import Item
 from emergence.metrics import normalise_number
 
@@ -50,14 +50,7 @@ def _jsonl_records(path: Path, text: str, kind: str) -> Iterator[tuple[int, dict
     for line_no, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
-        where = f"{kind} file {path} line {line_no}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{where}: expected a JSON object, got {type(record).__name__}")
-        yield line_no, record
+        yield line_no, json_object(line, f"{kind} file {path} line {line_no}")
 
 
 def _string_field(record: dict, field: str, where: str) -> str:

@@ -20,7 +20,9 @@ logging.getLogger("absl").setLevel(logging.WARNING)
 
 
 class Checkpoints:
-    """All checkpoints of one run, by step; each holds `state` (a pytree of arrays) and `meta` (JSON)."""
+    """All checkpoints of one run, by step. Each holds the items of a state dict (e.g.
+    `params` and `opt_state`, pytrees of arrays) separately, so a reader can restore the
+    parameters alone, and `meta` (JSON)."""
 
     def __init__(self, directory: Path):
         self.directory = Path(directory).absolute()
@@ -35,21 +37,19 @@ class Checkpoints:
     def latest_step(self) -> int | None:
         return self._manager.latest_step()
 
-    def save(self, step: int, state, meta: dict) -> None:
-        self._manager.save(
-            step, args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True
-        )
+    def save(self, step: int, state: dict, meta: dict) -> None:
+        items = {name: ocp.args.StandardSave(tree) for name, tree in state.items()}
+        self._manager.save(step, args=ocp.args.Composite(**items, meta=ocp.args.JsonSave(meta)), force=True)
 
-    def restore(self, step: int, like):
-        """(state, meta) at `step`; `like` is a pytree of the state's structure (arrays or shapes)."""
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+    def restore(self, step: int, like: dict):
+        """(state, meta) at `step` for the items named in `like`, a dict of pytrees with the
+        items' structure (arrays or shapes); items not named are not read."""
+        items = {name: ocp.args.StandardRestore(jax.tree.map(ocp.utils.to_shape_dtype_struct, tree)) for name, tree in like.items()}
         try:
-            restored = self._manager.restore(
-                step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore())
-            )
+            restored = self._manager.restore(step, args=ocp.args.Composite(**items, meta=ocp.args.JsonRestore()))
         except Exception as e:  # Orbax raises many types for a damaged or mismatched checkpoint.
             raise InputError(f"checkpoint {self.directory / str(step)} cannot be restored: {e}".splitlines()[0]) from e
-        return restored.state, restored.meta
+        return {name: restored[name] for name in like}, restored.meta
 
     def restore_meta(self, step: int) -> dict:
         return self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta

@@ -22,9 +22,12 @@ COLUMNS = ("loss", "value", "params", "tokens", "flops")
 MIN_DELTA_R2 = 0.05
 # ...and do so significantly at this level.
 ALPHA = 0.01
-# A cubic in the predictor: flexible enough for a sigmoid-like rise over the observed range,
-# few enough terms (4) that the nested F-test keeps its degrees of freedom on ~20 points.
-DEGREE = 3
+# A linear spline in the predictor with knots at these quantiles, denser in the tails: an
+# ability often appears within the last few checkpoints (a step at one end of the range),
+# which a low-order polynomial cannot follow. Small samples use every other knot, so the
+# nested F-test keeps its degrees of freedom.
+KNOT_QUANTILES = (0.03, 0.06, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 0.94, 0.97)
+MIN_POINTS_PER_KNOT = 8
 
 
 def _standard(v: np.ndarray) -> np.ndarray:
@@ -33,9 +36,14 @@ def _standard(v: np.ndarray) -> np.ndarray:
 
 
 def _basis(v: np.ndarray) -> np.ndarray:
-    """Columns 1, z, ..., z^DEGREE of the standardised v (standardised so the powers do not
-    make the least-squares problem ill-conditioned)."""
-    return np.vander(_standard(v), DEGREE + 1, increasing=True)
+    """Columns 1, z and max(0, z - k) for knots k at quantiles of the standardised v: a
+    continuous piecewise-linear function of v."""
+    z = _standard(v)
+    quantiles = KNOT_QUANTILES
+    while len(quantiles) > 1 and len(quantiles) * MIN_POINTS_PER_KNOT > len(z):
+        quantiles = quantiles[::2]
+    knots = np.unique(np.quantile(z, quantiles))
+    return np.column_stack([np.ones_like(z), z, *(np.maximum(z - k, 0.0) for k in knots)])
 
 
 def _fit(X: np.ndarray, y: np.ndarray) -> tuple[float, int]:
@@ -65,9 +73,9 @@ def collapse_test(df: pd.DataFrame) -> dict:
 
     `df` needs columns loss, value, params (parameter count), tokens (tokens trained at the
     checkpoint) and flops (training compute at the checkpoint). Fits, each by least squares:
-    value ~ cubic(loss) -> r2_loss; + log params + log tokens -> r2_loss_size, with
+    value ~ spline(loss) -> r2_loss; + log params + log tokens -> r2_loss_size, with
     delta_r2 their difference and p_value the F-test of the two added terms (df1, df2);
-    value ~ cubic(log flops) -> r2_compute; + log params -> r2_compute_size.
+    value ~ spline(log flops) -> r2_compute; + log params -> r2_compute_size.
 
     size_matters is True when delta_r2 >= 0.05 and p_value < 0.01; verdict_text says so in
     one sentence. A constant `value` gives NaN R^2s and a sentence saying so.

@@ -25,7 +25,7 @@ import numpy as np
 
 from emergence.config import CorpusFile, StudyConfig
 from emergence.errors import InputError
-from emergence.files import atomic_write
+from emergence.files import atomic_write, json_object
 from emergence.synthetic import generate_documents
 
 SPLITS = ("train", "val")
@@ -56,12 +56,7 @@ def _read_jsonl(path: Path, field: str) -> Iterator[str]:
             offset += len(raw)
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{where}: not valid JSON ({e.msg})") from None
-            if not isinstance(record, dict):
-                raise InputError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            record = json_object(line, where)
             if field not in record:
                 raise InputError(f"{where}: no field {field!r} (fields: {', '.join(map(str, record)) or 'none'})")
             if not isinstance(record[field], str):

@@ -20,7 +20,7 @@ import pandas as pd
 
 from emergence import metrics
 from emergence.files import atomic_write
-from emergence.inference import Inference, load_model_config, load_params
+from emergence.inference import Inference, ParamsReader, load_model_config
 from emergence.shards import open_tokens
 from emergence.tasks import GENERATION, ICL, KINDS, MC
 
@@ -109,10 +109,11 @@ def evaluate(model_dir: Path, task: dict, tokenizer, steps: list[int] | None = N
         return enc_cache[text]
 
     val = open_tokens(Path(data_dir) / "val.npy") if kind.scoring == ICL else None
+    read_params = ParamsReader(model_dir, mcfg)
     rows, samples = [], []
     base = {"model": summary["name"], "task": task["task"]}
     for step in steps:
-        params = load_params(model_dir, step, mcfg)
+        params = read_params(step)
         at = {**base, "step": step, "tokens": step * tokens_per_step}
         if kind.scoring == ICL:
             loss_L = icl_losses(inf, params, val)

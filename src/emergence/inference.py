@@ -17,10 +17,8 @@ import numpy as np
 from flax import nnx
 
 from emergence.checkpoint import Checkpoints
-from emergence.config import TrainingConfig
 from emergence.errors import InputError
 from emergence.model import ModelConfig, init_model
-from emergence.optimizer import make_optimizer
 
 BUCKET = 16
 
@@ -39,17 +37,23 @@ def load_model_config(model_dir: Path) -> ModelConfig:
         raise InputError(f"{path} is not a model summary written by `emergence train` ({e})") from None
 
 
+class ParamsReader:
+    """Reads the parameters (not the optimizer state) of a model's checkpoints."""
+
+    def __init__(self, model_dir: Path, mcfg: ModelConfig):
+        self.ckpts = Checkpoints(Path(model_dir) / "checkpoints")
+        self.steps = self.ckpts.steps()
+        self.like = nnx.to_pure_dict(nnx.state(nnx.eval_shape(lambda: init_model(mcfg, 0)), nnx.Param))
+
+    def __call__(self, step: int):
+        if step not in self.steps:
+            raise InputError(f"{self.ckpts.directory} has no checkpoint at step {step}; it has {self.steps}")
+        return self.ckpts.restore(step, {"params": self.like})[0]["params"]
+
+
 def load_params(model_dir: Path, step: int, mcfg: ModelConfig):
     """The parameters saved at `step` in model_dir/checkpoints."""
-    ckpts = Checkpoints(Path(model_dir) / "checkpoints")
-    if step not in ckpts.steps():
-        raise InputError(f"{ckpts.directory} has no checkpoint at step {step}; it has {ckpts.steps()}")
-    params = nnx.to_pure_dict(nnx.state(nnx.eval_shape(lambda: init_model(mcfg, 0)), nnx.Param))
-    # The optimizer state's structure (not its values) is needed to read the checkpoint.
-    opt_state = jax.eval_shape(make_optimizer(TrainingConfig(), 1).init, params)
-    state, _ = ckpts.restore(step, {"params": params, "opt_state": opt_state})
-    ckpts.close()
-    return state["params"]
+    return ParamsReader(model_dir, mcfg)(step)
 
 
 class Inference:

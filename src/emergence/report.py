@@ -62,19 +62,25 @@ def write_report(out: Path, *, config: dict, thresholds: pd.DataFrame, collapse:
     if corpus_meta and corpus_meta.get("entropy_floor_nats_per_token"):
         parts.append(f"<p>The synthetic corpus's own entropy floor is {corpus_meta['entropy_floor_nats_per_token']:.3f} nats/token: "
                      "no model can go below it.</p>")
-    shown = thresholds[["task", "prompt", "shots", "labels", "metric", "verdict", "threshold", "ci_low", "ci_high",
-                        "chance", "spearman", "emergence_score", "delta_bic"]] if len(thresholds) else thresholds
+    columns = ["task", "prompt", "shots", "labels", "metric", "verdict", "threshold", "ci_low", "ci_high",
+               "threshold_bpb", "chance", "spearman", "emergence_score", "delta_bic"]
+    shown = thresholds[[c for c in columns if c in thresholds]] if len(thresholds) else thresholds
+    main = shown[shown["metric"].isin(["acc", "exact_match", "icl_score"])] if len(shown) else shown
     parts += ["<h2>Thresholds</h2>",
-              "<p>Per task, prompt and metric (at the task's main setting): <i>emergent</i> means a threshold model "
-              "(hinge or sigmoid in loss) beats a straight line by ΔBIC ≥ 6 and performance sits at chance above the "
-              "threshold; <i>smooth</i> means performance rises steadily with falling loss; <i>flat</i> means it never "
-              "leaves chance. Thresholds are in nats/token of this study's tokenizer.</p>", _table(shown)]
+              "<p>Each task's main metric at its main setting (gold labels, most demonstrations): <i>emergent</i> "
+              "means a threshold model (hinge or sigmoid in loss) beats a straight line by ΔBIC ≥ 6, performance sits "
+              "at chance above the threshold and a quarter of the checkpoints or more lie there; <i>smooth</i> means "
+              "performance rises steadily with falling loss; <i>flat</i> means it never leaves chance. Thresholds are "
+              "in nats/token of this study's tokenizer (and in bits per byte).</p>", _table(main),
+              "<details><summary>Every metric (continuous ones too)</summary>", _table(shown), "</details>"]
     warn = thresholds[thresholds.get("resolution_warning", False) == True] if len(thresholds) else thresholds  # noqa: E712
     if len(warn):
         parts.append("<p><b>Resolution warning:</b> " + ", ".join(f"{r.task}/{r.metric}" for r in warn.itertuples())
                      + " are proportions of too few items to tell a jump from a ramp.</p>")
     parts += ["<h2>Does size matter once loss is known?</h2>", "<ul>"]
-    parts += [f"<li><b>{html.escape(r.task)}</b> ({html.escape(r.metric)}): {html.escape(r.verdict_text)}</li>" for r in collapse.itertuples()]
+    parts += [f"<li><b>{html.escape(r.task)}</b> / {html.escape(r.prompt)} ({html.escape(r.metric)}): {html.escape(r.verdict_text)} "
+              f"Against compute instead of loss, a spline in log FLOPs explains {r.r2_compute:.0%} and adding size "
+              f"{r.r2_compute_size - r.r2_compute:+.1%}.</li>" for r in collapse.itertuples()]
     parts.append("</ul>")
     if scaling.get("note"):
         parts += ["<h2>Scaling law</h2>", f"<p>Not fitted: {html.escape(scaling['note'])}.</p>"]

@@ -25,6 +25,9 @@ from .errors import InputError
 # Fewest points a threshold must leave on each side; a "threshold" with fewer would be
 # fitting the last two checkpoints of one run, not a property of the curve.
 MIN_SIDE = 3
+# Share of the points that must lie on the flat side (loss above eta) for "emergent": the
+# claim is that models above the threshold lack the ability, so it must rest on many of them.
+FLAT_SHARE = 0.25
 # BIC difference that Kass & Raftery (1995) call strong evidence.
 STRONG_BIC = 6.0
 # A rise or offset counts as real beyond this many standard errors of one point.
@@ -224,14 +227,16 @@ def fit_threshold(loss, value, *, model=None, n=None, chance: float | None = Non
 
     Noise `sd` is one point's standard deviation in normalised units: the larger of the
     successive-difference estimate and, when `n` is given, the binomial one
-    sqrt(p (1 - p) / median n) at the pooled value p. Verdict rules, in this order:
+    sqrt(p (1 - p) / m) with m the median n and p the pooled value with one success and one
+    failure added, (p m + 1) / (m + 2). Verdict rules, in this order:
 
     - "flat": the rise of the BIC-best model's fit from the highest to the lowest observed
       loss is not positive or is at most 2 sd.
     - "emergent": the better threshold model (hinge or sigmoid, by BIC) beats the line by
       delta_bic = BIC(smooth) - BIC(threshold) >= 6; when a chance level is given its flat
       level c (above eta) is within 2 sd of chance; at least 3 points lie on each side of
-      eta; and the bootstrap interval of eta is finite.
+      eta, and at least a quarter of all points above it (on the flat side); and the
+      bootstrap interval of eta is finite.
     - "smooth": Spearman correlation of y with loss is negative with p < 0.05 and
       delta_bic < 6.
     - "inconclusive": anything else (reason in "reason").
@@ -291,7 +296,10 @@ def fit_threshold(loss, value, *, model=None, n=None, chance: float | None = Non
     rise = float(np.subtract(*predict(best, fits[best], [loss.min(), loss.max()])))
     sd = _noise_sd(loss, y)
     if n is not None:
-        p = value.mean()
+        # Pooled proportion with one success and one failure added (Laplace): at p = 0 the
+        # plain binomial sd is 0, and one lucky item would count as a significant rise.
+        m = np.median(n)
+        p = (value.mean() * m + 1) / (m + 2)
         scale = 1.0 if chance is None else abs((1.0 if higher_is_better else 0.0) - chance)
         sd = max(sd, np.sqrt(p * (1 - p) / np.median(n)) / scale)
     out.update(delta_bic=float(delta_bic), best_model=best, threshold_model=thr, eta_candidate=eta, rise=rise,
@@ -307,6 +315,9 @@ def fit_threshold(loss, value, *, model=None, n=None, chance: float | None = Non
             reason = f"threshold model wins but its level above eta ({fits[thr]['c']:.3g}) is not at chance"
         elif sides < MIN_SIDE:
             reason = f"only {sides} points on one side of the threshold"
+        elif (loss > eta).sum() < FLAT_SHARE * loss.size:
+            reason = (f"only {(loss > eta).sum()} of {loss.size} points lie above the threshold: too few "
+                      "checkpoints lack the ability to call it emergent")
         else:
             ci = _bootstrap_eta(thr, loss, value, groups, n, chance, higher_is_better, scheme, n_boot,
                                 np.random.default_rng(seed), level)

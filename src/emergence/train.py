@@ -39,7 +39,7 @@ from emergence.shards import open_tokens
 
 TIMING_FIELDS = ("tokens_per_s", "flops_per_s")
 # Source files whose change invalidates checkpoints (resume must not mix code versions).
-_CODE = ("model.py", "optimizer.py", "batches.py", "train.py")
+_CODE = ("model.py", "optimizer.py", "batches.py", "checkpoint.py", "train.py")
 
 
 def data_mesh(batch_size: int) -> Mesh:

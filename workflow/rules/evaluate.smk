@@ -32,7 +32,9 @@ rule evaluate:
     output:
         table="results/evals/{model}/{task}.parquet",
         samples="results/evals/{model}/{task}.samples.parquet",
-    threads: workflow.cores
+    # One core each: an evaluation job is mostly start-up and small batches, so two
+    # at once on two cores finish sooner than one job on both.
+    threads: 1
     resources:
         gpus=0,
     conda:
