@@ -149,3 +149,10 @@ def test_bad_config_stops_before_any_job(study, change, message):
     output = result.stdout + result.stderr
     assert message in output
     assert "Job stats" not in output
+
+
+def test_slurm_profile_is_valid(study):
+    # No cluster here: the profile's settings parse and plan the same jobs on the local executor.
+    result = snakemake(study, "-n", "--workflow-profile", "profiles/slurm", "--executor", "local")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Nothing to be done" in result.stdout + result.stderr

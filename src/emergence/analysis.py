@@ -39,7 +39,7 @@ def main_metric(task_rows: pd.DataFrame) -> str:
     return next(m for m in MAIN_METRICS if m in set(task_rows["metric"]))
 
 
-def thresholds_table(results: pd.DataFrame, n_boot: int, seed: int, level: float) -> pd.DataFrame:
+def thresholds_table(results: pd.DataFrame, n_boot: int, seed: int, level: float, bootstrap: str = "auto") -> pd.DataFrame:
     """One row per task x prompt x metric at the main setting: verdict, threshold and interval."""
     rows = []
     for (task, prompt, metric), d in main_setting(results).groupby(["task", "prompt", "metric"], sort=True):
@@ -51,6 +51,7 @@ def thresholds_table(results: pd.DataFrame, n_boot: int, seed: int, level: float
             d["loss"].to_numpy(), d["value"].to_numpy(), model=d["model"].to_numpy(),
             n=d["n"].to_numpy() if metric in PROPORTIONS else None, chance=chance,
             higher_is_better=metric not in LOWER_IS_BETTER, n_boot=n_boot, seed=seed, level=level,
+            bootstrap=bootstrap if metric in PROPORTIONS or "items" not in bootstrap else "clusters",
         )
         to_bpb = float((d["bpb"] / d["loss"]).iloc[0])
         best = fit.get("best_model") or "smooth"

@@ -140,7 +140,7 @@ def cmd_analyze(args) -> None:
     cfg = StudyConfig.from_dict(_spec(args.spec)).analysis
     tables = Path(args.tables)
     results = pd.read_parquet(tables / "results.parquet")
-    thresholds = thresholds_table(results, cfg.n_boot, cfg.seed, cfg.level)
+    thresholds = thresholds_table(results, cfg.n_boot, cfg.seed, cfg.level, cfg.bootstrap)
     write_tables(thresholds, tables / "thresholds.csv")
     write_tables(collapse_table(results), tables / "collapse.csv")
     fit, points = scaling_fit(pd.read_csv(tables / "training.csv"), cfg.n_boot, cfg.seed)

@@ -236,6 +236,8 @@ class AnalysisConfig:
     n_boot: int = 200
     seed: int = 0
     level: float = 0.95
+    # What the threshold bootstrap resamples (see thresholds.fit_threshold).
+    bootstrap: str = "auto"
 
 
 @dataclasses.dataclass(frozen=True)
