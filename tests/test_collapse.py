@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emergence.collapse import collapse_test, collapse_test_file
+from emergence.collapse import collapse_test, collapse_test_file, leave_one_size_out_r2
 from emergence.errors import InputError
 
 
@@ -26,7 +26,7 @@ def rise(loss):
 def test_sizes_collapse_on_loss():
     r = collapse_test(checkpoints(0, lambda loss, N: rise(loss)))
     assert r["r2_loss"] > 0.9 and r["delta_r2"] < 0.05 and not r["size_matters"]
-    assert r["verdict_text"].endswith("once loss is known, size matters little.")
+    assert "once loss is known, size matters little." in r["verdict_text"]
     assert r["verdict_text"].startswith(f"Loss explains {r['r2_loss']:.0%} of the variance")
     # At equal compute, sizes reach different losses, so compute alone explains less.
     assert r["r2_compute"] < r["r2_loss"] - 0.05
@@ -39,7 +39,7 @@ def test_size_matters_at_fixed_loss():
     # are correlated across checkpoints).
     r = collapse_test(checkpoints(1, lambda loss, N: rise(loss) - 0.1 * np.log10(N)))
     assert r["delta_r2"] >= 0.05 and r["p_value"] < 1e-6 and r["size_matters"]
-    assert r["verdict_text"].endswith("size matters beyond loss.")
+    assert "size matters beyond loss." in r["verdict_text"]
 
 
 def test_constant_value_and_bad_input(tmp_path):
@@ -51,3 +51,13 @@ def test_constant_value_and_bad_input(tmp_path):
     df.drop(columns="tokens").to_csv(path, index=False)
     with pytest.raises(InputError, match=r"curve\.csv: missing column 'tokens'"):
         collapse_test_file(path)
+
+
+def test_each_size_is_predicted_by_the_others_curve_on_loss_not_on_compute():
+    df = checkpoints(2, lambda loss, N: rise(loss))
+    r = collapse_test(df)
+    assert r["r2_loss_loso"] > 0.8  # one curve of loss: the other sizes predict each size
+    assert r["r2_compute_loso"] < r["r2_loss_loso"] - 0.1  # not so against compute
+    assert f"R² {r['r2_loss_loso']:.0%} against loss" in r["verdict_text"]
+    one_size = df[df.params == 1e8]
+    assert np.isnan(leave_one_size_out_r2(one_size.loss.to_numpy(), one_size.value.to_numpy(), one_size.params.to_numpy()))

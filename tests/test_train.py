@@ -3,7 +3,6 @@ resume after a kill, NaN handling, stale checkpoints, and data parallelism."""
 
 import dataclasses
 import json
-import os
 import signal
 import subprocess
 import sys

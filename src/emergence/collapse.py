@@ -67,6 +67,37 @@ def _nested(X0: np.ndarray, extra: list[np.ndarray], y: np.ndarray, tss: float):
     return 1 - rss0 / tss, 1 - rss1 / tss, p, df1, df2
 
 
+def _spline_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
+    """Fit the spline of _basis on the training points and predict at x_test. Beyond the
+    training range the curve is held at its edge value: it is only known where data are."""
+    mu, sd = x_train.mean(), x_train.std() or 1.0
+    z_train, z_test = (x_train - mu) / sd, np.clip((x_test - mu) / sd, (x_train.min() - mu) / sd, (x_train.max() - mu) / sd)
+    quantiles = KNOT_QUANTILES
+    while len(quantiles) > 1 and len(quantiles) * MIN_POINTS_PER_KNOT > len(z_train):
+        quantiles = quantiles[::2]
+    knots = np.unique(np.quantile(z_train, quantiles))
+
+    def basis(z):
+        return np.column_stack([np.ones_like(z), z, *(np.maximum(z - k, 0.0) for k in knots)])
+
+    beta = np.linalg.lstsq(basis(z_train), y_train, rcond=None)[0]
+    return basis(z_test) @ beta
+
+
+def leave_one_size_out_r2(x: np.ndarray, y: np.ndarray, size: np.ndarray) -> float:
+    """R^2 of predicting each size's checkpoints from a curve fitted to the other sizes only:
+    near the in-sample R^2 when all sizes fall on one curve of x, much lower when they do
+    not. NaN with fewer than two sizes."""
+    sizes = np.unique(size)
+    if len(sizes) < 2:
+        return float("nan")
+    predicted = np.empty_like(y)
+    for s in sizes:
+        held = size == s
+        predicted[held] = _spline_predict(x[~held], y[~held], x[held])
+    return float(1 - ((y - predicted) ** 2).sum() / ((y - y.mean()) ** 2).sum())
+
+
 def collapse_test(df: pd.DataFrame) -> dict:
     """Nested least-squares test of whether size and tokens explain performance beyond loss,
     for one task-prompt-metric curve (one row per checkpoint).
@@ -77,8 +108,12 @@ def collapse_test(df: pd.DataFrame) -> dict:
     delta_r2 their difference and p_value the F-test of the two added terms (df1, df2);
     value ~ spline(log flops) -> r2_compute; + log params -> r2_compute_size.
 
+    Also r2_loss_loso and r2_compute_loso: leave-one-size-out R^2 (each size predicted by the
+    curve of the others) against loss and against log flops; the direct test of "all sizes
+    fall on one curve".
+
     size_matters is True when delta_r2 >= 0.05 and p_value < 0.01; verdict_text says so in
-    one sentence. A constant `value` gives NaN R^2s and a sentence saying so.
+    one sentence, with the leave-one-size-out comparison. A constant `value` gives NaN R^2s and a sentence saying so.
     ValueError for a missing column, non-finite numbers, non-positive params/tokens/flops,
     or fewer than 8 rows (the nested model has 6 coefficients).
     """
@@ -99,16 +134,21 @@ def collapse_test(df: pd.DataFrame) -> dict:
     if tss <= 0:
         nan = float("nan")
         return {**out, "r2_loss": nan, "r2_loss_size": nan, "delta_r2": nan, "p_value": nan, "df1": 0, "df2": 0,
-                "r2_compute": nan, "r2_compute_size": nan, "size_matters": False,
+                "r2_compute": nan, "r2_compute_size": nan, "r2_loss_loso": nan, "r2_compute_loso": nan, "size_matters": False,
                 "verdict_text": "Performance is constant across checkpoints: there is nothing to explain."}
     log_n, log_d, log_c = np.log(cols["params"]), np.log(cols["tokens"]), np.log(cols["flops"])
     r2_loss, r2_loss_size, p, df1, df2 = _nested(_basis(cols["loss"]), [log_n, log_d], y, tss)
     r2_compute, r2_compute_size, p_compute, _, _ = _nested(_basis(log_c), [log_n], y, tss)
     delta = r2_loss_size - r2_loss
     size_matters = bool(delta >= MIN_DELTA_R2 and p < ALPHA)
+    loso_loss = leave_one_size_out_r2(cols["loss"], y, cols["params"])
+    loso_compute = leave_one_size_out_r2(log_c, y, cols["params"])
     text = (f"Loss explains {r2_loss:.0%} of the variance; size and tokens add {delta:.1%} (p={p:.2g}): "
-            + ("size matters beyond loss." if size_matters else "once loss is known, size matters little."))
-    return {**out, "r2_loss": r2_loss, "r2_loss_size": r2_loss_size, "delta_r2": delta, "p_value": p,
+            + ("size matters beyond loss." if size_matters else "once loss is known, size matters little.")
+            + (f" Each size predicted from the other sizes' curve: R² {loso_loss:.0%} against loss, "
+               f"{loso_compute:.0%} against compute." if np.isfinite(loso_loss) else ""))
+    return {**out, "r2_loss_loso": loso_loss, "r2_compute_loso": loso_compute,
+            "r2_loss": r2_loss, "r2_loss_size": r2_loss_size, "delta_r2": delta, "p_value": p,
             "df1": df1, "df2": df2, "r2_compute": r2_compute, "r2_compute_size": r2_compute_size,
             "p_value_compute": p_compute, "size_matters": size_matters, "verdict_text": text}
 

@@ -77,10 +77,12 @@ def write_report(out: Path, *, config: dict, thresholds: pd.DataFrame, collapse:
     if len(warn):
         parts.append("<p><b>Resolution warning:</b> " + ", ".join(f"{r.task}/{r.metric}" for r in warn.itertuples())
                      + " are proportions of too few items to tell a jump from a ramp.</p>")
-    parts += ["<h2>Does size matter once loss is known?</h2>", "<ul>"]
-    parts += [f"<li><b>{html.escape(r.task)}</b> / {html.escape(r.prompt)} ({html.escape(r.metric)}): {html.escape(r.verdict_text)} "
-              f"Against compute instead of loss, a spline in log FLOPs explains {r.r2_compute:.0%} and adding size "
-              f"{r.r2_compute_size - r.r2_compute:+.1%}.</li>" for r in collapse.itertuples()]
+    parts += ["<h2>Does size matter once loss is known?</h2>"]
+    parts.append("<p>Per task: how much of the variance a curve of loss explains, what size and tokens add, and "
+                 "the direct test of one curve: each size's checkpoints predicted from the curve fitted to the other "
+                 "sizes only, against loss and against training compute.</p><ul>")
+    parts += [f"<li><b>{html.escape(r.task)}</b> / {html.escape(r.prompt)} ({html.escape(r.metric)}): {html.escape(r.verdict_text)}</li>"
+              for r in collapse.itertuples()]
     parts.append("</ul>")
     if scaling.get("note"):
         parts += ["<h2>Scaling law</h2>", f"<p>Not fitted: {html.escape(scaling['note'])}.</p>"]
