@@ -167,6 +167,7 @@ def cmd_report(args) -> None:
         Path(args.out), config=validate(_spec(args.spec)), thresholds=pd.read_csv(tables / "thresholds.csv"),
         collapse=pd.read_csv(tables / "collapse.csv"), scaling=load_json(tables / "scaling.json").get("fit", {}),
         figures_dir=Path(args.figures), bench_dir=Path(args.benchmarks), corpus_meta=load_json(Path(args.corpus_meta)),
+        results=pd.read_parquet(tables / "results.parquet"),
     )
 
 

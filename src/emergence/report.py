@@ -52,8 +52,27 @@ def stage_times(bench_dir: Path) -> pd.DataFrame:
     return df.groupby("stage", sort=False).agg(jobs=("seconds", "size"), seconds=("seconds", "sum")).reset_index()
 
 
+def icl_summary(results: pd.DataFrame, n_best: int = 10) -> list[str]:
+    """Plain sentences on the in-context-learning settings: the main metric by label setting and
+    by number of demonstrations, averaged over the lowest-loss checkpoints that have them all."""
+    out = []
+    for task, d in results[results["metric"].isin(["acc", "exact_match"]) & (results["prompt"] == "standard")].groupby("task"):
+        metric = d["metric"].iloc[0]
+        for column, fixed in (("labels", d[d["shots"] == d["shots"].max()]), ("shots", d[d["labels"] == "gold"])):
+            if fixed[column].nunique() < 2:
+                continue
+            wide = fixed.pivot_table(index=["model", "step", "loss"], columns=column, values="value").dropna()
+            best = wide.sort_values("loss").head(n_best)
+            if best.empty:
+                continue
+            means = ", ".join(f"{v:.2f} with {k}{' shots' if column == 'shots' else ' labels'}" for k, v in best.mean().items())
+            out.append(f"{task}: mean {metric} over the {len(best)} lowest-loss checkpoints (loss ≤ {best.index.get_level_values('loss').max():.2f}): {means}.")
+    return out
+
+
 def write_report(out: Path, *, config: dict, thresholds: pd.DataFrame, collapse: pd.DataFrame, scaling: dict,
-                 figures_dir: Path, bench_dir: Path, corpus_meta: dict | None = None) -> None:
+                 figures_dir: Path, bench_dir: Path, corpus_meta: dict | None = None,
+                 results: pd.DataFrame | None = None) -> None:
     study = html.escape(str(config.get("study", "study")))
     parts = [f"<h1>Loss versus emergence: study <code>{study}</code></h1>",
              "<p>Models of several sizes were pretrained on token budgets of their own; every checkpoint was evaluated "
@@ -84,6 +103,13 @@ def write_report(out: Path, *, config: dict, thresholds: pd.DataFrame, collapse:
     parts += [f"<li><b>{html.escape(r.task)}</b> / {html.escape(r.prompt)} ({html.escape(r.metric)}): {html.escape(r.verdict_text)}</li>"
               for r in collapse.itertuples()]
     parts.append("</ul>")
+    if results is not None:
+        sentences = icl_summary(results)
+        if sentences:
+            parts += ["<h2>In-context learning settings</h2>",
+                      "<p>If the demonstrations mattered, these numbers would differ (flipped labels below gold, more "
+                      "demonstrations above fewer):</p><ul>"]
+            parts += [f"<li>{html.escape(t)}</li>" for t in sentences] + ["</ul>"]
     if scaling.get("note"):
         parts += ["<h2>Scaling law</h2>", f"<p>Not fitted: {html.escape(scaling['note'])}.</p>"]
     elif scaling:

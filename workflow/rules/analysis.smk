@@ -67,7 +67,7 @@ rule figures:
 rule report:
     input:
         figures=figure_outputs(),
-        tables=multiext("reports/tables/", "thresholds.csv", "collapse.csv", "scaling.json"),
+        tables=multiext("reports/tables/", "thresholds.csv", "collapse.csv", "scaling.json", "results.parquet"),
         corpus="results/corpus/meta.json",
         code=code("report.py"),
     output:
