@@ -35,15 +35,27 @@ def _standard(v: np.ndarray) -> np.ndarray:
     return (v - v.mean()) / sd if sd > 0 else v - v.mean()
 
 
-def _basis(v: np.ndarray) -> np.ndarray:
-    """Columns 1, z and max(0, z - k) for knots k at quantiles of the standardised v: a
-    continuous piecewise-linear function of v."""
-    z = _standard(v)
+def _spline(reference: np.ndarray):
+    """The basis of a continuous piecewise-linear function, built on `reference` values:
+    a function mapping values v to columns 1, z and max(0, z - k), where z is v standardised
+    as the reference is and the knots k sit at quantiles of the standardised reference.
+    Values beyond the reference's range are held at its edges."""
+    mu, sd = reference.mean(), reference.std() or 1.0
+    z_ref = (reference - mu) / sd
     quantiles = KNOT_QUANTILES
-    while len(quantiles) > 1 and len(quantiles) * MIN_POINTS_PER_KNOT > len(z):
+    while len(quantiles) > 1 and len(quantiles) * MIN_POINTS_PER_KNOT > len(z_ref):
         quantiles = quantiles[::2]
-    knots = np.unique(np.quantile(z, quantiles))
-    return np.column_stack([np.ones_like(z), z, *(np.maximum(z - k, 0.0) for k in knots)])
+    knots = np.unique(np.quantile(z_ref, quantiles))
+
+    def basis(v: np.ndarray) -> np.ndarray:
+        z = np.clip((v - mu) / sd, z_ref.min(), z_ref.max())
+        return np.column_stack([np.ones_like(z), z, *(np.maximum(z - k, 0.0) for k in knots)])
+
+    return basis
+
+
+def _basis(v: np.ndarray) -> np.ndarray:
+    return _spline(v)(v)
 
 
 def _fit(X: np.ndarray, y: np.ndarray) -> tuple[float, int]:
@@ -68,20 +80,11 @@ def _nested(X0: np.ndarray, extra: list[np.ndarray], y: np.ndarray, tss: float):
 
 
 def _spline_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
-    """Fit the spline of _basis on the training points and predict at x_test. Beyond the
-    training range the curve is held at its edge value: it is only known where data are."""
-    mu, sd = x_train.mean(), x_train.std() or 1.0
-    z_train, z_test = (x_train - mu) / sd, np.clip((x_test - mu) / sd, (x_train.min() - mu) / sd, (x_train.max() - mu) / sd)
-    quantiles = KNOT_QUANTILES
-    while len(quantiles) > 1 and len(quantiles) * MIN_POINTS_PER_KNOT > len(z_train):
-        quantiles = quantiles[::2]
-    knots = np.unique(np.quantile(z_train, quantiles))
-
-    def basis(z):
-        return np.column_stack([np.ones_like(z), z, *(np.maximum(z - k, 0.0) for k in knots)])
-
-    beta = np.linalg.lstsq(basis(z_train), y_train, rcond=None)[0]
-    return basis(z_test) @ beta
+    """Fit the spline on the training points and predict at x_test (held at the edge values
+    beyond the training range: the curve is only known where data are)."""
+    basis = _spline(x_train)
+    beta = np.linalg.lstsq(basis(x_train), y_train, rcond=None)[0]
+    return basis(x_test) @ beta
 
 
 def leave_one_size_out_r2(x: np.ndarray, y: np.ndarray, size: np.ndarray) -> float:

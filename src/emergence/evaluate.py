@@ -40,8 +40,7 @@ def _score_mc(inf, params, requests, enc) -> list[dict]:
     return out
 
 
-def _score_generation(inf, params, requests, tok, numeric: bool) -> list[dict]:
-    enc = lambda t: tok.encode(t).ids  # noqa: E731
+def _score_generation(inf, params, requests, tok, enc, numeric: bool) -> list[dict]:
     out: list[dict | None] = [None] * len(requests)
     by_cap = defaultdict(list)
     for i, r in enumerate(requests):
@@ -123,7 +122,7 @@ def evaluate(model_dir: Path, task: dict, tokenizer, steps: list[int] | None = N
             samples.append({**at, "item": "loss_by_position", "loss_by_position": loss_L.tolist()})
         else:
             reqs = task["requests"]
-            scored = _score_mc(inf, params, reqs, enc) if kind.scoring == MC else _score_generation(inf, params, reqs, tokenizer, kind.numeric)
+            scored = _score_mc(inf, params, reqs, enc) if kind.scoring == MC else _score_generation(inf, params, reqs, tokenizer, enc, kind.numeric)
             groups = defaultdict(lambda: defaultdict(list))
             for r, s in zip(reqs, scored):
                 for metric, value in s.pop("metrics").items():
