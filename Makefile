@@ -1,31 +1,43 @@
-# `make study` and `make test` each set up .venv first (only when pyproject.toml changed).
+# `make study` and `make test` each set up .venv first (only when pyproject.toml or the
+# lock changed), with the exact versions of requirements.lock; `make lock` re-resolves it.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup study test lint bench clean
+.PHONY: setup study test lint bench lock clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Re-resolve every dependency (for every platform and Python >= 3.11) into the lock, and
+# pin environment.yml to the same versions.
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --quiet -o $(LOCK)
+	$(BIN)/python tools/sync_environment.py
 
 study: $(STAMP)
 	$(BIN)/snakemake
 
 lint: $(STAMP)
+	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff format --check src tests tools
 	$(BIN)/snakemake --lint
 
 test: $(STAMP) lint
 	$(BIN)/pytest
 
 bench: $(STAMP)
-	$(BIN)/emergence bench train
+	$(BIN)/emergence perf train
 
 clean:
 	rm -rf results logs benchmarks .snakemake reports/figures reports/tables

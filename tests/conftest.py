@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from emergence.config import load_config
-from emergence.corpus import build_corpus
-from emergence.shards import write_shards
-from emergence.tokenizer import train_tokenizer
+from emergence.data.corpus import build_corpus
+from emergence.data.shards import write_shards
+from emergence.data.tokenizer import train_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "config" / "smoke.yaml"
@@ -35,5 +35,10 @@ def read_log(path: Path, drop=("tokens_per_s", "flops_per_s")) -> list[dict]:
 
 
 def run_cli(*args, env=None, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "emergence", *map(str, args)], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "emergence", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        **kw,
+    )

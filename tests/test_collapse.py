@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emergence.collapse import collapse_test, collapse_test_file, leave_one_size_out_r2
+from emergence.analysis.collapse import collapse_test, collapse_test_file, leave_one_size_out_r2
 from emergence.errors import InputError
 
 
@@ -60,4 +60,6 @@ def test_each_size_is_predicted_by_the_others_curve_on_loss_not_on_compute():
     assert r["r2_compute_loso"] < r["r2_loss_loso"] - 0.1  # not so against compute
     assert f"R² {r['r2_loss_loso']:.0%} against loss" in r["verdict_text"]
     one_size = df[df.params == 1e8]
-    assert np.isnan(leave_one_size_out_r2(one_size.loss.to_numpy(), one_size.value.to_numpy(), one_size.params.to_numpy()))
+    assert np.isnan(
+        leave_one_size_out_r2(one_size.loss.to_numpy(), one_size.value.to_numpy(), one_size.params.to_numpy())
+    )

@@ -20,8 +20,24 @@ from emergence.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_dataclass_defaults_mirror_the_schema():
-    assert StudyConfig.from_dict({}) == StudyConfig()
+def test_dataclasses_mirror_the_schema_which_alone_holds_defaults():
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())["properties"]
+    import emergence.config as c
+
+    for section, cls in [
+        ("training", "TrainingConfig"),
+        ("tokenizer", "TokenizerConfig"),
+        ("analysis", "AnalysisConfig"),
+        ("plots", "PlotsConfig"),
+        ("models", "ModelsConfig"),
+        ("corpus", "CorpusConfig"),
+    ]:
+        fields = getattr(c, cls).__dataclass_fields__.values()
+        assert {f.name for f in fields} == set(schema[section]["properties"]), section
+        assert all(f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING for f in fields), cls
+    assert (
+        StudyConfig.from_dict({}).training.learning_rate == schema["training"]["properties"]["learning_rate"]["default"]
+    )
 
 
 def test_schema_fills_defaults_without_touching_input():
@@ -45,10 +61,17 @@ def test_shipped_configs_are_valid(path):
         ({"training": {"batch_size": "32"}}, "training.batch_size", "not of type 'integer'"),
         ({"training": {"learning_rate": -1}}, "training.learning_rate", "less than or equal to the minimum of 0"),
         ({"corpus": {"source": "web"}}, "corpus.source", "['synthetic', 'files']"),
-        ({"models": {"sizes": {"Big;rm -rf": {"d_model": 8, "n_layers": 1, "n_heads": 1}}}}, "models.sizes", "lowercase"),
+        (
+            {"models": {"sizes": {"Big;rm -rf": {"d_model": 8, "n_layers": 1, "n_heads": 1}}}},
+            "models.sizes",
+            "lowercase",
+        ),
         ({"models": {"sizes": {"a": {"d_model": 30, "n_layers": 1, "n_heads": 4}}}}, "models.sizes.a", "divisible"),
         ({"models": {"sizes": {"a": {"d_model": 32, "n_layers": 1}}}}, "models.sizes.a", "'n_heads' is a required"),
         ({"corpus": {"source": "files"}}, "corpus.files", "no files"),
+        ({"models": {"token_budgets": [4000]}}, "models.token_budgets", "needs at least 49152 tokens"),
+        ({"models": {"token_budgets": [1_000_000, 1_000_000.0]}}, "models.token_budgets", "non-unique elements"),
+        ({"models": {"seeds": [0.5]}}, "models.seeds.0", "not of type 'integer'"),
     ],
 )
 def test_bad_config_names_the_key_in_one_line(raw, key, hint):
@@ -57,6 +80,22 @@ def test_bad_config_names_the_key_in_one_line(raw, key, hint):
     message = str(err.value)
     assert "\n" not in message
     assert f"'{key}'" in message and hint in message
+
+
+def test_whole_floats_are_integers():
+    """YAML writes 8000.0 for a number some tools emit; JSON Schema counts it as an integer, so must we."""
+    cfg = StudyConfig.from_dict({"models": {"token_budgets": [2_000_000.0], "seeds": [1.0]}})
+    assert [r.name for r in model_grid(cfg)][0] == "w32l2-2M-s1"
+    assert isinstance(cfg.models.token_budgets[0], int) and isinstance(cfg.models.seeds[0], int)
+
+
+def test_a_key_given_twice_is_rejected(tmp_path):
+    (tmp_path / "twice.yaml").write_text(
+        "models:\n  sizes:\n    a: {d_model: 16, n_layers: 1, n_heads: 2}\n"
+        "    a: {d_model: 32, n_layers: 1, n_heads: 2}\n"
+    )
+    with pytest.raises(ConfigError, match=r"twice.yaml: not valid YAML \(key 'a' appears twice at line 4"):
+        load_config(tmp_path / "twice.yaml")
 
 
 def test_bad_yaml_and_missing_file(tmp_path):
@@ -73,7 +112,7 @@ def test_token_spelling_round_trips(n):
 
 
 def test_grid_is_sizes_by_budgets_by_seeds_with_safe_names():
-    cfg = StudyConfig.from_dict({"models": {"token_budgets": [1000, 2_000_000], "seeds": [0, 7]}})
+    cfg = StudyConfig.from_dict({"models": {"token_budgets": [50_000, 2_000_000], "seeds": [0, 7]}})
     runs = model_grid(cfg)
     assert len(runs) == len(cfg.models.sizes) * 2 * 2
     assert len({r.name for r in runs}) == len(runs)
@@ -81,12 +120,3 @@ def test_grid_is_sizes_by_budgets_by_seeds_with_safe_names():
     assert find_run(cfg, "w64l2-2M-s7").tokens == 2_000_000
     with pytest.raises(ConfigError, match="not in the grid"):
         find_run(cfg, "w64l2-3M-s7")
-
-
-def test_schema_documents_every_dataclass_field():
-    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
-    for section, cls in [("training", "TrainingConfig"), ("tokenizer", "TokenizerConfig")]:
-        import emergence.config as c
-
-        fields = {f.name for f in dataclasses.fields(getattr(c, cls))}
-        assert fields == set(schema["properties"][section]["properties"])

@@ -5,9 +5,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from emergence.config import StudyConfig
-from emergence.corpus import build_corpus, iter_texts
-from emergence.files import atomic_write
+from emergence.data.corpus import build_corpus, iter_texts
 from emergence.errors import InputError
+from emergence.io import atomic_write
 
 
 def synthetic_config(**synthetic) -> StudyConfig:
@@ -102,7 +102,7 @@ def test_input_errors_name_the_file_and_the_fault(tmp_path):
     assert "no documents" in bad(tmp_path, "blank.txt", b"\n \n\n")
     assert "byte offset 7" in bad(tmp_path, "latin.txt", b"hello\n\n\xe9t\xe9\n")
     msg = bad(tmp_path, "latin.jsonl", b'{"text": "fine"}\n{"text": "\xe9"}\n', format="jsonl")
-    assert "line 2: not valid UTF-8 at byte offset 27" in msg
+    assert "line 2: not valid UTF-8 (byte offset 27)" in msg
     assert "only 1 document" in bad(tmp_path, "one.txt", b"a single document\n")
     msg = bad(tmp_path, "broken.jsonl", b'{"text": "ok"}\n{"text": \n', format="jsonl")
     assert "line 2" in msg and "not valid JSON" in msg

@@ -8,24 +8,32 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import run_cli
+from flax import nnx
 
 from emergence.config import ModelRun, ModelSize
-from emergence.evaluate import evaluate, icl_metrics
-from emergence.inference import load_model_config, load_params
-from emergence.model import init_model
-from emergence.tokenizer import load_tokenizer
-from flax import nnx
+from emergence.data.tokenizer import load_tokenizer
+from emergence.evaluate.evaluator import evaluate, icl_metrics
+from emergence.evaluate.items import Request, Task
+from emergence.evaluate.metrics import ICL, MC, chance_levels, produced_by
+from emergence.model.inference import load_model_config, load_params
+from emergence.model.transformer import init_model
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory, smoke_cfg, smoke_data):
-    from emergence.train import train
+    from emergence.train.loop import train
 
     out = tmp_path_factory.mktemp("model")
     # A context long enough for one GSM8K demonstration plus a question.
-    train(ModelRun("t-16k-s0", "t", ModelSize(16, 1, 2), 160, 16384, 0), smoke_cfg.training, smoke_data, out, progress=False)
+    train(
+        ModelRun("t-16k-s0", "t", ModelSize(16, 1, 2, 4), 160, 16384, 0),
+        smoke_cfg.training,
+        smoke_data,
+        out,
+        progress=False,
+    )
     return out
 
 
@@ -36,16 +44,28 @@ def tok(smoke_data):
 
 def mc_task(tok):
     reqs = [
-        {"prompt": "standard", "shots": 0, "labels": "gold", "item": f"i{i}", "text": text, "target": choices[label],
-         "answer": choices[label].strip(), "choices": choices, "label": label, "max_new": 4, "stops": ["\n"]}
-        for i, (text, choices, label) in enumerate([
-            ("review: the soup was tasty ->", [" positive", " negative"], 0),
-            ("Q: What pet does Velor have? A:", [" cat", " dog", " parrot", " goat"], 2),
-            ("12+7=", ["19", "20"], 0),
-        ])
+        Request(
+            prompt="standard",
+            shots=0,
+            labels="gold",
+            item=f"i{i}",
+            text=text,
+            target=choices[label],
+            answer=choices[label].strip(),
+            choices=tuple(choices),
+            label=label,
+            max_new=4,
+            stops=("\n",),
+        )
+        for i, (text, choices, label) in enumerate(
+            [
+                ("review: the soup was tasty ->", [" positive", " negative"], 0),
+                ("Q: What pet does Velor have? A:", [" cat", " dog", " parrot", " goat"], 2),
+                ("12+7=", ["19", "20"], 0),
+            ]
+        )
     ]
-    return {"task": "mc", "kind": "fact_choice", "spec": {}, "requests": reqs,
-            "chance": {"acc": 0.5, "acc_norm": 0.5, "p_correct": 0.5, "brier": 0.5, "margin": 0.0}}
+    return Task("mc", "fact_choice", MC, {}, tuple(reqs), chance_levels(MC, 2))
 
 
 def test_multiple_choice_scores_are_the_models_log_likelihoods(model_dir, tok):
@@ -55,22 +75,23 @@ def test_multiple_choice_scores_are_the_models_log_likelihoods(model_dir, tok):
     rows, samples = evaluate(model_dir, task, tok, steps=[step])
     mcfg = load_model_config(model_dir)
     model = nnx.merge(nnx.split(nnx.eval_shape(lambda: init_model(mcfg, 0)))[0], load_params(model_dir, step, mcfg))
-    for r, (_, s) in zip(task["requests"], samples.iterrows()):
-        ctx = tok.encode(r["text"]).ids
-        for choice, got in zip(r["choices"], s.choice_logliks):
+    for r, (_, s) in zip(task.requests, samples.iterrows()):
+        ctx = tok.encode(r.text).ids
+        for choice, got in zip(r.choices, s.choice_logliks):
             cont = tok.encode(choice).ids
             logp = jax.nn.log_softmax(model(jnp.array([ctx + cont]))[0], axis=-1)
             want = sum(float(logp[len(ctx) - 1 + t, c]) for t, c in enumerate(cont))
             assert got == pytest.approx(want, abs=1e-4)
-        assert s.acc == float(np.argmax(s.choice_logliks) == r["label"])
+        assert s.acc == float(np.argmax(s.choice_logliks) == r.label)
     acc = rows[rows.metric == "acc"].iloc[0]
     assert acc.value == pytest.approx(samples.acc.mean()) and acc.n == 3 and acc.chance == 0.5
-    assert set(rows.columns) >= {"model", "step", "tokens", "task", "prompt", "shots", "labels", "metric", "value", "n", "chance"}
-    assert set(rows.metric) == {"acc", "acc_norm", "p_correct", "brier", "margin"}
+    setting = ["model", "step", "tokens", "task", "prompt", "shots", "labels", "metric", "value", "n", "chance"]
+    assert set(rows.columns) >= set(setting)
+    assert set(rows.metric) == set(produced_by(MC))
 
 
 def test_every_checkpoint_is_evaluated_and_icl_score_is_late_minus_early(model_dir, tok, smoke_data):
-    task = {"task": "icl", "kind": "icl_score", "spec": {"icl_positions": [0.1, 0.9]}, "requests": [], "chance": {}}
+    task = Task("icl", "icl_score", ICL, {"icl_positions": [0.1, 0.9]}, (), chance_levels(ICL, 0))
     rows, samples = evaluate(model_dir, task, tok, data_dir=smoke_data)
     steps = json.loads((model_dir / "model.json").read_text())["checkpoint_steps"]
     assert sorted(rows.step.unique()) == steps
@@ -82,8 +103,10 @@ def test_every_checkpoint_is_evaluated_and_icl_score_is_late_minus_early(model_d
 
 
 GSM8K = [
-    {"question": "Tom has 3 apples and buys 4 more. How many apples does he have?",
-     "answer": "He has 3 + 4 = <<3+4=7>>7 apples.\n#### 7"},
+    {
+        "question": "Tom has 3 apples and buys 4 more. How many apples does he have?",
+        "answer": "He has 3 + 4 = <<3+4=7>>7 apples.\n#### 7",
+    },
     {"question": "A box holds 12 eggs. How many eggs are in 2 boxes?", "answer": "2 * 12 = <<2*12=24>>24\n#### 24"},
     {"question": "Sam had 10 coins and lost 3. How many are left?", "answer": "10 - 3 = <<10-3=7>>7\n#### 7"},
 ]
@@ -99,8 +122,23 @@ def test_standalone_eval_of_one_checkpoint_on_a_benchmark_file(tmp_path, model_d
         path.write_text('What is 2+2?,3,4,5,6,B\n"Red, or blue?",red,blue,green,grey,A\nPick C,a,b,c,d,C\n')
     ckpt = model_dir / "checkpoints" / str(json.loads((model_dir / "model.json").read_text())["checkpoint_steps"][-1])
     out = tmp_path / "out.parquet"
-    args = ["eval", "--checkpoint", ckpt, "--task-file", path, "--format", fmt, "--shots", shots, "--out", out,
-            "--tokenizer", smoke_data.parent / "tokenizer.json", "--max-new-tokens", 8] + (["--cot"] if cot else [])
+    args = [
+        "evaluate",
+        "--checkpoint",
+        ckpt,
+        "--task-file",
+        path,
+        "--format",
+        fmt,
+        "--shots",
+        shots,
+        "--out",
+        out,
+        "--tokenizer",
+        smoke_data.parent / "tokenizer.json",
+        "--max-new-tokens",
+        8,
+    ] + (["--cot"] if cot else [])
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr
     last = json.loads(result.stdout.strip().splitlines()[-1])
@@ -113,9 +151,104 @@ def test_standalone_eval_of_one_checkpoint_on_a_benchmark_file(tmp_path, model_d
 def test_standalone_eval_names_the_bad_record(tmp_path, model_dir, smoke_data):
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps(GSM8K[0]) + "\n" + json.dumps({"question": "no answer"}) + "\n")
-    ckpt = model_dir / "checkpoints" / "1"
-    result = run_cli("eval", "--checkpoint", ckpt, "--task-file", path, "--format", "gsm8k", "--out", tmp_path / "o.parquet",
-                     "--tokenizer", smoke_data.parent / "tokenizer.json")
+    ckpt = model_dir / "checkpoints" / str(json.loads((model_dir / "model.json").read_text())["checkpoint_steps"][-1])
+    result = run_cli(
+        "evaluate",
+        "--checkpoint",
+        ckpt,
+        "--task-file",
+        path,
+        "--format",
+        "gsm8k",
+        "--out",
+        tmp_path / "o.parquet",
+        "--tokenizer",
+        smoke_data.parent / "tokenizer.json",
+    )
     assert result.returncode == 2
     line = result.stderr.strip().splitlines()[-1]
     assert "bad.jsonl" in line and "line 2" in line and "answer" in line
+
+
+def test_bad_evaluate_inputs_get_one_line_and_exit_2(tmp_path, model_dir, smoke_data):
+    """Each bad input names what is wrong in one line, before any work, and writes nothing."""
+    import shutil
+
+    from emergence.data.tokenizer import train_tokenizer
+
+    gsm = tmp_path / "gsm8k.jsonl"
+    gsm.write_text("".join(json.dumps(r) + "\n" for r in GSM8K))
+    step = json.loads((model_dir / "model.json").read_text())["checkpoint_steps"][-1]
+    ckpt = model_dir / "checkpoints" / str(step)
+    tok = smoke_data.parent / "tokenizer.json"
+    broken = tmp_path / "broken" / "models" / "m"
+    shutil.copytree(model_dir, broken)
+    (broken / "model.json").write_text((model_dir / "model.json").read_text()[:40])
+    other_tok = tmp_path / "other.json"
+    train_tokenizer(smoke_data.parent / "corpus" / "train.jsonl", 280, other_tok)
+    (tmp_path / "a_dir").mkdir()
+    base = ["evaluate", "--task-file", gsm, "--format", "gsm8k"]
+    cases = [
+        (
+            ["--checkpoint", tmp_path / "nope" / "checkpoints" / "5", "--out", tmp_path / "o.parquet"],
+            "no such checkpoint",
+        ),
+        (["--checkpoint", ckpt, "--shots", "-1", "--out", tmp_path / "o.parquet"], "--shots: -1 is below 0"),
+        (["--checkpoint", ckpt, "--max-new-tokens", "-1", "--out", tmp_path / "o.parquet"], "--max-new-tokens"),
+        (
+            ["--checkpoint", broken / "checkpoints" / str(step), "--tokenizer", tok, "--out", tmp_path / "o.parquet"],
+            "model.json is not a model summary",
+        ),
+        (["--checkpoint", ckpt, "--tokenizer", tok, "--out", tmp_path / "a_dir"], "is a directory"),
+        (["--checkpoint", ckpt, "--tokenizer", other_tok, "--out", tmp_path / "o.parquet"], "is not the one"),
+    ]
+    for args, expected in cases:
+        result = run_cli(*base, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1 and expected in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr and not (tmp_path / "o.parquet").exists()
+    missing = run_cli(
+        "evaluate",
+        "--model-dir",
+        model_dir,
+        "--task",
+        tmp_path / "missing.json",
+        "--data",
+        smoke_data,
+        "--tokenizer",
+        tok,
+        "--out",
+        tmp_path / "o.parquet",
+        "--samples",
+        tmp_path / "s.parquet",
+    )
+    assert missing.returncode == 2 and "task file" in missing.stderr and "does not exist" in missing.stderr
+
+
+def test_a_damaged_checkpoint_is_one_line(tmp_path, model_dir, smoke_data):
+    import shutil
+
+    damaged = tmp_path / "results" / "models" / "m"
+    shutil.copytree(model_dir, damaged)
+    step = json.loads((model_dir / "model.json").read_text())["checkpoint_steps"][-1]
+    params = damaged / "checkpoints" / str(step) / "params"
+    biggest = max((p for p in params.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    biggest.write_bytes(biggest.read_bytes()[: biggest.stat().st_size // 2])
+    gsm = tmp_path / "gsm8k.jsonl"
+    gsm.write_text("".join(json.dumps(r) + "\n" for r in GSM8K))
+    result = run_cli(
+        "evaluate",
+        "--checkpoint",
+        damaged / "checkpoints" / str(step),
+        "--task-file",
+        gsm,
+        "--format",
+        "gsm8k",
+        "--tokenizer",
+        smoke_data.parent / "tokenizer.json",
+        "--out",
+        tmp_path / "o.parquet",
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert len(result.stderr.strip().splitlines()) == 1 and "cannot be restored" in result.stderr, result.stderr[-3000:]
+    assert not (tmp_path / "o.parquet").exists()

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from emergence.inference import Inference
-from emergence.model import ModelConfig, init_model
+from emergence.model.inference import Inference
+from emergence.model.transformer import ModelConfig, init_model
 
 CFG = ModelConfig(vocab_size=40, d_model=16, n_layers=2, n_heads=2, context=24)
 
@@ -28,7 +28,10 @@ def hand_logprob(model, ctx, cont):
 def test_continuation_logprobs_match_hand_computation(setup):
     model, params, inf = setup
     rng = np.random.default_rng(0)
-    pairs = [(rng.integers(0, 40, n).tolist(), rng.integers(0, 40, m).tolist()) for n, m in [(3, 1), (7, 4), (12, 2), (1, 5), (9, 9), (5, 3)]]
+    pairs = [
+        (rng.integers(0, 40, n).tolist(), rng.integers(0, 40, m).tolist())
+        for n, m in [(3, 1), (7, 4), (12, 2), (1, 5), (9, 9), (5, 3)]
+    ]
     got = inf.continuation_logprobs(params, pairs)  # 6 pairs: two batches, two length buckets
     for (ctx, cont), lp in zip(pairs, got):
         assert lp.shape == (len(cont),)
@@ -39,7 +42,7 @@ def test_too_long_context_loses_tokens_from_the_left(setup):
     model, params, inf = setup
     ctx, cont = list(range(1, 31)), [5, 6]
     (lp,) = inf.continuation_logprobs(params, [(ctx, cont)])
-    kept = (ctx + cont)[-(CFG.context + 1):]
+    kept = (ctx + cont)[-(CFG.context + 1) :]
     assert float(lp.sum()) == pytest.approx(hand_logprob(model, kept[:-2], cont), abs=1e-4)
 
 
@@ -54,7 +57,7 @@ def test_cached_decoding_gives_the_same_tokens_as_recomputing(setup):
         seq = list(prompt)
         for _ in range(6):
             seq.append(int(jnp.argmax(model(jnp.array([seq]))[0, -1])))
-        assert seq[len(prompt):] == row.tolist()
+        assert seq[len(prompt) :] == row.tolist()
 
 
 def test_generation_cap_must_leave_room_for_a_prompt(setup):

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from emergence.model import ModelConfig, flops_per_token, init_model, param_counts
+from emergence.model.transformer import ModelConfig, flops_per_token, init_model, param_counts
 
 CFG = ModelConfig(vocab_size=50, d_model=16, n_layers=2, n_heads=2, context=12)
 

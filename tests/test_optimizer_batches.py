@@ -1,14 +1,16 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
-from emergence import batches
-from emergence.config import TrainingConfig
+from emergence.config import defaults
+from emergence.data import batches
 from emergence.errors import InputError
-from emergence.optimizer import checkpoint_steps, lr_schedule, total_steps
+from emergence.train.optimizer import checkpoint_steps, lr_schedule, total_steps
 
 
 def test_schedule_warms_up_peaks_and_decays_to_its_own_budget():
-    cfg = TrainingConfig(learning_rate=1e-2, min_lr_ratio=0.1, warmup_fraction=0.1)
+    cfg = dataclasses.replace(defaults().training, learning_rate=1e-2, min_lr_ratio=0.1, warmup_fraction=0.1)
     for steps in (100, 1000):
         lr = lr_schedule(cfg, steps)
         warmup = steps // 10

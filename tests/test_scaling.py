@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from emergence.analysis.scaling import fit_scaling, fit_scaling_file, scaling_predict
 from emergence.errors import InputError
-from emergence.scaling import fit_scaling, fit_scaling_file, scaling_predict
 
 TRUE = {"E": 1.7, "A": 400.0, "alpha": 0.34, "B": 410.0, "beta": 0.28}
 
@@ -46,13 +46,21 @@ def test_rejects_unidentified_input():
 def test_file_round_trip_and_errors(tmp_path):
     N, D, L = grid()
     ok = tmp_path / "runs.csv"
-    ok.write_text("params,tokens,loss\n" + "".join(f"{n},{d},{l}\n" for n, d, l in zip(N, D, L)))
+    ok.write_text("params,tokens,loss\n" + "".join(f"{n},{d},{loss}\n" for n, d, loss in zip(N, D, L)))
     assert fit_scaling_file(ok, n_boot=0)["alpha"] == pytest.approx(TRUE["alpha"], abs=0.01)
 
-    cases = {"nocol.csv": ("params,loss\n1e6,3\n", r"nocol\.csv: missing column 'tokens'"),
-             "text.csv": ("params,tokens,loss\n1e6,1e9,3\n1e7,lots,2.5\n", r"text\.csv: column 'tokens' has non-numeric value 'lots' at line 3"),
-             "neg.csv": ("params,tokens,loss\n1e6,1e9,3\n1e7,1e9,-2.5\n", r"neg\.csv: column 'loss' must be positive, got -2.5 at line 3"),
-             "empty.csv": ("params,tokens,loss\n1e6,,3\n", r"empty\.csv: column 'tokens' has an empty cell at line 2")}
+    cases = {
+        "nocol.csv": ("params,loss\n1e6,3\n", r"nocol\.csv: missing column 'tokens'"),
+        "text.csv": (
+            "params,tokens,loss\n1e6,1e9,3\n1e7,lots,2.5\n",
+            r"text\.csv: column 'tokens' has non-numeric value 'lots' at line 3",
+        ),
+        "neg.csv": (
+            "params,tokens,loss\n1e6,1e9,3\n1e7,1e9,-2.5\n",
+            r"neg\.csv: column 'loss' must be positive, got -2.5 at line 3",
+        ),
+        "empty.csv": ("params,tokens,loss\n1e6,,3\n", r"empty\.csv: column 'tokens' has an empty cell at line 2"),
+    }
     for name, (text, pattern) in cases.items():
         (tmp_path / name).write_text(text)
         with pytest.raises(InputError, match=pattern) as e:

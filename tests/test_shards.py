@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
-from emergence import shards
 from emergence.config import StudyConfig
-from emergence.corpus import build_corpus, iter_texts
+from emergence.data import shards
+from emergence.data.corpus import build_corpus, iter_texts
+from emergence.data.shards import open_tokens, write_shards
+from emergence.data.tokenizer import EOS, load_tokenizer, train_tokenizer
 from emergence.errors import InputError
-from emergence.shards import open_tokens, write_shards
-from emergence.tokenizer import EOS, load_tokenizer, train_tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,8 @@ import re
 
 import pytest
 
-from emergence.config import SyntheticConfig
-from emergence.errors import ConfigError
-from emergence.synthetic import (
+from emergence.config import defaults
+from emergence.data.synthetic import (
     EVAL_QUESTIONS,
     NEGATIVE,
     POSITIVE,
@@ -18,8 +17,9 @@ from emergence.synthetic import (
     heldout_items,
     is_heldout,
 )
+from emergence.errors import ConfigError
 
-CFG = SyntheticConfig()
+CFG = defaults().corpus.synthetic
 EVAL_FAMILIES = ("arithmetic", "facts", "classification", "copying")
 
 
@@ -135,7 +135,7 @@ def test_heldout_item_fields():
 
 
 def test_worked_two_operand_sum_shows_every_carry():
-    from emergence.synthetic import arithmetic_forms
+    from emergence.data.synthetic import arithmetic_forms
 
     f = arithmetic_forms((478, 65))
     assert f["prompt"] + f["answer"] == "478+65=543"
@@ -145,7 +145,7 @@ def test_worked_two_operand_sum_shows_every_carry():
 
 
 def test_negation_flips_the_label():
-    from emergence.synthetic import classification_item
+    from emergence.data.synthetic import classification_item
 
     world = World.build(CFG, 0)
     for adjective in POSITIVE + NEGATIVE:

@@ -4,36 +4,39 @@ import json
 
 import pytest
 
-from emergence.config import StudyConfig, TaskSpec
+from emergence.config import StudyConfig, task_spec
+from emergence.data.synthetic import POSITIVE
 from emergence.errors import InputError
-from emergence.synthetic import POSITIVE
-from emergence.tasks import KINDS, build_requests, build_task, contamination
+from emergence.evaluate.tasks import KINDS, build_requests, build_task, contamination
 
 CFG = StudyConfig.from_dict({"corpus": {"synthetic": {"train_chars": 20000, "val_chars": 2000}}})
 n_chars = len  # a stand-in tokenizer: one token per character
 
 
 def requests(kind, context=10**6, **kw):
-    spec = TaskSpec(name=kind, kind=kind, n_items=kw.pop("n_items", 10), demo_pool=kw.pop("demo_pool", 16), **kw)
+    settings = {"kind": kind, "n_items": kw.pop("n_items", 10), "demo_pool": kw.pop("demo_pool", 16)}
+    spec = task_spec(kind, settings | {k: list(v) if isinstance(v, tuple) else v for k, v in kw.items()})
     return build_requests(spec, CFG, n_chars, context)
 
 
 def by_setting(reqs):
     out = {}
     for r in reqs:
-        out.setdefault((r["prompt"], r["shots"], r["labels"]), []).append(r)
+        out.setdefault((r.prompt, r.shots, r.labels), []).append(r)
     return out
 
 
 def demo_lines(r):
-    return r["text"].split("\n")[:-1]
+    return r.text.split("\n")[:-1]
 
 
 def test_label_settings_change_only_the_demonstration_labels():
     built = requests("sentiment", shots=(4,), labels=("gold", "random", "flipped", "ood", "no_format"))
     s = by_setting(built["requests"])
     for i in range(10):
-        gold, rand, flip, ood, nofmt = (demo_lines(s[("standard", 4, lab)][i]) for lab in ("gold", "random", "flipped", "ood", "no_format"))
+        gold, rand, flip, ood, nofmt = (
+            demo_lines(s[("standard", 4, lab)][i]) for lab in ("gold", "random", "flipped", "ood", "no_format")
+        )
         assert len(gold) == len(flip) == len(rand) == len(ood) == len(nofmt) == 4
         for g, f, r, n in zip(gold, flip, rand, nofmt):
             g_in, g_lab = g.rsplit(" -> ", 1)
@@ -48,11 +51,14 @@ def test_label_settings_change_only_the_demonstration_labels():
             assert g.endswith("positive" if positive else "negative")
         assert not set(o.rsplit(" -> ", 1)[0] for o in ood) & set(g.rsplit(" -> ", 1)[0] for g in gold)  # ood inputs
     # random labels really are random: over all demos, some disagree with gold and some agree
-    agree = [r.split(" -> ")[1] == g.split(" -> ")[1] for i in range(10)
-             for r, g in zip(demo_lines(s[("standard", 4, "random")][i]), demo_lines(s[("standard", 4, "gold")][i]))]
+    agree = [
+        r.split(" -> ")[1] == g.split(" -> ")[1]
+        for i in range(10)
+        for r, g in zip(demo_lines(s[("standard", 4, "random")][i]), demo_lines(s[("standard", 4, "gold")][i]))
+    ]
     assert 0 < sum(agree) < len(agree)
     # the query itself is the same in every setting
-    assert len({s[("standard", 4, lab)][0]["text"].split("\n")[-1] for lab in ("gold", "random", "flipped")}) == 1
+    assert len({s[("standard", 4, lab)][0].text.split("\n")[-1] for lab in ("gold", "random", "flipped")}) == 1
 
 
 def test_zero_shots_is_evaluated_once_not_per_label_setting():
@@ -65,8 +71,8 @@ def test_chain_of_thought_demonstrations_carry_worked_steps():
     std, cot = s[("standard", 2, "gold")][0], s[("cot", 2, "gold")][0]
     assert all("####" not in line and "=" in line for line in demo_lines(std))
     assert all(line.startswith("Q: ") and "####" in line for line in demo_lines(cot))
-    assert std["text"].endswith("=") and cot["text"].endswith("=? A:")
-    assert cot["target"].endswith(f"#### {cot['answer']}") and std["target"] == std["answer"]
+    assert std.text.endswith("=") and cot.text.endswith("=? A:")
+    assert cot.target.endswith(f"#### {cot.answer}") and std.target == std.answer
 
 
 def test_demonstrations_never_include_the_query_and_are_reproducible():
@@ -74,13 +80,13 @@ def test_demonstrations_never_include_the_query_and_are_reproducible():
     b = requests("fact_recall", shots=(3,), demo_pool=0, n_items=12)["requests"]
     assert a == b
     for r in a:
-        query = r["text"].split("\n")[-1]
+        query = r.text.split("\n")[-1]
         assert query not in demo_lines(r)
 
 
 def test_shots_that_do_not_fit_the_context_are_skipped_and_reported():
     built = requests("sentiment", context=120, shots=(0, 1, 8))
-    assert {r["shots"] for r in built["requests"]} == {0, 1}
+    assert {r.shots for r in built["requests"]} == {0, 1}
     assert [(s["shots"], s["tokens"] > 120) for s in built["skipped"]] == [(8, True)]
 
 
@@ -90,19 +96,19 @@ def test_too_few_items_for_the_demonstrations_is_an_error():
 
 
 def test_generated_items_are_absent_from_the_corpus_and_the_check_finds_planted_ones(tmp_path):
-    from emergence.corpus import build_corpus
-    from emergence.tokenizer import load_tokenizer, train_tokenizer
+    from emergence.data.corpus import build_corpus
+    from emergence.data.tokenizer import load_tokenizer, train_tokenizer
 
     build_corpus(CFG, tmp_path / "corpus")
     train_tokenizer(tmp_path / "corpus" / "train.jsonl", 300, tmp_path / "tok.json")
     tok = load_tokenizer(tmp_path / "tok.json")
-    spec = TaskSpec(name="add", kind="addition", n_items=30, prompts=("standard", "cot"))
+    spec = task_spec("add", {"kind": "addition", "n_items": 30, "prompts": ["standard", "cot"]})
     task = build_task(spec, CFG, tmp_path / "corpus", tok, 128)
-    assert task["contamination"] == 0 and task["n_items"] == 30
+    assert task.contamination == 0 and task.n_items == 30
 
-    from emergence.items import Item
+    from emergence.evaluate.items import Item
 
-    items = [Item(**i) for i in task["items"]]
+    items = [Item(**i) for i in task.items]
     planted = items[0].question + items[0].meta["target"]
     assert contamination(items, KINDS["addition"], f"noise\n{planted}\nmore") == 1
     assert contamination(items, KINDS["addition"], f"9{planted}") == 0  # part of a longer number: another item

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from emergence.analysis.curves import fit_hinge, normalise
+from emergence.analysis.thresholds import emergence_score, fit_threshold, fit_threshold_file
 from emergence.errors import InputError
-from emergence.thresholds import emergence_score, fit_hinge, fit_threshold, fit_threshold_file, normalise
 
 ETA = 2.8
 CHANCE = 0.25
@@ -18,10 +19,12 @@ def simulate(seed, shape="hinge", eta=ETA, n_items=N_ITEMS):
     rng = np.random.default_rng(seed)
     loss = np.concatenate([np.linspace(4.0, lo, 10) + rng.normal(0, 0.02, 10) for lo in (2.0, 2.3, 2.6, 2.9, 3.2)])
     model = np.repeat(np.arange(5), 10)
-    p = {"hinge": CHANCE + 0.75 * np.maximum(eta - loss, 0),
-         "sigmoid": CHANCE + 0.6 / (1 + np.exp((loss - eta) / 0.08)),
-         "linear": CHANCE + 0.3 * (4.0 - loss),
-         "flat": np.full_like(loss, CHANCE)}[shape]
+    p = {
+        "hinge": CHANCE + 0.75 * np.maximum(eta - loss, 0),
+        "sigmoid": CHANCE + 0.6 / (1 + np.exp((loss - eta) / 0.08)),
+        "linear": CHANCE + 0.3 * (4.0 - loss),
+        "flat": np.full_like(loss, CHANCE),
+    }[shape]
     return loss, rng.binomial(n_items, np.clip(p, 0, 1)) / n_items, model
 
 
@@ -106,7 +109,9 @@ def test_lower_is_better_metric():
     brier = 0.75 - 0.8 * np.maximum(ETA - loss, 0) + rng.normal(0, 0.02, loss.size)
     r = fit_threshold(loss, brier, model=model, chance=0.75, higher_is_better=False, n_boot=100)
     assert r["verdict"] == "emergent" and abs(r["threshold"] - ETA) < 0.1 and r["ci_low"] <= ETA <= r["ci_high"]
-    assert fit_threshold(loss, -brier, model=model, chance=None, higher_is_better=True, n_boot=50)["verdict"] == "emergent"
+    assert (
+        fit_threshold(loss, -brier, model=model, chance=None, higher_is_better=True, n_boot=50)["verdict"] == "emergent"
+    )
 
 
 def test_resolution_warning_for_few_items():
@@ -129,8 +134,9 @@ def test_too_few_points_is_inconclusive():
 def test_file_round_trip_and_errors(tmp_path):
     loss, value, model = simulate(0)
     ok = tmp_path / "curve.csv"
-    lines = ["loss,value,model,n,chance"] + [f"{l},{v},m{m},{N_ITEMS},{CHANCE if i == 0 else ''}"
-                                             for i, (l, v, m) in enumerate(zip(loss, value, model))]
+    lines = ["loss,value,model,n,chance"] + [
+        f"{x},{v},m{m},{N_ITEMS},{CHANCE if i == 0 else ''}" for i, (x, v, m) in enumerate(zip(loss, value, model))
+    ]
     ok.write_text("\n".join(lines) + "\n")
     r = fit_threshold_file(ok, n_boot=50)
     assert r["verdict"] == "emergent" and r["chance"] == CHANCE and {"threshold", "ci_low", "ci_high"} <= set(r)
@@ -148,7 +154,7 @@ def test_file_round_trip_and_errors(tmp_path):
     notprop.write_text("loss,value,n\n" + "".join(f"{3 - i / 10},{1 + i},10\n" for i in range(10)))
     with pytest.raises(InputError, match=r"notprop\.csv: .*proportion"):
         fit_threshold_file(notprop)
-    with pytest.raises(InputError, match="no such file"):
+    with pytest.raises(InputError, match="does not exist"):
         fit_threshold_file(tmp_path / "nope.csv")
 
 

@@ -3,8 +3,8 @@ import json
 import pytest
 from tokenizers import Tokenizer, models
 
+from emergence.data.tokenizer import EOS, eos_id, install_user_tokenizer, load_tokenizer, train_tokenizer, vocab_size
 from emergence.errors import InputError
-from emergence.tokenizer import EOS, eos_id, install_user_tokenizer, load_tokenizer, train_tokenizer, vocab_size
 
 TEXTS = [
     "the cat sat on the mat. 12345+678=13023",

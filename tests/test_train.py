@@ -12,17 +12,17 @@ import numpy as np
 import pytest
 from conftest import read_log, run_cli
 
-from emergence.checkpoint import Checkpoints
 from emergence.config import ModelRun, ModelSize
 from emergence.errors import TrainingError
-from emergence.optimizer import checkpoint_steps
-from emergence.train import train
+from emergence.model.checkpoints import Checkpoints
+from emergence.train.loop import train
+from emergence.train.optimizer import checkpoint_steps
 
 pytestmark = pytest.mark.slow
 
 
 def tiny_run(tokens=8192, seed=0, d_model=16) -> ModelRun:
-    return ModelRun(f"t{d_model}-{tokens}-s{seed}", f"t{d_model}", ModelSize(d_model, 1, 2), 32, tokens, seed)
+    return ModelRun(f"t{d_model}-{tokens}-s{seed}", f"t{d_model}", ModelSize(d_model, 1, 2, 4), 32, tokens, seed)
 
 
 def test_training_writes_log_checkpoints_and_summary(tmp_path, smoke_cfg, smoke_data):
@@ -48,8 +48,8 @@ def test_training_writes_log_checkpoints_and_summary(tmp_path, smoke_cfg, smoke_
 def test_same_config_twice_gives_identical_loss_logs(tmp_path, smoke_cfg, smoke_data):
     for name in ("a", "b"):
         train(tiny_run(), smoke_cfg.training, smoke_data, tmp_path / name, progress=False)
-    a = (tmp_path / "a" / "train_log.jsonl")
-    b = (tmp_path / "b" / "train_log.jsonl")
+    a = tmp_path / "a" / "train_log.jsonl"
+    b = tmp_path / "b" / "train_log.jsonl"
     # Byte-identical once the two wall-clock fields are dropped.
     assert json.dumps(read_log(a)) == json.dumps(read_log(b))
 
@@ -60,12 +60,27 @@ def test_killed_run_resumes_to_the_same_log(tmp_path, smoke_cfg, smoke_data):
     train(run, tcfg, smoke_data, tmp_path / "whole", progress=False)
 
     out = tmp_path / "killed"
-    args = [sys.executable, "-m", "emergence", "train", "--data", smoke_data, "--out", out, "--quiet",
-            "--run", json.dumps(run.to_dict()), "--training", json.dumps(dataclasses.asdict(tcfg))]
+    args = [
+        sys.executable,
+        "-m",
+        "emergence",
+        "train",
+        "--data",
+        smoke_data,
+        "--out",
+        out,
+        "--quiet",
+        "--run",
+        json.dumps(run.to_dict()),
+        "--training",
+        json.dumps(dataclasses.asdict(tcfg)),
+    ]
     proc = subprocess.Popen(list(map(str, args)), stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        done = [p for p in (out / "checkpoints").glob("*") if p.name.isdigit() and (p / "_CHECKPOINT_METADATA").exists()]
+        done = [
+            p for p in (out / "checkpoints").glob("*") if p.name.isdigit() and (p / "_CHECKPOINT_METADATA").exists()
+        ]
         if len(done) >= 3:
             break
         time.sleep(0.02)
@@ -76,8 +91,18 @@ def test_killed_run_resumes_to_the_same_log(tmp_path, smoke_cfg, smoke_data):
     killed_at = Checkpoints(out / "checkpoints").latest_step()
     assert killed_at is not None and killed_at < 80_000 // (tcfg.batch_size * 32)
 
-    result = run_cli("train", "--data", smoke_data, "--out", out, "--quiet",
-                     "--run", json.dumps(run.to_dict()), "--training", json.dumps(dataclasses.asdict(tcfg)))
+    result = run_cli(
+        "train",
+        "--data",
+        smoke_data,
+        "--out",
+        out,
+        "--quiet",
+        "--run",
+        json.dumps(run.to_dict()),
+        "--training",
+        json.dumps(dataclasses.asdict(tcfg)),
+    )
     assert result.returncode == 0, result.stderr
     assert f"resumed from checkpoint at step {killed_at}" in result.stderr
     assert json.dumps(read_log(out / "train_log.jsonl")) == json.dumps(read_log(tmp_path / "whole" / "train_log.jsonl"))
@@ -85,7 +110,9 @@ def test_killed_run_resumes_to_the_same_log(tmp_path, smoke_cfg, smoke_data):
 
 def test_nan_loss_stops_with_a_clear_error_and_keeps_earlier_checkpoints(tmp_path, smoke_cfg, smoke_data):
     # Checkpoints at steps 1, 2, 4, ...; step 1 runs at LR 0, the huge LR of step 2 blows up step 3.
-    tcfg = dataclasses.replace(smoke_cfg.training, learning_rate=1e30, warmup_fraction=0.3, grad_clip=1e30, n_checkpoints=12)
+    tcfg = dataclasses.replace(
+        smoke_cfg.training, learning_rate=1e30, warmup_fraction=0.3, grad_clip=1e30, n_checkpoints=12
+    )
     with pytest.raises(TrainingError, match=r"loss became (nan|inf) at step \d+; latest good checkpoint"):
         train(tiny_run(), tcfg, smoke_data, tmp_path, progress=False)
     assert not (tmp_path / "train_log.jsonl").exists()
@@ -97,8 +124,18 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_earlier_checkpoints(tmp_pat
 
 def test_cli_reports_a_nan_in_one_line(tmp_path, smoke_cfg, smoke_data):
     tcfg = dataclasses.replace(smoke_cfg.training, learning_rate=1e30, warmup_fraction=0.3, grad_clip=1e30)
-    result = run_cli("train", "--data", smoke_data, "--out", tmp_path, "--quiet",
-                     "--run", json.dumps(tiny_run().to_dict()), "--training", json.dumps(dataclasses.asdict(tcfg)))
+    result = run_cli(
+        "train",
+        "--data",
+        smoke_data,
+        "--out",
+        tmp_path,
+        "--quiet",
+        "--run",
+        json.dumps(tiny_run().to_dict()),
+        "--training",
+        json.dumps(dataclasses.asdict(tcfg)),
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: t16-8192-s0: training loss became")
 
@@ -119,9 +156,19 @@ def test_checkpoints_of_another_config_are_not_resumed(tmp_path, smoke_cfg, smok
 def test_four_devices_give_the_same_losses_as_one(tmp_path, smoke_cfg, smoke_data):
     run, tcfg = tiny_run(), smoke_cfg.training
     train(run, tcfg, smoke_data, tmp_path / "one", progress=False)
-    result = run_cli("train", "--data", smoke_data, "--out", tmp_path / "four", "--quiet",
-                     "--run", json.dumps(run.to_dict()), "--training", json.dumps(dataclasses.asdict(tcfg)),
-                     env={"XLA_FLAGS": "--xla_force_host_platform_device_count=4"})
+    result = run_cli(
+        "train",
+        "--data",
+        smoke_data,
+        "--out",
+        tmp_path / "four",
+        "--quiet",
+        "--run",
+        json.dumps(run.to_dict()),
+        "--training",
+        json.dumps(dataclasses.asdict(tcfg)),
+        env={"XLA_FLAGS": "--xla_force_host_platform_device_count=4"},
+    )
     assert result.returncode == 0, result.stderr
     assert "data-parallel over 4 devices" in result.stderr
     one, four = read_log(tmp_path / "one" / "train_log.jsonl"), read_log(tmp_path / "four" / "train_log.jsonl")

@@ -7,9 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import markupsafe
 import pandas as pd
 import pytest
 import yaml
+
+from emergence.analysis.collect import RESULT_COLUMNS
+from emergence.report.catalog import FIGURES
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -23,13 +27,19 @@ def snakemake(workdir: Path, *args: str, change: dict | None = None) -> subproce
         config = "config/changed.yaml"
         (workdir / config).write_text(yaml.safe_dump(cfg))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run([sys.executable, "-m", "snakemake", "--configfile", config, *args],
-                          cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--configfile", config, *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 SMOKE = yaml.safe_load((ROOT / "config/smoke.yaml").read_text())
 # Jobs after evaluation that any new result reruns (the report also reruns on any config change).
-DOWNSTREAM = {"results": 1, "analyze": 1, "figures": 1, "report": 1}
+DOWNSTREAM = {"collect": 1, "analyze": 1, "figure": len(FIGURES), "report": 1}
 
 
 def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
@@ -77,17 +87,18 @@ def test_smoke_study_runs_end_to_end(study):
 
 def test_study_ends_with_tables_figures_and_report(study):
     results = pd.read_csv(study / "reports/tables/results.csv")
-    assert {"model", "params", "nonembedding_params", "tokens", "step", "flops", "loss", "bpb", "task", "prompt",
-            "shots", "labels", "metric", "value", "n", "chance"} <= set(results.columns)
+    assert set(RESULT_COLUMNS) <= set(results.columns)
     assert results["loss"].notna().all() and set(results["task"]) == set(SMOKE["tasks"])
-    thresholds = pd.read_csv(study / "reports/tables/thresholds.csv")
-    assert {"task", "prompt", "metric", "verdict", "threshold", "ci_low", "ci_high", "chance", "spearman"} <= set(thresholds.columns)
-    assert set(thresholds["verdict"]) <= {"emergent", "smooth", "flat", "inconclusive"}
-    for name in ("performance_vs_loss", "performance_vs_compute", "loss_curves", "metric_pairs", "cot_gain", "kshot",
-                 "label_settings", "icl_score", "scaling_fit"):
-        for fmt in ("png", "svg"):
-            assert (study / "reports/figures" / f"{name}.{fmt}").stat().st_size > 1000
     page = (study / "reports/index.html").read_text()
+    thresholds = pd.read_csv(study / "reports/tables/thresholds.csv")
+    assert {"task", "prompt", "metric", "verdict", "threshold", "ci_low", "ci_high", "chance", "spearman"} <= set(
+        thresholds.columns
+    )
+    assert set(thresholds["verdict"]) <= {"emergent", "smooth", "flat", "inconclusive"}
+    for figure in FIGURES:
+        for fmt in ("png", "svg"):
+            assert (study / "reports/figures" / f"{figure.name}.{fmt}").stat().st_size > 1000
+        assert figure.title in page and str(markupsafe.escape(figure.caption)) in page
     assert "Thresholds" in page and "data:image/png;base64" in page and "study: smoke" in page
 
 
@@ -99,7 +110,7 @@ def test_snakemake_report_is_built(study):
 
 def test_changing_a_plot_option_reruns_only_figures_and_report(study):
     result = snakemake(study, "-n", change={"plots": {"dpi": 90}})
-    assert planned_jobs(result) == {"all": 1, "figures": 1, "report": 1}
+    assert planned_jobs(result) == {"all": 1, "figure": len(FIGURES), "report": 1}
 
 
 def test_second_run_has_nothing_to_do(study):
@@ -122,33 +133,73 @@ def test_new_model_size_trains_only_that_model(study):
 
 def test_changing_the_corpus_reruns_everything_downstream(study):
     result = snakemake(study, "-n", change={"seed": 1})
-    assert planned_jobs(result) == {"all": 1, "corpus": 1, "tokenizer": 1, "shards": 1, "train": 2, "task": 3, "evaluate": 6, **DOWNSTREAM}
+    assert planned_jobs(result) == {
+        "all": 1,
+        "corpus": 1,
+        "tokenizer": 1,
+        "shards": 1,
+        "train": 2,
+        "task": 3,
+        "evaluate": 6,
+        **DOWNSTREAM,
+    }
 
 
 def test_adding_a_task_adds_only_its_jobs(study):
     tasks = {**SMOKE["tasks"], "facts": {"kind": "fact_choice", "n_items": 8}}
-    assert planned_jobs(snakemake(study, "-n", change={"tasks": tasks})) == {"all": 1, "task": 1, "evaluate": 2, **DOWNSTREAM}
+    assert planned_jobs(snakemake(study, "-n", change={"tasks": tasks})) == {
+        "all": 1,
+        "task": 1,
+        "evaluate": 2,
+        **DOWNSTREAM,
+    }
 
 
 def test_changing_one_tasks_settings_reruns_only_that_task(study):
     tasks = {**SMOKE["tasks"], "sentiment": {**SMOKE["tasks"]["sentiment"], "shots": [0, 1]}}
-    assert planned_jobs(snakemake(study, "-n", change={"tasks": tasks})) == {"all": 1, "task": 1, "evaluate": 2, **DOWNSTREAM}
+    assert planned_jobs(snakemake(study, "-n", change={"tasks": tasks})) == {
+        "all": 1,
+        "task": 1,
+        "evaluate": 2,
+        **DOWNSTREAM,
+    }
 
 
 @pytest.mark.parametrize(
     "change, message",
     [
         ({"training": {"batch_size": "big"}}, "config key 'training.batch_size': 'big' is not of type 'integer'"),
-        ({"tokenizer": {"vocab": 300}}, "config key 'tokenizer': Additional properties are not allowed ('vocab' was unexpected)"),
-        ({"models": {"sizes": {"a;rm": {"d_model": 8, "n_layers": 1, "n_heads": 2}}}}, "must be lowercase letters and digits"),
+        (
+            {"tokenizer": {"vocab": 300}},
+            "config key 'tokenizer': Additional properties are not allowed ('vocab' was unexpected)",
+        ),
+        (
+            {"models": {"sizes": {"a;rm": {"d_model": 8, "n_layers": 1, "n_heads": 2}}}},
+            "must be lowercase letters and digits",
+        ),
+        ({"models": {**SMOKE["models"], "token_budgets": [8192.0], "seeds": [0.0]}}, "Nothing to be done"),
+        ({"models": {**SMOKE["models"], "token_budgets": [1000]}}, "training.n_checkpoints (4) needs at least 2048"),
     ],
 )
 def test_bad_config_stops_before_any_job(study, change, message):
     result = snakemake(study, "-n", change=change)
-    assert result.returncode != 0
     output = result.stdout + result.stderr
     assert message in output
     assert "Job stats" not in output
+    assert (result.returncode == 0) == (message == "Nothing to be done")  # whole floats are integers
+
+
+def test_a_key_given_twice_in_the_config_file_stops_the_workflow(study):
+    text = (study / "config/smoke.yaml").read_text()
+    (study / "config/twice.yaml").write_text(text + "seed: 1\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--configfile", "config/twice.yaml"],
+        cwd=study,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode != 0 and "key 'seed' appears twice" in result.stdout + result.stderr
 
 
 def test_slurm_profile_is_valid(study):

@@ -1,204 +1,203 @@
-"""The `emergence` command: one subcommand per workflow stage, plus benchmarks.
+"""The `emergence` command: one subcommand per workflow rule, plus fits of published CSVs and benchmarks.
 
-Snakemake rules call these subcommands; each is usable on its own. A problem with the
-user's input ends the command with one line on stderr naming it, and exit status 2.
+Each subcommand has the name of the rule that calls it (corpus, tokenizer, shards, train,
+task, evaluate, collect, analyze, figure, report); it parses its arguments, calls one
+library function and prints a JSON summary. A problem with the user's input ends the
+command with one line on stderr naming it, and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from emergence.errors import EmergenceError
+from emergence.errors import ConfigError, EmergenceError
 
 
-def _spec(text: str) -> dict:
-    """A JSON object given inline, or as @path to a JSON or YAML file."""
+def _raw_spec(text: str):
+    """A study config given inline as JSON, or as @path to a JSON or YAML file."""
+    from emergence.io import load_yaml
+
     if text.startswith("@"):
-        import yaml
+        return load_yaml(Path(text[1:]), ConfigError, what="--spec file")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"--spec: not valid JSON ({e.msg} at column {e.colno}); give JSON or @file.yaml") from None
 
-        return yaml.safe_load(Path(text[1:]).read_text())
-    return json.loads(text)
 
-
-def cmd_corpus(args) -> None:
+def _spec(text: str):
+    """The validated, typed study config of a --spec argument."""
     from emergence.config import StudyConfig
-    from emergence.corpus import build_corpus
 
-    meta = build_corpus(StudyConfig.from_dict(_spec(args.spec)), Path(args.out))
-    print(json.dumps({k: meta[k] for k in ("train", "val") if k in meta}))
+    return StudyConfig.from_dict(_raw_spec(text))
 
 
-def cmd_tokenizer(args) -> None:
-    from emergence.config import StudyConfig
-    from emergence.tokenizer import install_user_tokenizer, train_tokenizer
+def _count(minimum: int):
+    """An argparse type: an integer >= minimum."""
 
-    cfg = StudyConfig.from_dict(_spec(args.spec)).tokenizer
-    if cfg.path:
-        install_user_tokenizer(Path(cfg.path), Path(args.out))
-    else:
-        train_tokenizer(Path(args.corpus) / "train.jsonl", cfg.vocab_size, Path(args.out))
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below {minimum}")
+        return value
 
-
-def cmd_shards(args) -> None:
-    from emergence.shards import write_shards
-
-    print(json.dumps(write_shards(Path(args.corpus), Path(args.tokenizer), Path(args.out))))
+    return parse
 
 
-def cmd_train(args) -> None:
-    from emergence.config import ModelRun, StudyConfig, find_run
-    from emergence.train import train
+def cmd_corpus(args) -> dict:
+    from emergence.data.corpus import build_corpus
+
+    meta = build_corpus(_spec(args.spec), Path(args.out))
+    return {k: meta[k] for k in ("train", "val") if k in meta}
+
+
+def cmd_tokenizer(args) -> dict:
+    from emergence.data.tokenizer import build_tokenizer, vocab_size
+
+    return {"vocab_size": vocab_size(build_tokenizer(_spec(args.spec).tokenizer, Path(args.corpus), Path(args.out)))}
+
+
+def cmd_shards(args) -> dict:
+    from emergence.data.shards import write_shards
+
+    return write_shards(Path(args.corpus), Path(args.tokenizer), Path(args.out))
+
+
+def cmd_train(args) -> dict:
+    from emergence.config import ModelRun, find_run, load_config
+    from emergence.train.loop import train
 
     if args.config:
-        from emergence.config import load_config
-
         cfg = load_config(args.config)
         run, tcfg = find_run(cfg, args.model), cfg.training
     else:
-        run = ModelRun.from_dict(_spec(args.run))
-        tcfg = StudyConfig.from_dict({"training": _spec(args.training)}).training
+        try:
+            run = ModelRun.from_dict(json.loads(args.run))
+        except (json.JSONDecodeError, TypeError, KeyError) as e:
+            raise ConfigError(f"--run: not a model run as the workflow writes it ({e})") from None
+        tcfg = _spec(json.dumps({"training": json.loads(args.training)})).training
     out = Path(args.out) if args.out else Path("results/models") / run.name
     summary = train(run, tcfg, Path(args.data), out, progress=not args.quiet)
-    print(json.dumps({k: summary[k] for k in ("name", "steps", "final_val_loss", "final_val_bpb")}))
+    return {k: summary[k] for k in ("name", "steps", "final_val_loss", "final_val_bpb")}
 
 
-def cmd_task(args) -> None:
-    from emergence.config import StudyConfig
-    from emergence.files import write_json
-    from emergence.tasks import build_task
-    from emergence.tokenizer import load_tokenizer
+def cmd_task(args) -> dict:
+    from emergence.evaluate.tasks import write_task
 
-    cfg = StudyConfig.from_dict(_spec(args.spec))
-    task = build_task(cfg.tasks[args.name], cfg, Path(args.corpus), load_tokenizer(Path(args.tokenizer)), cfg.models.context)
-    write_json(Path(args.out), task)
-    print(json.dumps({k: task[k] for k in ("task", "contamination", "skipped")} | {"requests": len(task["requests"])}))
-
-
-def cmd_evaluate(args) -> None:
-    from emergence.evaluate import evaluate, headline, write_table
-    from emergence.tokenizer import load_tokenizer
-
-    task = json.loads(Path(args.task).read_text())
-    rows, samples = evaluate(Path(args.model_dir), task, load_tokenizer(Path(args.tokenizer)), data_dir=Path(args.data),
-                             progress=lambda step: print(f"evaluated checkpoint {step}", file=sys.stderr, flush=True))
-    write_table(samples, Path(args.samples))
-    write_table(rows, Path(args.out))
-    print(json.dumps(headline(task, rows)))
+    task = write_task(_spec(args.spec), args.name, Path(args.corpus), Path(args.tokenizer), Path(args.out))
+    return {
+        "task": task.task,
+        "contamination": task.contamination,
+        "skipped": list(task.skipped),
+        "requests": len(task.requests),
+    }
 
 
-def cmd_eval(args) -> None:
-    from emergence.config import StudyConfig, TaskSpec
-    from emergence.errors import InputError
-    from emergence.evaluate import evaluate, headline, write_table
-    from emergence.tasks import KINDS, chance, build_requests
-    from emergence.tokenizer import load_tokenizer
+def cmd_evaluate(args) -> dict:
+    from emergence.evaluate import evaluator
 
-    ckpt = Path(args.checkpoint)
-    if not ckpt.name.isdigit():
-        raise InputError(f"--checkpoint {ckpt}: expected a checkpoint directory named by its step, e.g. results/models/M/checkpoints/245")
-    model_dir = ckpt.parent.parent
-    tok = load_tokenizer(Path(args.tokenizer))
-    spec = TaskSpec(name=Path(args.task_file).stem, kind=args.format, path=args.task_file, n_items=10**9, demo_pool=0,
-                    shots=(args.shots,), prompts=("cot" if args.cot else "standard",), max_new_tokens=args.max_new_tokens,
-                    cot_max_new_tokens=args.max_new_tokens)
-    context = json.loads((model_dir / "model.json").read_text())["model"]["context"] if (model_dir / "model.json").exists() else 10**9
-    built = build_requests(spec, StudyConfig(), lambda t: len(tok.encode(t).ids), context)
-    if not built["requests"]:
-        raise InputError(f"{args.task_file}: no prompt fits the model's context of {context} tokens with {args.shots} shots")
-    n_choices = max((len(i["choices"]) for i in built["items"]), default=0)
-    task = {"task": spec.name, "kind": spec.kind, "spec": spec.__dict__, "requests": built["requests"],
-            "chance": chance(KINDS[spec.kind], n_choices)}
-    rows, samples = evaluate(model_dir, task, tok, steps=[int(ckpt.name)])
-    write_table(rows, Path(args.out))
-    if args.samples:
-        write_table(samples, Path(args.samples))
-    print(json.dumps(headline(task, rows)))
-
-
-def cmd_collect(args) -> None:
-    from emergence.results import results_table, training_table, write_tables
-
-    model_dirs = [Path(p).parent for p in args.models]
-    out = Path(args.out_dir)
-    table = results_table(model_dirs, [Path(p) for p in args.evals])
-    write_tables(training_table(model_dirs), out / "training.csv")
-    write_tables(table, out / "results.csv", out / "results.parquet")
-    print(json.dumps({"rows": len(table), "models": len(model_dirs), "tasks": int(table["task"].nunique())}))
-
-
-def cmd_analyze(args) -> None:
-    import pandas as pd
-
-    from emergence.analysis import collapse_table, scaling_fit, thresholds_table
-    from emergence.config import StudyConfig
-    from emergence.files import write_json
-    from emergence.results import write_tables
-
-    cfg = StudyConfig.from_dict(_spec(args.spec)).analysis
-    tables = Path(args.tables)
-    results = pd.read_parquet(tables / "results.parquet")
-    thresholds = thresholds_table(results, cfg.n_boot, cfg.seed, cfg.level, cfg.bootstrap)
-    write_tables(thresholds, tables / "thresholds.csv")
-    write_tables(collapse_table(results), tables / "collapse.csv")
-    fit, points = scaling_fit(pd.read_csv(tables / "training.csv"), cfg.n_boot, cfg.seed)
-    write_json(tables / "scaling.json", {"fit": fit, "points": points.to_dict("records")})
-    print(thresholds[["task", "prompt", "metric", "verdict", "threshold", "ci_low", "ci_high"]].to_string(index=False))
-
-
-def cmd_figures(args) -> None:
-    from emergence.config import StudyConfig
-    from emergence.plots import make_figures
-
-    written = make_figures(Path(args.tables), Path(args.out_dir), StudyConfig.from_dict(_spec(args.spec)).plots)
-    print(json.dumps({"figures": len(written)}))
-
-
-def cmd_report(args) -> None:
-    import pandas as pd
-
-    from emergence.config import validate
-    from emergence.report import load_json, write_report
-
-    tables = Path(args.tables)
-    write_report(
-        Path(args.out), config=validate(_spec(args.spec)), thresholds=pd.read_csv(tables / "thresholds.csv"),
-        collapse=pd.read_csv(tables / "collapse.csv"), scaling=load_json(tables / "scaling.json").get("fit", {}),
-        figures_dir=Path(args.figures), bench_dir=Path(args.benchmarks), corpus_meta=load_json(Path(args.corpus_meta)),
-        results=pd.read_parquet(tables / "results.parquet"),
+    if args.checkpoint:
+        return evaluator.evaluate_checkpoint(
+            Path(args.checkpoint),
+            Path(args.task_file),
+            args.format,
+            args.shots,
+            args.cot,
+            args.max_new_tokens,
+            Path(args.tokenizer) if args.tokenizer else None,
+            Path(args.out),
+            Path(args.samples) if args.samples else None,
+        )
+    return evaluator.evaluate_model(
+        Path(args.model_dir),
+        Path(args.task),
+        Path(args.tokenizer),
+        Path(args.data),
+        Path(args.out),
+        Path(args.samples),
+        progress=lambda step: print(f"evaluated checkpoint {step}", file=sys.stderr, flush=True),
     )
 
 
-def cmd_fit_scaling(args) -> None:
-    from emergence.scaling import fit_scaling_file
+def cmd_collect(args) -> dict:
+    from emergence.analysis.collect import collect
 
-    fit = fit_scaling_file(Path(args.file))
-    print(json.dumps({k: v for k, v in fit.items() if not callable(v)}))
-
-
-def cmd_fit_threshold(args) -> None:
-    from emergence.thresholds import fit_threshold_file
-
-    print(json.dumps(fit_threshold_file(Path(args.file))))
+    table = collect([Path(p) for p in args.models], [Path(p) for p in args.evals], Path(args.out_dir))
+    return {"rows": len(table), "models": len(args.models), "tasks": int(table["task"].nunique())}
 
 
-def cmd_bench_eval(args) -> None:
-    from emergence.bench import bench_eval
+def cmd_analyze(args) -> dict:
+    from emergence.analysis.analyze import analyze
 
-    print(json.dumps(bench_eval(args.config, args.size, args.new_tokens, args.batch_size)))
+    thresholds = analyze(_spec(args.spec).analysis, Path(args.tables))
+    shown = ["task", "prompt", "metric", "verdict", "threshold", "ci_low", "ci_high"]
+    print(thresholds[shown].to_string(index=False), file=sys.stderr)
+    return {"thresholds": len(thresholds), "emergent": int((thresholds["verdict"] == "emergent").sum())}
 
 
-def cmd_bench_train(args) -> None:
-    from emergence.bench import bench_train
+def cmd_figure(args) -> dict:
+    from emergence.report.figures import draw
 
-    print(json.dumps(bench_train(args.config, args.size, args.seconds, args.batch_size, args.steps_per_call)))
+    written = draw(args.name, Path(args.tables), Path(args.out_dir), _spec(args.spec).plots)
+    return {"figure": args.name, "files": [str(p) for p in written]}
+
+
+def cmd_report(args) -> dict:
+    from emergence.config import validate
+    from emergence.report.page import write_report
+
+    config = validate(_raw_spec(args.spec))
+    write_report(
+        Path(args.out),
+        config=config,
+        tables=Path(args.tables),
+        figures_dir=Path(args.figures),
+        bench_dir=Path(args.benchmarks),
+    )
+    return {"report": args.out}
+
+
+def cmd_fit_scaling(args) -> dict:
+    from emergence.analysis.scaling import fit_scaling_file
+
+    return fit_scaling_file(Path(args.file))
+
+
+def cmd_fit_threshold(args) -> dict:
+    from emergence.analysis.thresholds import fit_threshold_file
+
+    return fit_threshold_file(Path(args.file))
+
+
+def cmd_perf_evaluate(args) -> dict:
+    from emergence.perf import perf_evaluate
+
+    return perf_evaluate(args.config, args.size, args.new_tokens, args.batch_size)
+
+
+def cmd_perf_train(args) -> dict:
+    from emergence.perf import perf_train
+
+    return perf_train(args.config, args.size, args.seconds, args.batch_size, args.steps_per_call)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (`emergence evaluate: argument --shots: -1 is below 0`), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="emergence", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="emergence", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("corpus", help="build the training and validation corpus")
     p.add_argument("--spec", required=True, help="study config (JSON, or @file): seed and corpus sections")
@@ -219,10 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train one model of the grid (resumes from its latest checkpoint)")
     p.add_argument("--data", required=True, help="directory with train.npy, val.npy, meta.json")
-    p.add_argument("--config", help="a study config file; with --model picks the run from its grid")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--config", help="a study config file; with --model picks the run from its grid")
+    how.add_argument("--run", help="the run as JSON (size, context, tokens, seed): what the workflow passes")
     p.add_argument("--model", help="model name in the grid (with --config)")
-    p.add_argument("--run", help="the run as JSON (size, context, tokens, seed): what the workflow passes")
-    p.add_argument("--training", default="{}", help="training section as JSON")
+    p.add_argument("--training", default="{}", help="training section as JSON (with --run)")
     p.add_argument("--out", help="output directory (default results/models/<model>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
@@ -235,26 +235,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="task file (JSON) to write")
     p.set_defaults(func=cmd_task)
 
-    p = sub.add_parser("evaluate", help="evaluate every checkpoint of a model on a task file")
-    p.add_argument("--model-dir", required=True)
-    p.add_argument("--task", required=True, help="task file written by `emergence task`")
-    p.add_argument("--tokenizer", required=True)
-    p.add_argument("--data", required=True, help="token shards directory (val.npy, for the ICL score)")
-    p.add_argument("--out", required=True, help="metrics table (.parquet)")
-    p.add_argument("--samples", required=True, help="per-sample table (.parquet)")
-    p.set_defaults(func=cmd_evaluate)
-
-    p = sub.add_parser("eval", help="evaluate one checkpoint on a benchmark file (MMLU or GSM8K layout)")
-    p.add_argument("--checkpoint", required=True, help="a checkpoint directory, e.g. results/models/M/checkpoints/245")
-    p.add_argument("--task-file", required=True, help="MMLU-layout CSV/JSONL or GSM8K-layout JSONL")
-    p.add_argument("--format", required=True, choices=["mmlu", "gsm8k"])
-    p.add_argument("--shots", type=int, default=0, help="demonstrations drawn from the other items of the file")
+    p = sub.add_parser(
+        "evaluate",
+        help="evaluate a model's checkpoints on a task file, or one checkpoint on a "
+        "benchmark file (MMLU or GSM8K layout)",
+    )
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model-dir", help="every checkpoint of this trained model (with --task and --data)")
+    which.add_argument(
+        "--checkpoint",
+        help="one checkpoint directory, e.g. results/models/M/checkpoints/245 (with --task-file and --format)",
+    )
+    p.add_argument("--task", help="task file written by `emergence task`")
+    p.add_argument("--data", help="token shards directory (val.npy, for the ICL score)")
+    p.add_argument("--task-file", help="MMLU-layout CSV/JSONL or GSM8K-layout JSONL")
+    p.add_argument("--format", choices=["mmlu", "gsm8k"])
+    p.add_argument("--shots", type=_count(0), default=0, help="demonstrations drawn from the other items of the file")
     p.add_argument("--cot", action="store_true", help="worked solutions in the demonstrations (gsm8k)")
-    p.add_argument("--max-new-tokens", type=int, default=48)
-    p.add_argument("--tokenizer", default="results/tokenizer/tokenizer.json")
+    p.add_argument("--max-new-tokens", type=_count(1), default=48)
+    p.add_argument("--tokenizer", help="tokenizer.json (default with --checkpoint: the checkpoint's own study's)")
     p.add_argument("--out", required=True, help="metrics table (.parquet)")
-    p.add_argument("--samples", help="also write the per-sample table here")
-    p.set_defaults(func=cmd_eval)
+    p.add_argument("--samples", help="per-sample table (.parquet)")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("collect", help="join evaluations with validation losses into reports/tables/results.*")
     p.add_argument("--models", nargs="+", required=True, help="model.json files")
@@ -267,18 +269,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tables", required=True)
     p.set_defaults(func=cmd_analyze)
 
-    p = sub.add_parser("figures", help="draw every figure from reports/tables")
+    p = sub.add_parser("figure", help="draw one figure of the registry from reports/tables")
+    p.add_argument("--name", required=True, help="figure name (see emergence.report.catalog)")
     p.add_argument("--spec", default="{}", help="study config (JSON, or @file): plots section")
     p.add_argument("--tables", required=True)
     p.add_argument("--out-dir", required=True)
-    p.set_defaults(func=cmd_figures)
+    p.set_defaults(func=cmd_figure)
 
     p = sub.add_parser("report", help="write the published HTML page of a study")
     p.add_argument("--spec", required=True, help="the study's config (JSON, or @file)")
     p.add_argument("--tables", required=True)
     p.add_argument("--figures", required=True)
     p.add_argument("--benchmarks", default="benchmarks")
-    p.add_argument("--corpus-meta", default="results/corpus/meta.json")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_report)
 
@@ -290,33 +292,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.set_defaults(func=cmd_fit_threshold)
 
-    p = sub.add_parser("bench", help="benchmarks that print figures (last line JSON)")
-    bench = p.add_subparsers(dest="what", required=True)
-    b = bench.add_parser("train", help="training throughput against this machine's float32 matmul peak")
+    p = sub.add_parser("perf", help="speed benchmarks that print figures (last line JSON)")
+    perf = p.add_subparsers(dest="what", required=True, parser_class=_Parser)
+    b = perf.add_parser("train", help="training throughput against this machine's float32 matmul peak")
     b.add_argument("--config", default="config/config.yaml", help="study config whose grid holds the model")
     b.add_argument("--size", help="size name from the config (default: the largest)")
     b.add_argument("--seconds", type=float, default=20.0, help="timed training seconds (after compilation)")
-    b.add_argument("--batch-size", type=int, help="override the config's batch size")
-    b.add_argument("--steps-per-call", type=int, help="override the config's optimizer steps per jitted call")
-    b.set_defaults(func=cmd_bench_train)
-    b = bench.add_parser("eval", help="multiple-choice items/s and generation tokens/s with and without the KV cache")
+    b.add_argument("--batch-size", type=_count(1), help="override the config's batch size")
+    b.add_argument("--steps-per-call", type=_count(1), help="override the config's optimizer steps per jitted call")
+    b.set_defaults(func=cmd_perf_train)
+    b = perf.add_parser(
+        "evaluate", help="multiple-choice items/s and generation tokens/s with and without the KV cache"
+    )
     b.add_argument("--config", default="config/config.yaml")
     b.add_argument("--size", help="size name from the config (default: the largest)")
-    b.add_argument("--new-tokens", type=int, default=64)
-    b.add_argument("--batch-size", type=int, default=32)
-    b.set_defaults(func=cmd_bench_eval)
+    b.add_argument("--new-tokens", type=_count(1), default=64)
+    b.add_argument("--batch-size", type=_count(1), default=32)
+    b.set_defaults(func=cmd_perf_evaluate)
     return parser
 
 
+# Arguments each mode of a subcommand needs beside its mode flag.
+_NEEDS = {
+    ("train", "config"): ("model",),
+    ("evaluate", "model_dir"): ("task", "data", "tokenizer", "samples"),
+    ("evaluate", "checkpoint"): ("task_file", "format"),
+}
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    if args.command == "train" and not (args.run or (args.config and args.model)):
-        sys.exit("emergence train: give --run JSON, or --config FILE with --model NAME")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for (command, mode), needed in _NEEDS.items():
+        if args.command == command and getattr(args, mode):
+            missing = [n for n in needed if getattr(args, n) is None]
+            if missing:
+                parser.error(
+                    f"{command} --{mode.replace('_', '-')} needs "
+                    + ", ".join("--" + n.replace("_", "-") for n in missing)
+                )
     try:
-        args.func(args)
+        summary = args.func(args)
     except EmergenceError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        # os._exit, not sys.exit: background threads of Orbax and asyncio would otherwise print
+        # their own tracebacks at interpreter shutdown, burying the one line that matters.
+        os._exit(2)
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

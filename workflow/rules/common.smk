@@ -7,20 +7,29 @@ import sys
 from pathlib import Path
 
 import emergence
-from emergence.config import MODEL_NAME_PATTERN, TASK_NAME_PATTERN, StudyConfig, model_grid
+from emergence import train as training_stage
+from emergence.config import MODEL_NAME_PATTERN, TASK_NAME_PATTERN, StudyConfig, model_grid, validate
 from emergence.errors import ConfigError
+from emergence.io import load_yaml
+from emergence.report.catalog import BY_NAME as FIGURES
 from snakemake.exceptions import WorkflowError
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
-from snakemake.utils import validate
 
+# The config is validated once, here, by the package (the JSON schema in
+# workflow/schemas/, then the checks a schema cannot make); `config` itself gets the
+# schema's defaults filled in, so rule params see every setting.
 try:
-    STUDY = StudyConfig.from_dict(config)
+    # Snakemake's YAML loader keeps the last of two equal keys; the package's rejects them.
+    for _path in workflow.configfiles:
+        load_yaml(Path(_path), ConfigError, what="config file")
+    _validated = validate(config)
+    config.clear()
+    config.update(_validated)
+    STUDY = StudyConfig.from_validated(config)
+    RUNS = {run.name: run for run in model_grid(STUDY)}
 except ConfigError as e:
     raise WorkflowError(str(e)) from None
-# Also fill in the schema's defaults in `config` itself, as Snakemake does.
-validate(config, schema="../schemas/config.schema.yaml")
 
-RUNS = {run.name: run for run in model_grid(STUDY)}
 PACKAGE = Path(emergence.__file__).parent
 # Jobs run `$EMERGENCE_PYTHON -m emergence`: the interpreter running Snakemake (so PATH
 # does not matter), or with --use-conda the job environment's own python. PYTHONPATH
@@ -36,17 +45,22 @@ shell.prefix(
 wildcard_constraints:
     model=MODEL_NAME_PATTERN,
     task=TASK_NAME_PATTERN,
+    figure="|".join(FIGURES),
 
 
 def as_json(obj):
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
-def code(*modules):
-    """Package modules that compute a rule's result: Snakemake's code trigger does not see
-    inside imported modules, so they are listed as inputs. (Config parsing is not among
-    them: the validated settings themselves are each rule's params.)"""
-    return [str(PACKAGE / m) for m in modules]
+def code(*paths):
+    """Package source that computes a rule's result: Snakemake's code trigger does not see
+    inside imported modules, so it is listed as input. A path is a module or a whole stage
+    folder. (Config parsing is not among them: the validated settings themselves are each
+    rule's params.)"""
+    files = []
+    for p in map(PACKAGE.joinpath, paths):
+        files += sorted(str(f) for f in p.glob("*.py")) if p.is_dir() else [str(p)]
+    return files
 
 
 def corpus_spec():
@@ -98,15 +112,22 @@ def evaluations():
     return expand("results/evals/{model}/{task}.parquet", model=RUNS, task=config["tasks"])
 
 
-FIGURES = ["performance_vs_loss", "performance_vs_compute", "loss_curves", "metric_pairs", "cot_gain", "kshot",
-           "label_settings", "icl_score", "scaling_fit"]
-
-
-def figure_outputs():
-    """Every figure as PNG (in the Snakemake report, with its caption) and the other formats."""
-    out = [report(f"reports/figures/{name}.png", caption=f"../report/{name}.rst", category="Figures") for name in FIGURES]
+def figure_outputs(name):
+    """The files of figure `name` (or of the `{figure}` wildcard): the PNG in the Snakemake
+    report, captioned from the registry, and the other configured formats."""
     extra = [fmt for fmt in config["plots"]["formats"] if fmt != "png"]
-    return out + expand("reports/figures/{name}.{fmt}", name=FIGURES, fmt=extra)
+    png = report(f"reports/figures/{name}.png", caption="../report/figure.rst", category="Figures")
+    return [png] + [f"reports/figures/{name}.{fmt}" for fmt in extra]
+
+
+def figure_files():
+    """Every file of every figure of the registry."""
+    formats = sorted(set(config["plots"]["formats"]) | {"png"})
+    return expand("reports/figures/{name}.{fmt}", name=FIGURES, fmt=formats)
+
+
+def figure_tables(wildcards):
+    return [f"reports/tables/{t}" for t in FIGURES[wildcards.figure].tables]
 
 
 def analysis_spec():

@@ -4,7 +4,7 @@
 rule corpus:
     input:
         corpus_inputs(),
-        code("synthetic.py", "corpus.py"),
+        code("data/synthetic.py", "data/corpus.py"),
     output:
         train="results/corpus/train.jsonl",
         val="results/corpus/val.jsonl",
@@ -25,7 +25,7 @@ rule tokenizer:
     input:
         "results/corpus/train.jsonl",
         tokenizer_inputs(),
-        code("tokenizer.py"),
+        code("data/tokenizer.py", "data/corpus.py"),
     output:
         "results/tokenizer/tokenizer.json",
     params:
@@ -45,7 +45,7 @@ rule shards:
         "results/corpus/train.jsonl",
         "results/corpus/val.jsonl",
         tokenizer="results/tokenizer/tokenizer.json",
-        code=code("shards.py", "tokenizer.py"),
+        code=code("data/shards.py", "data/tokenizer.py"),
     output:
         train="results/data/train.npy",
         val="results/data/val.npy",

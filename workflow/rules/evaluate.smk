@@ -7,7 +7,7 @@ rule task:
         "results/corpus/train.jsonl",
         task_inputs,
         tokenizer="results/tokenizer/tokenizer.json",
-        code=code("tasks.py", "synthetic.py", "benchmarks.py", "items.py", "corpus.py", "tokenizer.py"),
+        code=code("evaluate/tasks.py", "evaluate/items.py", "evaluate/metrics.py", "evaluate/benchmark_files.py", "data"),
     output:
         "results/tasks/{task}.json",
     params:
@@ -28,7 +28,7 @@ rule evaluate:
         task="results/tasks/{task}.json",
         tokenizer="results/tokenizer/tokenizer.json",
         val="results/data/val.npy",
-        code=code("evaluate.py", "inference.py", "metrics.py", "tasks.py", "model.py", "checkpoint.py", "shards.py"),
+        code=code("evaluate", "model", "data/shards.py", "data/tokenizer.py"),
     output:
         table="results/evals/{model}/{task}.parquet",
         samples="results/evals/{model}/{task}.samples.parquet",

@@ -6,7 +6,7 @@
 rule train:
     input:
         data=multiext("results/data/", "train.npy", "val.npy", "meta.json"),
-        code=code("model.py", "optimizer.py", "batches.py", "checkpoint.py", "train.py", "shards.py"),
+        code=code(*training_stage.CODE, "data/shards.py"),
     output:
         log="results/models/{model}/train_log.jsonl",
         summary="results/models/{model}/model.json",

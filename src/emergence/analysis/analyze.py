@@ -1,0 +1,153 @@
+"""The study's analysis: thresholds per task, prompt and metric; the collapse test; the scaling law.
+
+Each task is analysed at its main setting: gold demonstration labels and the largest
+number of demonstrations evaluated for that prompt style. The other settings (fewer
+shots, other labels) are compared in the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from emergence.analysis.collapse import collapse_test
+from emergence.analysis.collect import read_results
+from emergence.analysis.scaling import fit_scaling, scaling_predict
+from emergence.analysis.thresholds import fit_threshold
+from emergence.config import AnalysisConfig
+from emergence.evaluate.metrics import MAIN, METRICS
+from emergence.io import read_csv_columns, write_json, write_table
+
+
+def main_setting(results: pd.DataFrame) -> pd.DataFrame:
+    """Rows of each task x prompt at gold labels (or none) and the most demonstrations evaluated."""
+    df = results[results["labels"].isin(["gold", "none"])]
+    most = df.groupby(["task", "prompt"])["shots"].transform("max")
+    return df[df["shots"] == most]
+
+
+def main_metric(task_rows: pd.DataFrame) -> str:
+    return next(m for m in MAIN if m in set(task_rows["metric"]))
+
+
+def thresholds_table(
+    results: pd.DataFrame, n_boot: int, seed: int, level: float, bootstrap: str = "auto"
+) -> pd.DataFrame:
+    """One row per task x prompt x metric at the main setting: verdict, threshold and interval."""
+    rows = []
+    for (task, prompt, metric), d in main_setting(results).groupby(["task", "prompt", "metric"], sort=True):
+        m = METRICS[metric]
+        if not m.analysed:
+            continue
+        d = d.sort_values(["model", "step"])
+        chance = d["chance"].dropna().iloc[0] if m.bounded and d["chance"].notna().any() else None
+        fit = fit_threshold(
+            d["loss"].to_numpy(),
+            d["value"].to_numpy(),
+            model=d["model"].to_numpy(),
+            n=d["n"].to_numpy() if m.proportion else None,
+            chance=chance,
+            higher_is_better=m.higher_is_better,
+            n_boot=n_boot,
+            seed=seed,
+            level=level,
+            bootstrap=bootstrap if m.proportion or "items" not in bootstrap else "clusters",
+        )
+        to_bpb = float((d["bpb"] / d["loss"]).iloc[0])
+        best = fit.get("best_model") or "smooth"
+        rows.append(
+            {
+                "task": task,
+                "prompt": prompt,
+                "shots": int(d["shots"].iloc[0]),
+                "labels": d["labels"].iloc[0],
+                "metric": metric,
+                **{
+                    k: fit.get(k)
+                    for k in (
+                        "verdict",
+                        "threshold",
+                        "ci_low",
+                        "ci_high",
+                        "chance",
+                        "spearman",
+                        "spearman_p",
+                        "emergence_score",
+                        "delta_bic",
+                        "best_model",
+                        "n_points",
+                        "resolution_warning",
+                    )
+                },
+                "threshold_bpb": fit["threshold"] * to_bpb if fit.get("threshold") is not None else None,
+                "loss_min": float(d["loss"].min()),
+                "loss_max": float(d["loss"].max()),
+                # The best model's parameters, in chance-normalised units (see thresholds.normalise).
+                "fit": json.dumps(
+                    {
+                        k.removeprefix(best + "_"): fit[k]
+                        for k in fit
+                        if k.startswith(best + "_") and not k.startswith(("aic", "bic"))
+                    }
+                ),
+                "higher_is_better": m.higher_is_better,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def collapse_table(results: pd.DataFrame) -> pd.DataFrame:
+    """The collapse test for each task x prompt's main metric at the main setting."""
+    rows = []
+    for (task, prompt), d in main_setting(results).groupby(["task", "prompt"], sort=True):
+        metric = main_metric(d)
+        d = d[d["metric"] == metric].rename(columns={"params": "all_params"})
+        d = d.assign(params=d["nonembedding_params"])
+        out = collapse_test(d[["loss", "value", "params", "tokens", "flops"]])
+        rows.append({"task": task, "prompt": prompt, "metric": metric, **out})
+    return pd.DataFrame(rows)
+
+
+def final_points(training: pd.DataFrame) -> pd.DataFrame:
+    """Each run's last checkpoint: non-embedding parameters, tokens trained, validation loss."""
+    val = training.dropna(subset=["val_loss"])
+    last = val[val["step"] == val.groupby("model")["step"].transform("max")]
+    return last[["model", "size", "budget", "nonembedding_params", "tokens", "val_loss"]].rename(
+        columns={"val_loss": "loss"}
+    )
+
+
+def scaling_fit(training: pd.DataFrame, n_boot: int, seed: int) -> tuple[dict, pd.DataFrame]:
+    """The scaling law on each run's final checkpoint, and those points with the law's prediction."""
+    points = final_points(training).reset_index(drop=True)
+    if len(points) < 5:  # five free parameters
+        return {"note": f"{len(points)} runs are too few to fit five parameters"}, points.assign(predicted=np.nan)
+    fit = fit_scaling(
+        points["nonembedding_params"].to_numpy(float),
+        points["tokens"].to_numpy(float),
+        points["loss"].to_numpy(float),
+        n_boot=n_boot,
+        seed=seed,
+    )
+    points["predicted"] = scaling_predict(
+        fit, points["nonembedding_params"].to_numpy(float), points["tokens"].to_numpy(float)
+    )
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in fit.items()}, points
+
+
+def analyze(cfg: AnalysisConfig, tables: Path) -> pd.DataFrame:
+    """Thresholds, collapse test and scaling law from `tables` (results.parquet, training.csv),
+    written beside them as thresholds.csv, collapse.csv and scaling.json; returns the thresholds."""
+    tables = Path(tables)
+    results = read_results(tables / "results.parquet")
+    thresholds = thresholds_table(results, cfg.n_boot, cfg.seed, cfg.level, cfg.bootstrap)
+    write_table(thresholds, csv=tables / "thresholds.csv")
+    write_table(collapse_table(results), csv=tables / "collapse.csv")
+    training = read_csv_columns(tables / "training.csv", ("model", "step", "val_loss"))
+    fit, points = scaling_fit(training, cfg.n_boot, cfg.seed)
+    write_json(tables / "scaling.json", {"fit": fit, "points": points.to_dict("records")})
+    return thresholds

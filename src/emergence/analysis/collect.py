@@ -1,0 +1,111 @@
+"""Collect a study's outputs into tidy tables.
+
+- `results`: one row per model x checkpoint x task x prompt x shots x labels x metric:
+  model, size, budget, seed, params, nonembedding_params, tokens, step, flops, loss, bpb,
+  task, prompt, shots, labels, metric, value, n, chance. `loss` is the validation loss
+  (nats/token) at that checkpoint, `bpb` the same in bits per byte, `tokens` the tokens
+  trained so far and `flops` the training compute so far.
+- `training`: every logged training step of every model (the loss curves).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from emergence.errors import InputError
+from emergence.io import read_json, write_table
+
+RESULT_COLUMNS = [
+    "model", "size", "budget", "seed", "params", "nonembedding_params", "tokens", "step", "flops", "loss", "bpb",
+    "task", "prompt", "shots", "labels", "metric", "value", "n", "chance",
+]  # fmt: skip
+
+
+def _model_info(model_dir: Path) -> dict:
+    summary = read_json(model_dir / "model.json", "model summary")
+    run = summary["run"]
+    return {
+        "model": summary["name"],
+        "size": run["size_name"],
+        "budget": run["tokens"],
+        "seed": run["seed"],
+        "params": summary["params"],
+        "nonembedding_params": summary["nonembedding_params"],
+        "flops_per_token": summary["flops_per_token"],
+        "tokens_per_step": summary["batch_size"] * run["context"],
+    }
+
+
+def training_table(model_dirs: list[Path]) -> pd.DataFrame:
+    """Every logged step of every model, with its size, budget and compute so far."""
+    frames = []
+    for d in map(Path, model_dirs):
+        info = _model_info(d)
+        log = pd.read_json(d / "train_log.jsonl", lines=True)
+        log["flops"] = log["tokens"] * info["flops_per_token"]
+        for k in ("model", "size", "budget", "seed", "params", "nonembedding_params"):
+            log[k] = info[k]
+        frames.append(log)
+    return pd.concat(frames, ignore_index=True)
+
+
+def results_table(model_dirs: list[Path], eval_files: list[Path]) -> pd.DataFrame:
+    """Join every evaluation row with its checkpoint's validation loss and its model's size."""
+    training = training_table(model_dirs)
+    at_ckpt = training.dropna(subset=["val_loss"])[["model", "step", "val_loss", "val_bpb"]]
+    at_ckpt = at_ckpt.rename(columns={"val_loss": "loss", "val_bpb": "bpb"})
+    info = pd.DataFrame([_model_info(Path(d)) for d in model_dirs])
+    frames = []
+    for f in eval_files:
+        frame = pd.read_parquet(f)
+        if not {"metric", "value", "step"} <= set(frame.columns):
+            raise InputError(
+                f"{f} is not an evaluation metrics table (a samples table?): it lacks metric/value/step columns"
+            )
+        frames.append(frame)
+    evals = pd.concat(frames, ignore_index=True)
+    table = (
+        evals.drop(columns=["tokens"])
+        .merge(info, on="model", how="left")
+        .merge(at_ckpt, on=["model", "step"], how="left")
+    )
+    missing = table[table["loss"].isna()][["model", "step"]].drop_duplicates()
+    if len(missing):
+        raise InputError(
+            f"no validation loss in the training log for {missing.to_dict('records')[:3]} (retrain these models)"
+        )
+    table["tokens"] = table["step"] * table["tokens_per_step"]
+    table["flops"] = table["tokens"] * table["flops_per_token"]
+    return (
+        table[RESULT_COLUMNS]
+        .sort_values(["task", "prompt", "shots", "labels", "metric", "model", "step"])
+        .reset_index(drop=True)
+    )
+
+
+def read_results(path: Path) -> pd.DataFrame:
+    """A results table (results.parquet) written by `collect`; InputError naming the file otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"results table {path} does not exist: run `emergence collect` first")
+    try:
+        table = pd.read_parquet(path)
+    except Exception as e:  # pyarrow raises several types for a damaged file
+        raise InputError(f"results table {path} is not a readable parquet file ({str(e).splitlines()[0]})") from None
+    missing = [c for c in RESULT_COLUMNS if c not in table.columns]
+    if missing:
+        raise InputError(f"results table {path} lacks column(s) {', '.join(missing)}")
+    return table
+
+
+def collect(model_summaries: list[Path], eval_files: list[Path], out_dir: Path) -> pd.DataFrame:
+    """results.{csv,parquet} and training.csv in `out_dir` from the models' summaries
+    (model.json, beside each train_log.jsonl) and their evaluation tables."""
+    model_dirs = [Path(p).parent for p in model_summaries]
+    out = Path(out_dir)
+    table = results_table(model_dirs, [Path(p) for p in eval_files])
+    write_table(training_table(model_dirs), csv=out / "training.csv")
+    write_table(table, csv=out / "results.csv", parquet=out / "results.parquet")
+    return table

@@ -1,0 +1,2 @@
+"""Evaluation stage: the metric registry, items and requests, the task registry (kinds),
+benchmark-file loaders, scoring functions, and the loop over a model's checkpoints."""

@@ -1,0 +1,257 @@
+"""Evaluate every checkpoint of a model on one task's requests.
+
+Output contract:
+- metrics table: one row per checkpoint x prompt x shots x labels x metric with columns
+  model, step, tokens, task, prompt, shots, labels, metric, value, n, chance.
+- samples table: one row per checkpoint x request: the item, every choice's
+  log-likelihood (multiple choice) or the generated text, extracted answer and the
+  reference answer's log-probability (generation), so any metric can be recomputed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from emergence.config import defaults, task_spec
+from emergence.data.shards import open_tokens
+from emergence.data.tokenizer import load_tokenizer, tokenizer_sha256, vocab_size
+from emergence.errors import InputError
+from emergence.evaluate import scoring
+from emergence.evaluate.items import SETTING, Request, Task
+from emergence.evaluate.metrics import ICL, MC, main_metric
+from emergence.evaluate.tasks import KINDS, assemble_task
+from emergence.io import check_output, read_json, write_table
+from emergence.model.inference import Inference, ParamsReader, load_model_config
+
+
+def _score_mc(inf, params, requests: tuple[Request, ...], enc) -> list[dict]:
+    pairs = [(enc(r.text), enc(c)) for r in requests for c in r.choices]
+    logprobs = inf.continuation_logprobs(params, pairs)
+    out, k = [], 0
+    for r in requests:
+        n = len(r.choices)
+        ll = [float(lp.sum()) for lp in logprobs[k : k + n]]
+        k += n
+        m = scoring.mc_metrics(ll, [len(c.encode()) for c in r.choices], r.label)
+        out.append({"metrics": m, "choice_logliks": ll, "prediction": int(np.argmax(ll))})
+    return out
+
+
+def _score_generation(inf, params, requests: tuple[Request, ...], tok, enc, numeric: bool) -> list[dict]:
+    out: list[dict | None] = [None] * len(requests)
+    by_cap = defaultdict(list)
+    for i, r in enumerate(requests):
+        by_cap[r.max_new].append(i)
+    answer_lp = inf.continuation_logprobs(params, [(enc(r.text), enc(r.target)) for r in requests])
+    for max_new, idx in by_cap.items():
+        tokens = inf.greedy(params, [enc(requests[i].text) for i in idx], max_new)
+        for row, i in enumerate(idx):
+            r = requests[i]
+            text = scoring.cut_at_stop(tok.decode(tokens[row].tolist()), r.stops)
+            pred = scoring.extract_number(text) if numeric else scoring.extract_first_line(text)
+            lp = answer_lp[i]
+            out[i] = {
+                "generated": text,
+                "extracted": pred,
+                "metrics": {
+                    "exact_match": scoring.exact_match(pred, r.answer),
+                    "edit_distance": scoring.normalised_edit_distance(enc(pred or ""), enc(r.answer)),
+                    "answer_logprob": float(lp.sum()),
+                    "answer_logprob_per_token": float(lp.mean()),
+                },
+            }
+    return out
+
+
+def icl_losses(inf: Inference, params, val_tokens: np.ndarray, n_windows: int = 64) -> np.ndarray:
+    """Mean loss (nats) at each position of the context, over the first validation windows."""
+    L = inf.mcfg.context
+    n = max(1, min(n_windows, (len(val_tokens) - 1) // L))
+    windows = [val_tokens[i * L : i * L + L + 1].astype(np.int64).tolist() for i in range(n)]
+    logprobs = inf.continuation_logprobs(params, [(w[:1], w[1:]) for w in windows])
+    return -np.mean(np.stack(logprobs), axis=0)
+
+
+def icl_metrics(loss_L: np.ndarray, positions: tuple[float, float]) -> dict[str, float]:
+    """Olsson et al.'s in-context-learning score: loss late in the context minus loss early
+    in it (negative when later tokens profit from the context), each averaged over a
+    window of 10% of the context around its position."""
+    L = len(loss_L)
+    half = max(1, L // 20)
+
+    def around(f):
+        c = min(L - 1, max(0, round(f * (L - 1))))
+        return float(loss_L[max(0, c - half) : c + half + 1].mean())
+
+    early, late = around(positions[0]), around(positions[1])
+    return {"icl_score": late - early, "loss_early": early, "loss_late": late}
+
+
+def evaluate(
+    model_dir: Path, task: Task, tokenizer, steps: list[int] | None = None, data_dir: Path | None = None, progress=None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(metrics, samples) tables for `task` on the model's checkpoints (all, or `steps`)."""
+    model_dir = Path(model_dir)
+    summary = read_json(model_dir / "model.json", "model summary")
+    mcfg = load_model_config(model_dir)
+    steps = summary["checkpoint_steps"] if steps is None else steps
+    tokens_per_step = summary["batch_size"] * mcfg.context
+    kind = KINDS[task.kind]
+    inf = Inference(mcfg)
+    enc_cache: dict[str, list[int]] = {}
+
+    def enc(text: str) -> list[int]:
+        if text not in enc_cache:
+            enc_cache[text] = tokenizer.encode(text).ids
+        return enc_cache[text]
+
+    val = open_tokens(Path(data_dir) / "val.npy") if kind.scoring == ICL else None
+    read_params = ParamsReader(model_dir, mcfg)
+    rows, samples = [], []
+    base = {"model": summary["name"], "task": task.task}
+    for step in steps:
+        params = read_params(step)
+        at = {**base, "step": step, "tokens": step * tokens_per_step}
+        if kind.scoring == ICL:
+            loss_L = icl_losses(inf, params, val)
+            for metric, value in icl_metrics(loss_L, tuple(task.spec["icl_positions"])).items():
+                rows.append(
+                    {
+                        **at,
+                        "prompt": "none",
+                        "shots": 0,
+                        "labels": "none",
+                        "metric": metric,
+                        "value": value,
+                        "n": 1,
+                        "chance": task.chance.get(metric),
+                    }
+                )
+            samples.append({**at, "item": "loss_by_position", "loss_by_position": loss_L.tolist()})
+        else:
+            reqs = task.requests
+            if kind.scoring == MC:
+                scored = _score_mc(inf, params, reqs, enc)
+            else:
+                scored = _score_generation(inf, params, reqs, tokenizer, enc, kind.numeric)
+            groups = defaultdict(lambda: defaultdict(list))
+            for r, s in zip(reqs, scored):
+                for metric, value in s.pop("metrics").items():
+                    groups[r.setting][metric].append(value)
+                    s[metric] = value
+                samples.append({**at, **dict(zip(SETTING, r.setting)), "item": r.item, "answer": r.answer, **s})
+            for setting, by_metric in groups.items():
+                for metric, values in by_metric.items():
+                    value, n = scoring.aggregate(values)
+                    rows.append(
+                        {
+                            **at,
+                            **dict(zip(SETTING, setting)),
+                            "metric": metric,
+                            "value": value,
+                            "n": n,
+                            "chance": task.chance.get(metric),
+                        }
+                    )
+        if progress:
+            progress(step)
+    return pd.DataFrame(rows), pd.DataFrame(samples)
+
+
+def check_tokenizer(model_dir: Path, tokenizer, tokenizer_path: Path) -> None:
+    """InputError unless `tokenizer` is the one the model was trained with (same file, or
+    for models that did not record it, at least the same vocabulary size)."""
+    summary = read_json(Path(model_dir) / "model.json", "model summary")
+    trained_with = summary.get("tokenizer_sha256")
+    if trained_with and trained_with != tokenizer_sha256(tokenizer_path):
+        raise InputError(
+            f"tokenizer file {tokenizer_path} is not the one {summary['name']} was trained with "
+            "(another study's?); pass --tokenizer with that study's results/tokenizer/tokenizer.json"
+        )
+    expected = summary.get("model", {}).get("vocab_size")
+    if expected is not None and vocab_size(tokenizer) > expected:
+        raise InputError(
+            f"tokenizer file {tokenizer_path} has {vocab_size(tokenizer)} tokens but {summary['name']} "
+            f"was trained with {expected}; pass the tokenizer of its own study"
+        )
+
+
+def headline(task: Task, table: pd.DataFrame) -> dict:
+    """The task's main metric at the last evaluated checkpoint, first setting."""
+    metric = main_metric(KINDS[task.kind].scoring)
+    last = table[(table.metric == metric) & (table.step == table.step.max())].iloc[0]
+    return {"n": int(last.n), "metric": metric, "value": None if math.isnan(last.value) else float(last.value)}
+
+
+def evaluate_model(
+    model_dir: Path, task_path: Path, tokenizer_path: Path, data_dir: Path, out: Path, samples: Path, progress=None
+) -> dict:
+    """The workflow's evaluation: every checkpoint of a model on a built task file; writes
+    the metrics and samples tables and returns the headline (see `headline`)."""
+    out, samples = check_output(out, "--out"), check_output(samples, "--samples")
+    task = Task.from_dict(read_json(task_path, "task file"))
+    tokenizer = load_tokenizer(tokenizer_path)
+    check_tokenizer(model_dir, tokenizer, tokenizer_path)
+    rows, sample_rows = evaluate(model_dir, task, tokenizer, data_dir=data_dir, progress=progress)
+    write_table(sample_rows, parquet=samples)
+    write_table(rows, parquet=out)
+    return headline(task, rows)
+
+
+def evaluate_checkpoint(
+    checkpoint: Path,
+    task_file: Path,
+    fmt: str,
+    shots: int,
+    cot: bool,
+    max_new_tokens: int,
+    tokenizer_path: Path | None,
+    out: Path,
+    samples: Path | None = None,
+) -> dict:
+    """One checkpoint on a benchmark file (MMLU or GSM8K layout), by the workflow's code
+    path; writes the metrics (and samples) tables and returns the headline. The tokenizer
+    defaults to the one of the checkpoint's own study (results/tokenizer/tokenizer.json
+    beside results/models/), and must be the one the model was trained with."""
+    checkpoint = Path(checkpoint)
+    out = check_output(out, "--out")
+    samples = check_output(samples, "--samples") if samples else None
+    if not checkpoint.name.isdigit():
+        raise InputError(
+            f"--checkpoint {checkpoint}: expected a checkpoint directory named by its step, "
+            "e.g. results/models/M/checkpoints/245"
+        )
+    if not checkpoint.is_dir():
+        raise InputError(f"--checkpoint {checkpoint}: no such checkpoint directory")
+    model_dir = checkpoint.parent.parent
+    context = load_model_config(model_dir).context
+    tokenizer_path = (
+        Path(tokenizer_path) if tokenizer_path else model_dir.parent.parent / "tokenizer" / "tokenizer.json"
+    )
+    tokenizer = load_tokenizer(tokenizer_path)
+    check_tokenizer(model_dir, tokenizer, tokenizer_path)
+    settings = {
+        "kind": fmt,
+        "path": str(task_file),
+        "n_items": 10**9,
+        "demo_pool": 0,
+        "shots": [shots],
+        "prompts": ["cot" if cot else "standard"],
+        "max_new_tokens": max_new_tokens,
+        "cot_max_new_tokens": max_new_tokens,
+    }
+    spec = dataclasses.replace(task_spec("file", settings), name=Path(task_file).stem)
+    task = assemble_task(spec, defaults(), tokenizer, context)
+    if not task.requests:
+        raise InputError(f"{task_file}: no prompt fits the model's context of {context} tokens with {shots} shots")
+    rows, sample_rows = evaluate(model_dir, task, tokenizer, steps=[int(checkpoint.name)])
+    write_table(rows, parquet=out)
+    if samples:
+        write_table(sample_rows, parquet=samples)
+    return headline(task, rows)

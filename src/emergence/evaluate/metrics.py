@@ -1,0 +1,104 @@
+"""The metric registry: every metric the evaluation writes, declared once.
+
+Evaluation (which metrics a kind of task produces, their chance levels), analysis (which
+way is better, which are proportions of items, which are chance-normalised, which are a
+task's headline) and the figures and report (axis labels, the continuous twins shown
+beside a discontinuous metric) all read this table; none of them lists metrics itself.
+The functions that compute the values are in `scoring.py`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+# How a kind of task is scored: log-likelihood of each choice, greedy generation, or the
+# loss along validation windows (Olsson et al.'s in-context-learning score).
+MC, GENERATION, ICL = "multiple_choice", "generation", "icl"
+
+
+def _one_in(n_choices: int) -> float:
+    return 1.0 / n_choices
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+    name: str
+    # The scoring that produces it (MC, GENERATION or ICL).
+    scoring: str
+    # Axis label, with units and direction where it is not "higher is better".
+    label: str
+    higher_is_better: bool = True
+    # A share of items (0..1): its item count n feeds the item-level bootstrap and the
+    # binomial noise floor of the threshold analysis.
+    proportion: bool = False
+    # Bounded, so the analysis measures it from chance (0) to perfect (1).
+    bounded: bool = False
+    # The chance level given the number of choices (None: no meaningful chance level).
+    chance: Callable[[int], float] | None = None
+    # The headline metric of its scoring (what a task's verdict and figures use).
+    main: bool = False
+    # Thresholds are fitted for it (the two halves of the ICL score are not).
+    analysed: bool = True
+    # Continuous metrics drawn beside this discontinuous one (the mirage check).
+    twins: tuple[str, ...] = ()
+
+
+_DECLARED = (
+    Metric(
+        "acc", MC, "accuracy", proportion=True, bounded=True, chance=_one_in, main=True, twins=("p_correct", "brier")
+    ),
+    Metric("acc_norm", MC, "accuracy (length-normalised)", proportion=True, bounded=True, chance=_one_in),
+    Metric("p_correct", MC, "probability of the correct choice", bounded=True, chance=_one_in),
+    Metric(
+        "brier",
+        MC,
+        "Brier score (lower is better)",
+        higher_is_better=False,
+        bounded=True,
+        chance=lambda n: 1.0 - 1.0 / n,
+    ),
+    Metric("margin", MC, "log-likelihood margin (nats)", chance=lambda n: 0.0),
+    Metric(
+        "exact_match",
+        GENERATION,
+        "exact match",
+        proportion=True,
+        bounded=True,
+        chance=lambda n: 0.0,
+        main=True,
+        twins=("answer_logprob_per_token", "edit_distance"),
+    ),
+    Metric("edit_distance", GENERATION, "token edit distance (normalised, lower is better)", higher_is_better=False),
+    Metric("answer_logprob", GENERATION, "log p(answer) (nats)"),
+    Metric("answer_logprob_per_token", GENERATION, "log p(answer) per token (nats)"),
+    Metric(
+        "icl_score", ICL, "ICL score (nats; lower is better)", higher_is_better=False, chance=lambda n: 0.0, main=True
+    ),
+    Metric("loss_early", ICL, "loss early in the context (nats)", higher_is_better=False, analysed=False),
+    Metric("loss_late", ICL, "loss late in the context (nats)", higher_is_better=False, analysed=False),
+)
+METRICS: dict[str, Metric] = {m.name: m for m in _DECLARED}
+# Headline metrics in order of preference (a task has exactly one of them).
+MAIN: tuple[str, ...] = tuple(m.name for m in _DECLARED if m.main)
+
+
+def produced_by(scoring: str) -> tuple[str, ...]:
+    return tuple(m.name for m in _DECLARED if m.scoring == scoring)
+
+
+def main_metric(scoring: str) -> str:
+    return next(m.name for m in _DECLARED if m.scoring == scoring and m.main)
+
+
+def chance_levels(scoring: str, n_choices: int) -> dict[str, float | None]:
+    """Each metric of `scoring` at chance, for items with `n_choices` choices."""
+    return {m.name: (m.chance(n_choices) if m.chance else None) for m in _DECLARED if m.scoring == scoring}
+
+
+def label(metric: str) -> str:
+    return METRICS[metric].label if metric in METRICS else metric
+
+
+def higher_is_better(metric: str) -> bool:
+    return METRICS[metric].higher_is_better if metric in METRICS else True

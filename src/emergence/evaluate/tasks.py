@@ -1,0 +1,282 @@
+"""The task registry: turns a configured task into concrete evaluation requests.
+
+A request is one item in one setting (prompt style x number of demonstrations x label
+setting) with its full prompt text. Demonstrations and label draws are fixed by the
+task's seed and the item, so every checkpoint of every model sees the same requests.
+The task file (`results/tasks/{task}.json`) holds the requests, chance levels, and how
+many items were found verbatim in the training corpus (0 for generated tasks, enforced).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from emergence.config import StudyConfig, TaskSpec
+from emergence.data.corpus import iter_texts
+from emergence.data.synthetic import World, filler_sentence, heldout_items
+from emergence.data.tokenizer import load_tokenizer
+from emergence.errors import InputError
+from emergence.evaluate.benchmark_files import load_benchmark
+from emergence.evaluate.items import Item, Request, Task
+from emergence.evaluate.metrics import GENERATION, ICL, MC, chance_levels
+from emergence.io import write_json
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    scoring: str
+    # (spec, study config, number of items) -> items; demonstrations come from the same list.
+    load: Callable[[TaskSpec, StudyConfig, int], list[Item]] | None
+    # Answers are numbers (extracted from generations as such).
+    numeric: bool = False
+    # True for generated items that must never occur in the training text.
+    synthetic: bool = True
+
+
+def _arith(n_operands: int) -> Callable:
+    def load(spec: TaskSpec, cfg: StudyConfig, n: int) -> list[Item]:
+        raw = heldout_items(cfg.corpus.synthetic, cfg.seed, "arithmetic", 2 * n + 2, rng_seed=spec.seed)
+        raw = [r for r in raw if len(r["operands"]) == n_operands][:n]
+        return [
+            Item(
+                r["key"],
+                r["prompt"],
+                r["answer"],
+                solution=r["worked_answer"].split(" ####")[0].strip(),
+                meta={"target": r["answer"], "cot_question": r["worked_prompt"], "cot_target": r["worked_answer"]},
+            )
+            for r in raw
+        ]
+
+    return load
+
+
+def _facts(choice: bool) -> Callable:
+    def load(spec: TaskSpec, cfg: StudyConfig, n: int) -> list[Item]:
+        raw = heldout_items(cfg.corpus.synthetic, cfg.seed, "facts", n, rng_seed=spec.seed)
+        return [
+            Item(
+                r["key"],
+                r["prompt"],
+                r["value"],
+                choices=tuple(r["choices"]) if choice else (),
+                label=r["choices"].index(r["answer"]) if choice else None,
+            )
+            for r in raw
+        ]
+
+    return load
+
+
+def _sentiment(spec: TaskSpec, cfg: StudyConfig, n: int) -> list[Item]:
+    raw = heldout_items(cfg.corpus.synthetic, cfg.seed, "classification", n, rng_seed=spec.seed)
+    return [
+        Item(
+            r["key"],
+            r["prompt"],
+            r["label"],
+            choices=tuple(r["choices"]),
+            label=r["choices"].index(r["answer"]),
+            meta={"text": r["prompt"].removeprefix("review: ").removesuffix(" ->")},
+        )
+        for r in raw
+    ]
+
+
+def _copying(spec: TaskSpec, cfg: StudyConfig, n: int) -> list[Item]:
+    raw = heldout_items(cfg.corpus.synthetic, cfg.seed, "copying", n, rng_seed=spec.seed)
+    return [Item(r["key"], r["prompt"], r["answer"].strip()) for r in raw]
+
+
+def _benchmark(fmt: str) -> Callable:
+    def load(spec: TaskSpec, cfg: StudyConfig, n: int) -> list[Item]:
+        items = load_benchmark(Path(spec.path), fmt)
+        if fmt == "gsm8k":
+            items = [
+                dataclasses.replace(i, meta={**i.meta, "cot_target": f" {i.solution}\n#### {i.answer}"}) for i in items
+            ]
+        return items[:n]
+
+    return load
+
+
+KINDS: dict[str, Kind] = {
+    "addition": Kind(GENERATION, _arith(2), numeric=True),
+    "multistep": Kind(GENERATION, _arith(3), numeric=True),
+    "fact_recall": Kind(GENERATION, _facts(choice=False)),
+    "fact_choice": Kind(MC, _facts(choice=True)),
+    "sentiment": Kind(MC, _sentiment),
+    "copying": Kind(GENERATION, _copying),
+    "mmlu": Kind(MC, _benchmark("mmlu"), synthetic=False),
+    "gsm8k": Kind(GENERATION, _benchmark("gsm8k"), numeric=True, synthetic=False),
+    "icl_score": Kind(ICL, None),
+}
+
+
+def question(item: Item, prompt: str) -> str:
+    return item.meta.get("cot_question", item.question) if prompt == "cot" else item.question
+
+
+def target(item: Item, prompt: str) -> str:
+    """The reference continuation: the correct choice, the answer, or (cot) the worked solution and answer."""
+    if prompt == "cot":
+        return item.meta["cot_target"]
+    if item.choices:
+        return item.choices[item.label]
+    return item.meta.get("target", " " + item.answer)
+
+
+def render_demo(item: Item, prompt: str, labels: str, rng: np.random.Generator, world: World | None) -> str:
+    """One demonstration line under a label setting: gold, random or flipped labels,
+    out-of-distribution inputs (filler sentences, random labels), or no format markers."""
+    if labels == "gold":
+        return question(item, prompt) + target(item, prompt)
+    n = len(item.choices)
+    if labels == "random":
+        return item.question + item.choices[rng.integers(n)]
+    if labels == "flipped":
+        return item.question + item.choices[(item.label + 1) % n]
+    if labels == "ood":
+        return f"review: {filler_sentence(world, rng).rstrip('.').lower()} ->" + item.choices[rng.integers(n)]
+    if labels == "no_format":
+        return item.meta["text"] + item.choices[item.label]
+    raise ValueError(labels)
+
+
+def stops(kind: Kind, prompt: str) -> tuple[str, ...]:
+    return ("\n\n", "\nQuestion:") if (prompt == "cot" and not kind.synthetic) else ("\n",)
+
+
+def build_requests(spec: TaskSpec, cfg: StudyConfig, n_tokens: Callable[[str], int], context: int) -> dict:
+    """All requests of a task, and the shots values skipped because a prompt would not fit
+    in `context` tokens (n_tokens counts a text's tokens)."""
+    kind = KINDS[spec.kind]
+    pool = kind.load(spec, cfg, spec.n_items + spec.demo_pool)
+    items, demos = pool[: spec.n_items], pool[spec.n_items :] or pool
+    if len({d.id for d in demos}) - (demos is pool) < max(spec.shots):
+        raise InputError(
+            f"task {spec.name}: {len(pool)} items are too few to draw {max(spec.shots)} "
+            "demonstrations besides each item"
+        )
+    world = World.build(cfg.corpus.synthetic, cfg.seed) if "ood" in spec.labels else None
+    requests, skipped = [], []
+    for prompt in spec.prompts:
+        max_new = spec.cot_max_new_tokens if prompt == "cot" else spec.max_new_tokens
+        for shots in spec.shots:
+            # Without demonstrations every label setting is the same prompt: evaluate it once.
+            for labels in spec.labels if shots else spec.labels[:1]:
+                batch = []
+                for i, item in enumerate(items):
+                    rng = np.random.default_rng([spec.seed, i, shots])
+                    # Demonstrations from the separate pool, or (no pool) from the other items.
+                    others = [d for d in demos if d.id != item.id]
+                    chosen = [others[j] for j in rng.choice(len(others), size=min(shots, len(others)), replace=False)]
+                    lines = [render_demo(d, prompt, labels, rng, world) for d in chosen]
+                    text = "".join(line + "\n" for line in lines) + question(item, prompt)
+                    batch.append(
+                        Request(
+                            prompt=prompt,
+                            shots=shots,
+                            labels=labels,
+                            item=item.id,
+                            text=text,
+                            target=target(item, prompt),
+                            answer=item.answer,
+                            choices=item.choices,
+                            label=item.label,
+                            max_new=max_new,
+                            stops=stops(kind, prompt),
+                        )
+                    )
+                longest = max(
+                    n_tokens(r.text) + (max(map(n_tokens, r.choices)) if r.choices else max_new) for r in batch
+                )
+                if longest > context:
+                    skipped.append({"prompt": prompt, "shots": shots, "labels": labels, "tokens": longest})
+                else:
+                    requests.extend(batch)
+    return {"requests": requests, "skipped": skipped, "items": [dataclasses.asdict(i) for i in items]}
+
+
+def contamination(items: list[Item], kind: Kind, corpus_text: str) -> int:
+    """Items whose question (in either prompt style) or standard answer line occurs verbatim in the corpus.
+
+    A match must not continue a longer number or sum: "3+37=" is not found inside "13+37="
+    or "3+3+37=", which are other items."""
+    found = 0
+    for item in items:
+        needles = {question(item, "standard").strip()}
+        if "cot_question" in item.meta:
+            needles.add(item.meta["cot_question"].strip())
+        if item.meta.get("target"):
+            needles.add(item.question + item.meta["target"])
+        if any(_occurs(n, corpus_text) for n in needles):
+            found += 1
+    return found
+
+
+def _occurs(needle: str, text: str) -> bool:
+    start = text.find(needle)
+    while start != -1:
+        before = text[start - 1] if start else ""
+        end = start + len(needle)
+        after = text[end] if end < len(text) else ""
+        if not (needle[0].isdigit() and (before.isdigit() or before == "+")) and not (
+            needle[-1].isdigit() and after.isdigit()
+        ):
+            return True
+        start = text.find(needle, start + 1)
+    return False
+
+
+def assemble_task(spec: TaskSpec, cfg: StudyConfig, tokenizer, context: int, contamination_of=None) -> Task:
+    """A task's requests under `context`, with its chance levels; `contamination_of(items)`
+    counts items found in the training text (none for a standalone benchmark file).
+    InputError when no setting fits the context."""
+    kind = KINDS[spec.kind]
+    if kind.scoring == ICL:
+        return Task(spec.name, spec.kind, kind.scoring, dataclasses.asdict(spec), (), chance_levels(ICL, 0))
+    built = build_requests(spec, cfg, lambda t: len(tokenizer.encode(t).ids), context)
+    items = [Item(**i) for i in built["items"]]
+    found = contamination_of(items) if contamination_of else 0
+    if kind.synthetic and found:
+        raise InputError(f"task {spec.name}: {found} held-out items occur verbatim in the training corpus")
+    n_choices = max((len(i.choices) for i in items), default=0)
+    return Task(
+        spec.name,
+        spec.kind,
+        kind.scoring,
+        dataclasses.asdict(spec),
+        tuple(built["requests"]),
+        chance_levels(kind.scoring, n_choices),
+        skipped=tuple(built["skipped"]),
+        items=tuple(built["items"]),
+        contamination=found,
+        n_items=len(items),
+    )
+
+
+def build_task(spec: TaskSpec, cfg: StudyConfig, corpus_dir: Path, tokenizer, context: int) -> Task:
+    """The task file's content for the workflow: requests, chance levels, and the
+    contamination count against the training corpus (must be 0 for generated items)."""
+    corpus = Path(corpus_dir) / "train.jsonl"
+    return assemble_task(
+        spec,
+        cfg,
+        tokenizer,
+        context,
+        lambda items: contamination(items, KINDS[spec.kind], "\n".join(iter_texts(corpus))),
+    )
+
+
+def write_task(cfg: StudyConfig, name: str, corpus_dir: Path, tokenizer_path: Path, out: Path) -> Task:
+    """Build task `name` of the study (checked against the training corpus) and write its task file."""
+    if name not in cfg.tasks:
+        raise InputError(f"task {name!r} is not in the config; its tasks: {', '.join(cfg.tasks) or 'none'}")
+    task = build_task(cfg.tasks[name], cfg, corpus_dir, load_tokenizer(tokenizer_path), cfg.models.context)
+    write_json(out, task.to_dict())
+    return task

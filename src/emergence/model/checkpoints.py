@@ -1,0 +1,67 @@
+"""Orbax checkpoints of a training run: parameters, optimizer state and the log so far.
+
+Orbax writes each checkpoint into a temporary directory and renames it when complete,
+so a killed job never leaves a half-written checkpoint that a rerun would restore.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import jax
+import orbax.checkpoint as ocp
+
+from emergence.errors import InputError
+
+# Orbax reports every save at INFO level; a training job's log has better uses.
+logging.getLogger("absl").setLevel(logging.WARNING)
+
+
+class Checkpoints:
+    """All checkpoints of one run, by step. Each holds the items of a state dict (e.g.
+    `params` and `opt_state`, pytrees of arrays) separately, so a reader can restore the
+    parameters alone, and `meta` (JSON)."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory).absolute()
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=None, enable_async_checkpointing=False, create=True, cleanup_tmp_directories=True
+        )
+        self._manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def steps(self) -> list[int]:
+        return sorted(self._manager.all_steps())
+
+    def latest_step(self) -> int | None:
+        return self._manager.latest_step()
+
+    def save(self, step: int, state: dict, meta: dict) -> None:
+        items = {name: ocp.args.StandardSave(tree) for name, tree in state.items()}
+        self._manager.save(step, args=ocp.args.Composite(**items, meta=ocp.args.JsonSave(meta)), force=True)
+
+    def restore(self, step: int, like: dict):
+        """(state, meta) at `step` for the items named in `like`, a dict of pytrees with the
+        items' structure (arrays or shapes); items not named are not read."""
+        items = {
+            name: ocp.args.StandardRestore(jax.tree.map(ocp.utils.to_shape_dtype_struct, tree))
+            for name, tree in like.items()
+        }
+        try:
+            restored = self._manager.restore(step, args=ocp.args.Composite(**items, meta=ocp.args.JsonRestore()))
+        except Exception as e:  # Orbax raises many types for a damaged or mismatched checkpoint.
+            raise InputError(f"checkpoint {self.directory / str(step)} cannot be restored: {e}".splitlines()[0]) from e
+        return {name: restored[name] for name in like}, restored.meta
+
+    def restore_meta(self, step: int) -> dict:
+        return self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+
+    def wipe(self) -> None:
+        """Delete every checkpoint (they belong to a different configuration)."""
+        self._manager.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self.__init__(self.directory)
+
+    def close(self) -> None:
+        self._manager.close()

@@ -1,0 +1,171 @@
+"""Batched inference on checkpoints: continuation log-likelihoods and greedy decoding.
+
+Work is padded into a few fixed shapes (a fixed batch size, lengths rounded up to a
+multiple of BUCKET), so each function compiles once per shape bucket, not per item,
+and parameters are arguments, so every checkpoint of a model reuses the compiled code.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from emergence.errors import InputError
+from emergence.model.checkpoints import Checkpoints
+from emergence.model.transformer import ModelConfig, init_model
+
+BUCKET = 16
+
+
+def _bucket(n: int, cap: int) -> int:
+    return min(cap, BUCKET * math.ceil(max(n, 1) / BUCKET))
+
+
+def load_model_config(model_dir: Path) -> ModelConfig:
+    path = Path(model_dir) / "model.json"
+    try:
+        return ModelConfig(**json.loads(path.read_text())["model"])
+    except FileNotFoundError:
+        raise InputError(f"{path} does not exist: is {model_dir} a trained model's directory?") from None
+    except (KeyError, TypeError, json.JSONDecodeError) as e:
+        raise InputError(f"{path} is not a model summary written by `emergence train` ({e})") from None
+
+
+class ParamsReader:
+    """Reads the parameters (not the optimizer state) of a model's checkpoints."""
+
+    def __init__(self, model_dir: Path, mcfg: ModelConfig):
+        self.ckpts = Checkpoints(Path(model_dir) / "checkpoints")
+        self.steps = self.ckpts.steps()
+        self.like = nnx.to_pure_dict(nnx.state(nnx.eval_shape(lambda: init_model(mcfg, 0)), nnx.Param))
+
+    def __call__(self, step: int):
+        if step not in self.steps:
+            raise InputError(f"{self.ckpts.directory} has no checkpoint at step {step}; it has {self.steps}")
+        return self.ckpts.restore(step, {"params": self.like})[0]["params"]
+
+
+def load_params(model_dir: Path, step: int, mcfg: ModelConfig):
+    """The parameters saved at `step` in model_dir/checkpoints."""
+    return ParamsReader(model_dir, mcfg)(step)
+
+
+class Inference:
+    """Jitted scoring and decoding for one model architecture."""
+
+    def __init__(self, mcfg: ModelConfig, batch_size: int = 32):
+        self.mcfg, self.batch_size = mcfg, batch_size
+        self.graphdef, _ = nnx.split(nnx.eval_shape(lambda: init_model(mcfg, 0)))
+        self._token_logprobs = jax.jit(self._token_logprobs_fn)
+        self._greedy = jax.jit(self._greedy_fn, static_argnames=("max_new",))
+        self._greedy_uncached = jax.jit(self._greedy_uncached_fn, static_argnames=("max_new",))
+
+    # ---- log-likelihoods -------------------------------------------------------------
+
+    def _token_logprobs_fn(self, params, tokens_BxT):
+        logits_BxTxV = nnx.merge(self.graphdef, params)(tokens_BxT)
+        logp_BxTxV = jax.nn.log_softmax(logits_BxTxV[:, :-1], axis=-1)
+        return jnp.take_along_axis(logp_BxTxV, tokens_BxT[:, 1:, None], axis=-1)[..., 0]
+
+    def continuation_logprobs(self, params, pairs: list[tuple[list[int], list[int]]]) -> list[np.ndarray]:
+        """Per-token log-probabilities (natural log) of each continuation given its context.
+
+        A pair longer than the model's context loses tokens from the left of the context."""
+        T_max = self.mcfg.context + 1
+        seqs, n_cont = [], []
+        for ctx, cont in pairs:
+            if not cont:
+                raise ValueError("empty continuation")
+            seq = (list(ctx) + list(cont))[-T_max:]
+            if len(seq) < 2:  # nothing to condition on: prepend the first token as context
+                seq = [seq[0]] + seq
+            seqs.append(seq)
+            n_cont.append(min(len(cont), len(seq) - 1))
+        out: list[np.ndarray | None] = [None] * len(seqs)
+        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            T = _bucket(max(len(seqs[i]) for i in idx), T_max)
+            batch = np.zeros((self.batch_size, T), np.int32)
+            for row, i in enumerate(idx):
+                batch[row, : len(seqs[i])] = seqs[i]
+            logp_BxT1 = np.asarray(self._token_logprobs(params, batch))
+            for row, i in enumerate(idx):
+                end = len(seqs[i]) - 1
+                out[i] = logp_BxT1[row, end - n_cont[i] : end]
+        return out
+
+    # ---- greedy decoding ---------------------------------------------------------------
+
+    def _prefill(self, model, prompt_BxP, pad_B, S):
+        B, P = prompt_BxP.shape
+        H, K = self.mcfg.n_heads, self.mcfg.head_dim
+        caches = [(jnp.zeros((B, S, H, K)), jnp.zeros((B, S, H, K))) for _ in range(self.mcfg.n_layers)]
+        valid_BxS = jnp.arange(S)[None, :] >= pad_B[:, None]
+        positions_BxP = jnp.maximum(jnp.arange(P)[None, :] - pad_B[:, None], 0)
+        logits_BxPxV, caches = model(prompt_BxP, caches, 0, positions_BxP, valid_BxS)
+        return jnp.argmax(logits_BxPxV[:, -1], axis=-1), caches, valid_BxS
+
+    def _greedy_fn(self, params, prompt_BxP, pad_B, max_new: int):
+        model = nnx.merge(self.graphdef, params)
+        P = prompt_BxP.shape[1]
+        first_B, caches, valid_BxS = self._prefill(model, prompt_BxP, pad_B, P + max_new)
+
+        def step(i, carry):
+            out_BxM, caches = carry
+            positions_Bx1 = (P + i - 1 - pad_B)[:, None]
+            last_Bx1 = jax.lax.dynamic_slice_in_dim(out_BxM, i - 1, 1, axis=1)
+            logits_Bx1xV, caches = model(last_Bx1, caches, P + i - 1, positions_Bx1, valid_BxS)
+            return out_BxM.at[:, i].set(jnp.argmax(logits_Bx1xV[:, 0], axis=-1)), caches
+
+        out_BxM = jnp.zeros((prompt_BxP.shape[0], max_new), jnp.int32).at[:, 0].set(first_B)
+        out_BxM, _ = jax.lax.fori_loop(1, max_new, step, (out_BxM, caches))
+        return out_BxM
+
+    def _greedy_uncached_fn(self, params, prompt_BxP, pad_B, max_new: int):
+        """The reference: recompute the whole prefix for every new token."""
+        model = nnx.merge(self.graphdef, params)
+        B, P = prompt_BxP.shape
+        T = P + max_new
+        valid_BxT = jnp.arange(T)[None, :] >= pad_B[:, None]
+        positions_BxT = jnp.maximum(jnp.arange(T)[None, :] - pad_B[:, None], 0)
+        buf_BxT = jnp.zeros((B, T), jnp.int32).at[:, :P].set(prompt_BxP)
+
+        def step(i, buf_BxT):
+            logits_BxTxV = model(buf_BxT, positions_BxL=positions_BxT, valid_BxS=valid_BxT)
+            nxt_B = jnp.argmax(jax.lax.dynamic_index_in_dim(logits_BxTxV, P + i - 1, axis=1, keepdims=False), axis=-1)
+            return buf_BxT.at[:, P + i].set(nxt_B)
+
+        return jax.lax.fori_loop(0, max_new, step, buf_BxT)[:, P:]
+
+    def greedy(self, params, prompts: list[list[int]], max_new: int, cached: bool = True) -> np.ndarray:
+        """(n, max_new) greedily decoded token ids for each prompt (stop sequences are the
+        caller's: decoding always runs max_new steps, so shapes stay fixed).
+
+        Prompts lose tokens from the left to leave room for max_new within the context."""
+        if max_new >= self.mcfg.context:
+            raise ValueError(f"max_new {max_new} leaves no room for a prompt in context {self.mcfg.context}")
+        room = self.mcfg.context - max_new
+        prompts = [list(p)[-room:] or [0] for p in prompts]
+        fn = self._greedy if cached else self._greedy_uncached
+        out = np.zeros((len(prompts), max_new), np.int32)
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            P = _bucket(max(len(prompts[i]) for i in idx), room)
+            batch = np.zeros((self.batch_size, P), np.int32)
+            pad = np.full(self.batch_size, P, np.int32)
+            for row, i in enumerate(idx):
+                batch[row, P - len(prompts[i]) :] = prompts[i]
+                pad[row] = P - len(prompts[i])
+            pad[len(idx) :] = 0  # unused rows: a valid (all-zero) prompt
+            tokens = np.asarray(fn(params, batch, pad, max_new=max_new))
+            for row, i in enumerate(idx):
+                out[i] = tokens[row]
+        return out

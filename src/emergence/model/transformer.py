@@ -1,0 +1,165 @@
+"""Decoder-only transformer in Flax NNX: RoPE, RMSNorm pre-norm, causal attention.
+
+Shapes are carried in names: B batch, L sequence, N = B * L tokens, D model width,
+H heads, K head width (D = H * K), F MLP width, V vocabulary.
+
+Activations between attention calls are kept 2-D, (N, D): XLA's CPU backend runs the
+backward pass of a dense layer on a 2-D input about 4x faster than on a 3-D one (it
+avoids a slow transposed copy of the gradient); see docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from emergence.config import ModelSize
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    vocab_size: int
+    d_model: int
+    n_layers: int
+    n_heads: int
+    context: int
+    mlp_ratio: int = 4
+    rope_base: float = 10000.0
+
+    @classmethod
+    def from_size(cls, size: ModelSize, vocab_size: int, context: int) -> ModelConfig:
+        return cls(vocab_size, size.d_model, size.n_layers, size.n_heads, context, size.mlp_ratio)
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
+
+
+def rope_tables(positions: jax.Array, head_dim: int, base: float) -> tuple[jax.Array, jax.Array]:
+    """sin and cos tables for rotary position embeddings: (..., K/2) for positions of shape (...)."""
+    inv_freq_Kh = base ** (-jnp.arange(0, head_dim, 2, dtype=jnp.float32) / head_dim)
+    angles = positions.astype(jnp.float32)[..., None] * inv_freq_Kh
+    return jnp.sin(angles), jnp.cos(angles)
+
+
+def apply_rope(x_BxLxHxK: jax.Array, sin: jax.Array, cos: jax.Array) -> jax.Array:
+    """Rotate pairs (first half, second half) of each head's features; tables are (L, K/2)
+    when all rows share positions, or (B, L, K/2)."""
+    x1, x2 = jnp.split(x_BxLxHxK, 2, axis=-1)
+    sin, cos = (t[..., None, :] if t.ndim == 3 else t[None, :, None, :] for t in (sin, cos))
+    return jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
+
+
+def causal_attention(q_BxLxHxK, k_BxSxHxK, v_BxSxHxK, mask) -> jax.Array:
+    """Softmax attention of L queries over S keys where `mask` (L, S) or (B, L, S) is true.
+
+    Written as two einsums around a masked softmax rather than jax.nn.dot_product_attention:
+    on XLA's CPU backend its forward plus backward pass is about 2x faster (docs/performance.md).
+    """
+    mask = mask[:, None] if mask.ndim == 3 else mask  # broadcast over heads
+    scores_BxHxLxS = jnp.einsum("blhk,bshk->bhls", q_BxLxHxK, k_BxSxHxK) / math.sqrt(q_BxLxHxK.shape[-1])
+    weights_BxHxLxS = jax.nn.softmax(jnp.where(mask, scores_BxHxLxS, -1e30), axis=-1)
+    return jnp.einsum("bhls,bshk->blhk", weights_BxHxLxS, v_BxSxHxK)
+
+
+def _dense(d_in: int, d_out: int, rngs: nnx.Rngs, scale: float = 1.0) -> nnx.Linear:
+    init = jax.nn.initializers.normal(stddev=scale / math.sqrt(d_in))
+    return nnx.Linear(d_in, d_out, use_bias=False, kernel_init=init, rngs=rngs)
+
+
+class Block(nnx.Module):
+    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+        d, f = cfg.d_model, cfg.d_model * cfg.mlp_ratio
+        # Residual-branch outputs start small so the stack starts near identity.
+        out_scale = 1.0 / math.sqrt(2 * cfg.n_layers)
+        self.cfg = cfg
+        self.attn_norm = nnx.RMSNorm(d, rngs=rngs)
+        self.qkv = _dense(d, 3 * d, rngs)
+        self.attn_out = _dense(d, d, rngs, out_scale)
+        self.mlp_norm = nnx.RMSNorm(d, rngs=rngs)
+        self.mlp_in = _dense(d, f, rngs)
+        self.mlp_out = _dense(f, d, rngs, out_scale)
+
+    def attention(self, x_NxD, B, L, sin, cos, mask, cache=None):
+        H, K = self.cfg.n_heads, self.cfg.head_dim
+        q_BxLxHxK, k_BxLxHxK, v_BxLxHxK = jnp.split(self.qkv(x_NxD).reshape(B, L, 3 * H, K), 3, axis=2)
+        q_BxLxHxK = apply_rope(q_BxLxHxK, sin, cos)
+        k_BxLxHxK = apply_rope(k_BxLxHxK, sin, cos)
+        if cache is None:
+            out_BxLxHxK = causal_attention(q_BxLxHxK, k_BxLxHxK, v_BxLxHxK, mask)
+            new_cache = None
+        else:
+            # Decoding with a key/value cache of fixed length S: this call's keys and
+            # values go into slots index..index+L-1.
+            k_cache_BxSxHxK, v_cache_BxSxHxK, index = cache
+            k_BxSxHxK = jax.lax.dynamic_update_slice(k_cache_BxSxHxK, k_BxLxHxK, (0, index, 0, 0))
+            v_BxSxHxK = jax.lax.dynamic_update_slice(v_cache_BxSxHxK, v_BxLxHxK, (0, index, 0, 0))
+            out_BxLxHxK = causal_attention(q_BxLxHxK, k_BxSxHxK, v_BxSxHxK, mask)
+            new_cache = (k_BxSxHxK, v_BxSxHxK)
+        return self.attn_out(out_BxLxHxK.reshape(B * L, H * K)), new_cache
+
+    def __call__(self, x_NxD, B, L, sin, cos, mask, cache=None):
+        attn_NxD, new_cache = self.attention(self.attn_norm(x_NxD), B, L, sin, cos, mask, cache)
+        x_NxD = x_NxD + attn_NxD
+        x_NxD = x_NxD + self.mlp_out(jax.nn.gelu(self.mlp_in(self.mlp_norm(x_NxD))))
+        return x_NxD, new_cache
+
+
+class Transformer(nnx.Module):
+    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+        self.cfg = cfg
+        self.embed = nnx.Embed(cfg.vocab_size, cfg.d_model, embedding_init=jax.nn.initializers.normal(0.02), rngs=rngs)
+        self.blocks = nnx.List([Block(cfg, rngs) for _ in range(cfg.n_layers)])
+        self.final_norm = nnx.RMSNorm(cfg.d_model, rngs=rngs)
+        self.head = _dense(cfg.d_model, cfg.vocab_size, rngs)
+
+    def __call__(
+        self, tokens_BxL: jax.Array, caches=None, index: jax.Array | int = 0, positions_BxL=None, valid_BxS=None
+    ):
+        """Logits (B, L, V) for each next token.
+
+        With `caches` (one (k, v) pair per layer, each (B, S, H, K)) the tokens fill cache
+        slots index..index+L-1, attend to every slot up to their own, and the updated
+        caches are returned too. `positions_BxL` (default: slot numbers) gives each row
+        its own RoPE positions and `valid_BxS` masks out slots (e.g. left padding), so
+        prompts of different lengths decode in one batch.
+        """
+        B, L = tokens_BxL.shape
+        S = L if caches is None else caches[0][0].shape[1]
+        positions = index + jnp.arange(L) if positions_BxL is None else positions_BxL
+        sin, cos = rope_tables(positions, self.cfg.head_dim, self.cfg.rope_base)
+        mask = jnp.arange(S)[None, :] <= (index + jnp.arange(L))[:, None]  # (L, S), causal
+        if valid_BxS is not None:
+            mask = mask[None] & valid_BxS[:, None, :]
+        x_NxD = self.embed(tokens_BxL.reshape(B * L))
+        new_caches = []
+        for i, block in enumerate(self.blocks):
+            cache = None if caches is None else (*caches[i], index)
+            x_NxD, new_cache = block(x_NxD, B, L, sin, cos, mask, cache)
+            new_caches.append(new_cache)
+        logits_BxLxV = self.head(self.final_norm(x_NxD)).reshape(B, L, self.cfg.vocab_size)
+        return logits_BxLxV if caches is None else (logits_BxLxV, new_caches)
+
+
+def init_model(cfg: ModelConfig, seed: int) -> Transformer:
+    return Transformer(cfg, nnx.Rngs(params=seed))
+
+
+def param_counts(cfg: ModelConfig) -> dict[str, int]:
+    """Total parameters, and non-embedding ones (without the token embedding and the output head)."""
+    d, f, v = cfg.d_model, cfg.d_model * cfg.mlp_ratio, cfg.vocab_size
+    per_block = 3 * d * d + d * d + 2 * d * f + 2 * d  # qkv, out, mlp, two norms
+    nonembedding = cfg.n_layers * per_block + d  # + final norm
+    return {"params": nonembedding + 2 * v * d, "nonembedding_params": nonembedding}
+
+
+def flops_per_token(cfg: ModelConfig) -> float:
+    """Training FLOPs per token: 6 x (matmul parameters incl. the output head) plus
+    attention scores and values, 12 x layers x D x context (the PaLM appendix B count)."""
+    d, f, v = cfg.d_model, cfg.d_model * cfg.mlp_ratio, cfg.vocab_size
+    matmul_params = cfg.n_layers * (4 * d * d + 2 * d * f) + d * v
+    return 6.0 * matmul_params + 12.0 * cfg.n_layers * d * cfg.context

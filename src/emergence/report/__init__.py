@@ -1,0 +1,1 @@
+"""Report stage: the figure registry (catalog), the figures, and the published HTML page."""

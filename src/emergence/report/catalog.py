@@ -1,0 +1,105 @@
+"""The figure registry: every figure of a study declared once.
+
+The workflow's figure jobs and their outputs, the captions of `snakemake --report`, the
+published page and the tests all read `FIGURES`. Each figure is drawn by the function of
+the same name in `figures.py` (looked up when drawing, so that reading the registry, as
+the Snakefile does, does not import matplotlib).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable
+
+# Tables (in reports/tables) that figures read.
+RESULTS, TRAINING, THRESHOLDS, SCALING = "results.parquet", "training.csv", "thresholds.csv", "scaling.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Figure:
+    # File stem under reports/figures/ and the name of its drawing function in figures.py.
+    name: str
+    # Heading on the published page.
+    title: str
+    # What the figure shows and how to read it (page and `snakemake --report`).
+    caption: str
+    # The tables it is drawn from: its job's inputs.
+    tables: tuple[str, ...]
+
+    @property
+    def draw(self) -> Callable:
+        return getattr(importlib.import_module("emergence.report.figures"), self.name)
+
+
+FIGURES: tuple[Figure, ...] = (
+    Figure(
+        "performance_vs_loss",
+        "Performance against pretraining loss",
+        "Performance of every checkpoint of every model against its validation loss (nats/token, log scale; "
+        "lower loss, i.e. better models, to the right), coloured by model size. If all sizes fall on one curve, "
+        "loss (not size) predicts the ability. The dotted line is chance; the black curve is the best-fitting "
+        "model; the red line and band are the estimated threshold and its bootstrap interval, where the verdict "
+        "is emergent.",
+        (RESULTS, THRESHOLDS),
+    ),
+    Figure(
+        "performance_vs_compute",
+        "The same against training compute",
+        "The same performance against training compute (FLOPs, log scale): sizes need not fall on one curve "
+        "here, since a model's loss at a given compute depends on its size.",
+        (RESULTS,),
+    ),
+    Figure(
+        "loss_curves",
+        "Loss curves",
+        "Validation loss (nats/token) against training tokens (log scale) for every run; each token budget has "
+        "its own learning-rate schedule. Dots are the evaluated checkpoints.",
+        (TRAINING,),
+    ),
+    Figure(
+        "metric_pairs",
+        "Discontinuous and continuous metrics",
+        "Each task's discontinuous metric (accuracy, exact match) beside its continuous twins (probability of "
+        "the correct choice, Brier score, log-likelihood of the answer, token edit distance), against loss: a "
+        "jump in the first with a smooth rise in the second points to the metric, not the model (the mirage "
+        "check of Schaeffer et al. 2023).",
+        (RESULTS,),
+    ),
+    Figure(
+        "cot_gain",
+        "Chain-of-thought minus standard prompting",
+        "Chain-of-thought minus standard prompting (exact match on the final answer) for each checkpoint, "
+        "against loss: above zero the worked steps help.",
+        (RESULTS,),
+    ),
+    Figure(
+        "kshot",
+        "k-shot curves",
+        "Performance against the number of demonstrations k, at each model's final checkpoint.",
+        (RESULTS,),
+    ),
+    Figure(
+        "label_settings",
+        "Demonstration labels",
+        "Accuracy with gold, random and flipped labels (and other demonstration settings) in the "
+        "demonstrations, against loss and by size: following flipped labels below chance means the model reads "
+        "the demonstrations' labels.",
+        (RESULTS,),
+    ),
+    Figure(
+        "icl_score",
+        "In-context learning score",
+        "In-context-learning score (Olsson et al. 2022): mean loss late in the context minus mean loss early in "
+        "it, on validation text, against the checkpoint's loss. More negative: more in-context learning.",
+        (RESULTS,),
+    ),
+    Figure(
+        "scaling_fit",
+        "Scaling law",
+        "Final validation loss of each run against the fitted scaling law L(N, D) = E + A/N^α + B/D^β (Huber "
+        "loss on log-loss, L-BFGS from a grid of starts; N non-embedding parameters, D training tokens).",
+        (SCALING,),
+    ),
+)
+BY_NAME: dict[str, Figure] = {f.name: f for f in FIGURES}

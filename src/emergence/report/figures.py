@@ -1,0 +1,165 @@
+"""Draw each figure of the registry (`catalog.FIGURES`) from a study's tables into reports/figures.
+
+One function per figure, named as the figure: it selects its rows from the tables and
+calls the drawing code in `panels.py`. A figure whose data the study does not have (say,
+no chain-of-thought settings) is still written, as a panel that says what is missing, so
+the report and the workflow's outputs stay the same for every study.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from emergence.analysis.analyze import main_metric, main_setting
+from emergence.analysis.collect import read_results
+from emergence.analysis.curves import predict
+from emergence.config import PlotsConfig
+from emergence.evaluate.metrics import METRICS
+from emergence.io import read_csv_columns, read_json
+from emergence.report import panels as F
+from emergence.report.catalog import BY_NAME
+
+
+@dataclasses.dataclass(frozen=True)
+class Tables:
+    """A study's tables (reports/tables), each read on first use."""
+
+    directory: Path
+
+    @functools.cached_property
+    def results(self) -> pd.DataFrame:
+        return read_results(self.directory / "results.parquet")
+
+    @functools.cached_property
+    def training(self) -> pd.DataFrame:
+        return read_csv_columns(self.directory / "training.csv", ("model", "step", "tokens", "val_loss"))
+
+    @functools.cached_property
+    def thresholds(self) -> pd.DataFrame | None:
+        path = self.directory / "thresholds.csv"
+        return pd.read_csv(path) if path.stat().st_size > 1 else None
+
+    @functools.cached_property
+    def scaling(self) -> dict:
+        return read_json(self.directory / "scaling.json", "scaling fit")
+
+
+def _placeholder(text: str):
+    fig, ax = plt.subplots(figsize=(6, 2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
+    return fig
+
+
+def _curve(row: pd.Series, xs: np.ndarray):
+    """The best-fitting model's curve, mapped from chance-normalised units back to the metric's."""
+    if not isinstance(row.get("fit"), str) or not isinstance(row.get("best_model"), str):
+        return None
+    y = predict(row["best_model"], json.loads(row["fit"]), xs)
+    chance, higher = row.get("chance"), bool(row.get("higher_is_better", True))
+    if chance is None or pd.isna(chance):
+        return y if higher else -y
+    return chance + y * ((1.0 if higher else 0.0) - chance)
+
+
+def main_rows(results: pd.DataFrame) -> pd.DataFrame:
+    """Each task x prompt's main metric at its main setting, ICL score excluded."""
+    main = main_setting(results)
+    keep = [d[d.metric == main_metric(d)] for _, d in main.groupby(["task", "prompt"])]
+    df = pd.concat(keep) if keep else main
+    return df[df.metric != "icl_score"]
+
+
+NO_MAIN = "No task besides the ICL score was evaluated."
+
+
+def performance_vs_loss(t: Tables, cfg: PlotsConfig):
+    main = main_rows(t.results)
+    if not len(main):
+        return _placeholder(NO_MAIN)
+    return F.performance_vs_x(
+        main, "loss", t.thresholds, _curve, cfg.palette, "Performance against pretraining loss, all model sizes"
+    )
+
+
+def performance_vs_compute(t: Tables, cfg: PlotsConfig):
+    main = main_rows(t.results)
+    if not len(main):
+        return _placeholder(NO_MAIN)
+    return F.performance_vs_x(main, "flops", None, None, cfg.palette, "Performance against training compute")
+
+
+def loss_curves(t: Tables, cfg: PlotsConfig):
+    return F.loss_curves(t.training, cfg.palette)
+
+
+def metric_pairs(t: Tables, cfg: PlotsConfig):
+    main, std = main_rows(t.results), main_setting(t.results)
+    pairs = [
+        std[(std.task == task) & (std.prompt == "standard") & std.metric.isin((m, *METRICS[m].twins))]
+        for task, m in main[main.prompt == "standard"].groupby("task").metric.first().items()
+        if METRICS[m].twins
+    ]
+    pairs = pd.concat(pairs) if pairs else pd.DataFrame()
+    return (
+        F.metric_pairs(pairs, cfg.palette) if len(pairs) else _placeholder("No accuracy or exact-match metric to pair.")
+    )
+
+
+def cot_gain(t: Tables, cfg: PlotsConfig):
+    results = t.results
+    gen = results[(results.metric == "exact_match") & (results["labels"] == "gold")]
+    both = gen.groupby(["task", "shots"]).prompt.nunique()
+    both = both[both == 2].reset_index()
+    if not len(both):
+        return _placeholder("No task was evaluated with both standard and chain-of-thought prompts at the same shots.")
+    shots = both.groupby("task").shots.max()
+    return F.cot_gain(gen[gen.apply(lambda r: shots.get(r.task) == r.shots, axis=1)], cfg.palette)
+
+
+def kshot(t: Tables, cfg: PlotsConfig):
+    results = t.results
+    gold = results[(results["labels"] == "gold") & (results.prompt == "standard")]
+    multi = [d[d.metric == main_metric(d)] for _, d in gold.groupby("task") if d.shots.nunique() > 1]
+    return (
+        F.kshot(pd.concat(multi), cfg.palette)
+        if multi
+        else _placeholder("No task was evaluated at several numbers of demonstrations.")
+    )
+
+
+def label_settings(t: Tables, cfg: PlotsConfig):
+    results = t.results
+    lab = results[(results.prompt == "standard") & (results.metric == "acc") & (results.shots > 0)]
+    lab = [d[d.shots == d.shots.max()] for _, d in lab.groupby("task") if d["labels"].nunique() > 1]
+    return (
+        F.label_settings(pd.concat(lab))
+        if lab
+        else _placeholder("No multiple-choice task was evaluated with several label settings.")
+    )
+
+
+def icl_score(t: Tables, cfg: PlotsConfig):
+    icl = t.results[t.results.metric == "icl_score"]
+    return F.icl_score(icl, cfg.palette) if len(icl) else _placeholder("No icl_score task in this study.")
+
+
+def scaling_fit(t: Tables, cfg: PlotsConfig):
+    points = pd.DataFrame(t.scaling.get("points", []))
+    if len(points) and points["predicted"].notna().all():
+        return F.scaling_fit(points)
+    return _placeholder(t.scaling.get("fit", {}).get("note", "No scaling-law fit."))
+
+
+def draw(name: str, tables: Path, out_dir: Path, cfg: PlotsConfig) -> list[Path]:
+    """Draw figure `name` of the registry from `tables`; returns the files written (one per format)."""
+    F.setup(cfg.style, cfg.context)
+    fig = BY_NAME[name].draw(Tables(Path(tables)), cfg)
+    return F.save(fig, Path(out_dir), name, list(cfg.formats), cfg.dpi)

@@ -1,0 +1,117 @@
+"""The published report: one self-contained HTML page (figures embedded) of a study."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+import yaml
+
+from emergence.analysis.collect import read_results
+from emergence.evaluate.metrics import MAIN, METRICS
+from emergence.io import atomic_write, read_json
+from emergence.report.catalog import FIGURES
+
+
+def _table(df: pd.DataFrame) -> str:
+    return df.to_html(index=False, float_format=lambda v: f"{v:.3g}", na_rep="–", border=0, classes="t")
+
+
+def stage_times(bench_dir: Path) -> pd.DataFrame:
+    """Wall-clock seconds per stage, summed over jobs, from Snakemake's benchmark files."""
+    rows = []
+    for f in sorted(Path(bench_dir).rglob("*.tsv")):
+        stage = f.relative_to(bench_dir).parts[0].removesuffix(".tsv")
+        rows.append({"stage": stage, "seconds": float(pd.read_csv(f, sep="\t")["s"].iloc[-1])})
+    if not rows:
+        return pd.DataFrame(columns=["stage", "jobs", "seconds"])
+    df = pd.DataFrame(rows)
+    return df.groupby("stage", sort=False).agg(jobs=("seconds", "size"), seconds=("seconds", "sum")).reset_index()
+
+
+def icl_summary(results: pd.DataFrame, n_best: int = 10) -> list[str]:
+    """Plain sentences on the in-context-learning settings: the main metric by label setting and
+    by number of demonstrations, averaged over the lowest-loss checkpoints that have them all."""
+    out = []
+    for task, d in results[
+        results["metric"].isin([m for m in MAIN if METRICS[m].proportion]) & (results["prompt"] == "standard")
+    ].groupby("task"):
+        metric = d["metric"].iloc[0]
+        for column, fixed in (("labels", d[d["shots"] == d["shots"].max()]), ("shots", d[d["labels"] == "gold"])):
+            if fixed[column].nunique() < 2:
+                continue
+            wide = fixed.pivot_table(index=["model", "step", "loss"], columns=column, values="value").dropna()
+            best = wide.sort_values("loss").head(n_best)
+            if best.empty:
+                continue
+            means = ", ".join(
+                f"{v:.2f} with {k}{' shots' if column == 'shots' else ' labels'}" for k, v in best.mean().items()
+            )
+            out.append(
+                f"{task}: mean {metric} over the {len(best)} lowest-loss checkpoints "
+                f"(loss ≤ {best.index.get_level_values('loss').max():.2f}): {means}."
+            )
+    return out
+
+
+def write_report(out: Path, *, config: dict, tables: Path, figures_dir: Path, bench_dir: Path) -> None:
+    """Render the published page (templates/index.html.j2) of a study from its tables and figures."""
+    tables = Path(tables)
+    thresholds = pd.read_csv(tables / "thresholds.csv")
+    collapse = pd.read_csv(tables / "collapse.csv")
+    scaling = read_json(tables / "scaling.json", "scaling fit").get("fit", {})
+    results = read_results(tables / "results.parquet")
+    columns = [
+        "task",
+        "prompt",
+        "shots",
+        "labels",
+        "metric",
+        "verdict",
+        "threshold",
+        "ci_low",
+        "ci_high",
+        "threshold_bpb",
+        "chance",
+        "spearman",
+        "emergence_score",
+        "delta_bic",
+    ]
+    shown = thresholds[[c for c in columns if c in thresholds]] if len(thresholds) else thresholds
+    main = shown[shown["metric"].isin(MAIN)] if len(shown) else shown
+    warn = thresholds[thresholds["resolution_warning"] == True] if "resolution_warning" in thresholds else []  # noqa: E712
+    fit_text = ""
+    if scaling and not scaling.get("note"):
+        fit_text = ", ".join(
+            f"{k} = {scaling[k]:.3g} ± {scaling.get(k + '_se', float('nan')):.2g}"
+            for k in ("E", "A", "alpha", "B", "beta")
+        )
+    figures = [
+        {
+            "name": f.name,
+            "title": f.title,
+            "caption": f.caption,
+            "png": base64.b64encode((Path(figures_dir) / f"{f.name}.png").read_bytes()).decode(),
+        }
+        for f in FIGURES
+        if (Path(figures_dir) / f"{f.name}.png").exists()
+    ]
+    times = stage_times(bench_dir)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("emergence.report", "templates"), autoescape=True)
+    page = env.get_template("index.html.j2").render(
+        study=str(config.get("study", "study")),
+        main_table=_table(main),
+        all_table=_table(shown),
+        resolution_warnings=[f"{r.task}/{r.metric}" for r in warn.itertuples()] if len(warn) else [],
+        collapse=list(collapse.itertuples()),
+        icl_sentences=icl_summary(results),
+        scaling_note=scaling.get("note"),
+        scaling_fit=fit_text,
+        figures=figures,
+        stage_times=_table(times) if len(times) else "",
+        config_yaml=yaml.safe_dump(config, sort_keys=False),
+    )
+    with atomic_write(out) as tmp:
+        tmp.write_text(page)

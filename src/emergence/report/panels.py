@@ -1,0 +1,259 @@
+"""The study's figures (seaborn): each function draws one figure from the tidy tables.
+
+Every figure has titled axes with units, a legend, and log scales where they belong;
+each is saved as PNG and SVG (or the formats configured under `plots`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+import matplotlib.ticker
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from emergence.evaluate.metrics import METRICS, label  # noqa: E402
+from emergence.io import atomic_write  # noqa: E402
+
+LOSS = "validation loss (nats/token)"
+
+
+def setup(style: str, context: str) -> None:
+    sns.set_theme(style=style, context=context)
+
+
+def save(fig, out_dir: Path, name: str, formats: list[str], dpi: int) -> list[Path]:
+    paths = []
+    for fmt in formats:
+        path = Path(out_dir) / f"{name}.{fmt}"
+        with atomic_write(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def log_loss_axis(ax) -> None:
+    """Loss on a log axis with plain tick labels, better models (lower loss) to the right."""
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 1.5, 2.0, 3.0, 5.0)))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    if not ax.xaxis_inverted():
+        ax.invert_xaxis()
+
+
+def _size_legend(df: pd.DataFrame) -> dict:
+    """Colour by size in order of parameters, so the palette reads small -> large."""
+    order = df.sort_values("nonembedding_params")["size"].drop_duplicates().tolist()
+    return {"hue": "size", "hue_order": order}
+
+
+def loss_curves(training: pd.DataFrame, palette: str):
+    val = training.dropna(subset=["val_loss"]).copy()
+    val["budget "] = val["budget"].map(lambda b: f"{b / 1e6:g}M tokens")
+    g = sns.relplot(
+        data=val,
+        x="tokens",
+        y="val_loss",
+        kind="line",
+        marker="o",
+        style="budget ",
+        palette=palette,
+        height=4,
+        aspect=1.5,
+        **_size_legend(val),
+    )
+    g.set(
+        xscale="log", xlabel="training tokens", ylabel=LOSS, title="Validation loss along each run (dots: checkpoints)"
+    )
+    return g.figure
+
+
+def performance_vs_x(
+    df: pd.DataFrame, x: str, thresholds: pd.DataFrame | None, curve: Callable | None, palette: str, title: str
+):
+    """One facet per task (and prompt), points coloured by model size; chance line, fitted
+    curve and threshold band when the analysis found one."""
+    df = df.copy()
+    df["panel"] = df["task"] + (" / " + df["prompt"]).where(df["prompt"] != "standard", "")
+    panels = sorted(df["panel"].unique())
+    cols = min(3, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False)
+    hue = _size_legend(df)
+    for ax, panel in zip(axes.flat, panels):
+        d = df[df.panel == panel]
+        sns.scatterplot(
+            data=d, x=x, y="value", style="budget", palette=palette, ax=ax, s=28, legend=ax is axes.flat[0], **hue
+        )
+        metric = d["metric"].iloc[0]
+        if d["chance"].notna().any():
+            ax.axhline(d["chance"].dropna().iloc[0], color="grey", ls=":", lw=1.2, label="chance")
+        if thresholds is not None and x == "loss":
+            t = thresholds[
+                (thresholds.task == d.task.iloc[0])
+                & (thresholds.prompt == d.prompt.iloc[0])
+                & (thresholds.metric == metric)
+            ]
+            if len(t):
+                t = t.iloc[0]
+                if curve is not None:
+                    xs = np.linspace(d[x].min(), d[x].max(), 200)
+                    ys = curve(t, xs)
+                    if ys is not None:
+                        ax.plot(xs, ys, color="black", lw=1.5, label="best-fitting model")
+                if pd.notna(t.threshold):
+                    ax.axvspan(t.ci_low, t.ci_high, color="tab:red", alpha=0.15, label="threshold, 95% CI")
+                    ax.axvline(t.threshold, color="tab:red", lw=1.2)
+                    ax.set_title(
+                        f"{panel}: {t.verdict} at {t.threshold:.2f} [{t.ci_low:.2f}, {t.ci_high:.2f}]", fontsize=10
+                    )
+                else:
+                    ax.set_title(f"{panel}: {t.verdict}", fontsize=10)
+            else:
+                ax.set_title(panel)
+        else:
+            ax.set_title(panel)
+        if x == "loss":
+            # Log scale: early checkpoints at high loss would squeeze the region where abilities change.
+            log_loss_axis(ax)
+            ax.set_xlabel("validation loss (nats/token, log scale)")
+        else:
+            ax.set_xscale("log")
+            ax.set_xlabel("training compute (FLOPs)")
+        ax.set_ylabel(label(metric))
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
+    handles, labels_ = axes.flat[0].get_legend_handles_labels()
+    if axes.flat[0].get_legend():
+        axes.flat[0].get_legend().remove()
+    fig.legend(handles, labels_, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.suptitle(title + ("  (lower loss, i.e. better models, to the right)" if x == "loss" else ""))
+    fig.tight_layout()
+    return fig
+
+
+def cot_gain(df: pd.DataFrame, palette: str):
+    """Chain-of-thought minus standard prompting, per checkpoint, against loss."""
+    wide = df.pivot_table(
+        index=["task", "model", "size", "nonembedding_params", "step", "loss"], columns="prompt", values="value"
+    ).reset_index()
+    wide["gain"] = wide["cot"] - wide["standard"]
+    g = sns.relplot(
+        data=wide, x="loss", y="gain", col="task", palette=palette, height=3.6, aspect=1.2, **_size_legend(wide)
+    )
+    for ax in g.axes.flat:
+        ax.axhline(0, color="grey", ls=":", lw=1.2)
+        log_loss_axis(ax)
+    g.set(xlabel="validation loss (nats/token, log)", ylabel="CoT minus standard (exact match)")
+    g.figure.suptitle("Does chain-of-thought help? (above 0: yes)", y=1.03)
+    return g.figure
+
+
+def kshot(df: pd.DataFrame, palette: str):
+    """Performance against the number of demonstrations, one line per model (last checkpoint)."""
+    last = df[df.step == df.groupby("model").step.transform("max")]
+    g = sns.relplot(
+        data=last,
+        x="shots",
+        y="value",
+        col="task",
+        kind="line",
+        marker="o",
+        style="budget",
+        palette=palette,
+        height=3.6,
+        aspect=1.2,
+        facet_kws={"sharey": False},
+        **_size_legend(last),
+    )
+    g.set(xlabel="demonstrations in the prompt (k)", ylabel="performance (task's main metric)")
+    g.figure.suptitle("k-shot curves at each model's final checkpoint", y=1.03)
+    return g.figure
+
+
+def label_settings(df: pd.DataFrame):
+    """Gold, random and flipped demonstration labels (and other settings) against loss."""
+    g = sns.relplot(data=df, x="loss", y="value", hue="labels", col="task", style="size", height=3.6, aspect=1.2)
+    for ax in g.axes.flat:
+        log_loss_axis(ax)
+        if df["chance"].notna().any():
+            ax.axhline(df["chance"].dropna().iloc[0], color="grey", ls=":", lw=1.2)
+    g.set(xlabel="validation loss (nats/token, log)", ylabel="accuracy")
+    g.figure.suptitle("Demonstration labels: gold, random, flipped", y=1.03)
+    return g.figure
+
+
+def metric_pairs(df: pd.DataFrame, palette: str):
+    """Each task's discontinuous metric beside its continuous twins, against loss (one row per task)."""
+    tasks = sorted(df["task"].unique())
+    n_cols = max(df.groupby("task")["metric"].nunique())
+    fig, axes = plt.subplots(len(tasks), n_cols, figsize=(4.2 * n_cols, 3.2 * len(tasks)), squeeze=False)
+    hue = _size_legend(df)
+    for row, task in zip(axes, tasks):
+        d = df[df.task == task]
+        for ax, metric in zip(row, list(dict.fromkeys(d.sort_values("metric", key=_metric_order)["metric"]))):
+            sns.scatterplot(
+                data=d[d.metric == metric],
+                x="loss",
+                y="value",
+                palette=palette,
+                ax=ax,
+                s=22,
+                legend=ax is axes.flat[0],
+                **hue,
+            )
+            log_loss_axis(ax)
+            ax.set_title(f"{task}: {label(metric)}", fontsize=9)
+            ax.set(xlabel="validation loss (nats/token, log)", ylabel="")
+        for ax in row[d["metric"].nunique() :]:
+            ax.set_visible(False)
+    if axes.flat[0].get_legend():
+        handles, labels_ = axes.flat[0].get_legend_handles_labels()
+        axes.flat[0].get_legend().remove()
+        fig.legend(handles, labels_, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.suptitle("Mirage check: the discontinuous metric (left) beside continuous ones; better models to the right")
+    fig.tight_layout()
+    return fig
+
+
+def _metric_order(metrics: pd.Series) -> pd.Series:
+    return metrics.map(lambda m: 0 if METRICS.get(m) and METRICS[m].main else 1)
+
+
+def icl_score(df: pd.DataFrame, palette: str):
+    g = sns.relplot(
+        data=df, x="loss", y="value", style="budget", palette=palette, height=4, aspect=1.4, **_size_legend(df)
+    )
+    for ax in g.axes.flat:
+        ax.axhline(0, color="grey", ls=":", lw=1.2)
+        log_loss_axis(ax)
+    g.set(
+        xlabel="validation loss (nats/token, log; better models to the right)",
+        ylabel="ICL score: late minus early loss (nats)",
+        title="In-context learning score (Olsson et al.) against loss",
+    )
+    return g.figure
+
+
+def scaling_fit(points: pd.DataFrame):
+    """Fitted against observed final loss of each run."""
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    sns.scatterplot(data=points, x="predicted", y="loss", hue="size", style="budget", ax=ax, s=50)
+    lo, hi = points[["predicted", "loss"]].min().min(), points[["predicted", "loss"]].max().max()
+    ax.plot([lo, hi], [lo, hi], color="grey", ls=":", label="y = x")
+    ax.set(
+        xlabel="fitted L(N, D) (nats/token)",
+        ylabel="observed final validation loss (nats/token)",
+        title="Scaling law fit: E + A/N^α + B/D^β",
+    )
+    ax.legend(loc="upper left", fontsize=8)
+    return fig

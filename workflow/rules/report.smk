@@ -1,0 +1,40 @@
+# Report stage: one job per figure of the registry (emergence.report.catalog), then the
+# published page. Plot options reach only these jobs.
+
+
+rule figure:
+    input:
+        figure_tables,
+        code=code("report", "analysis/analyze.py", "analysis/collect.py", "analysis/thresholds.py", "evaluate/metrics.py"),
+    output:
+        figure_outputs("{figure}"),
+    params:
+        spec=plots_spec(),
+        caption=lambda wildcards: FIGURES[wildcards.figure].caption,
+    conda:
+        "../../environment.yml"
+    log:
+        "logs/figures/{figure}.log",
+    benchmark:
+        "benchmarks/figures/{figure}.tsv"
+    shell:
+        "$EMERGENCE_PYTHON -m emergence figure --name {wildcards.figure} --spec {params.spec:q} --tables reports/tables"
+        " --out-dir reports/figures > {log:q} 2>&1"
+
+
+rule report:
+    input:
+        figures=figure_files(),
+        tables=multiext("reports/tables/", "thresholds.csv", "collapse.csv", "scaling.json", "results.parquet"),
+        code=code("report/page.py", "report/catalog.py", "report/templates/index.html.j2"),
+    output:
+        "reports/index.html",
+    params:
+        spec=study_spec(),
+    conda:
+        "../../environment.yml"
+    log:
+        "logs/report.log",
+    shell:
+        "$EMERGENCE_PYTHON -m emergence report --spec {params.spec:q} --tables reports/tables --figures reports/figures"
+        " --benchmarks benchmarks --out {output:q} > {log:q} 2>&1"
