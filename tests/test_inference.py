@@ -25,6 +25,18 @@ def hand_logprob(model, ctx, cont):
     return sum(float(logp[len(ctx) - 1 + t, tok]) for t, tok in enumerate(cont))
 
 
+def test_next_token_logprobs_score_every_single_token_continuation_at_once(setup):
+    _, params, inf = setup
+    rng = np.random.default_rng(1)
+    contexts = [rng.integers(0, 40, n).tolist() for n in (1, 5, 17, 24, 30, 9)]  # 30 > the context of 24
+    next_lp = inf.next_token_logprobs(params, contexts)
+    assert next_lp.shape == (len(contexts), CFG.vocab_size)
+    assert np.allclose(np.exp(next_lp).sum(axis=1), 1.0, atol=1e-5)
+    pairs = [(ctx, [tok]) for ctx in contexts for tok in (0, 7, 39)]
+    want = np.array([float(lp[0]) for lp in inf.continuation_logprobs(params, pairs)]).reshape(len(contexts), 3)
+    assert np.allclose(next_lp[:, [0, 7, 39]], want, atol=1e-4)
+
+
 def test_continuation_logprobs_match_hand_computation(setup):
     model, params, inf = setup
     rng = np.random.default_rng(0)

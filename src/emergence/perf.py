@@ -3,6 +3,7 @@ measured matmul peak, and evaluation throughput with and without the KV cache.""
 
 from __future__ import annotations
 
+import resource
 import time
 
 import jax
@@ -183,9 +184,12 @@ def perf_train(
         "ratio": tps * fpt / peak,
         "ms_per_step": {k: v * 1e3 / K for k, v in phases.items()},
         "matmul_bound_ms_per_step": B * L * fpt / peak * 1e3,
+        # Peak resident memory of this process (Linux reports KiB).
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     print(
-        f"training: {tps:,.0f} tokens/s, {tps * fpt / 1e9:.1f} GFLOP/s = {result['ratio']:.2f} of the matmul peak",
+        f"training: {tps:,.0f} tokens/s, {tps * fpt / 1e9:.1f} GFLOP/s = {result['ratio']:.2f} of the matmul peak; "
+        f"peak RSS {result['peak_rss_mib']:,.0f} MiB",
         flush=True,
     )
     return result

@@ -36,9 +36,14 @@ PACKAGE = Path(emergence.__file__).parent
 # makes the package importable there too, as that environment lacks it.
 USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 PYTHON = "python" if USE_CONDA else shlex.quote(sys.executable)
+# Every job shares a persistent JAX compilation cache under results/: evaluation jobs are
+# short, and most of a short job is compiling the same shapes another job compiled before
+# (same model size, same length buckets). A cached executable is the same program, so
+# results do not change.
+JAX_CACHE = "JAX_COMPILATION_CACHE_DIR=results/jax_cache JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=-1"
 # (Braces doubled twice: once for str.format, once for Snakemake's own formatting.)
 shell.prefix(
-    "export PYTHONPATH={}${{{{PYTHONPATH:+:$PYTHONPATH}}}} EMERGENCE_PYTHON={}; ".format(shlex.quote(str(PACKAGE.parent)), PYTHON)
+    "export PYTHONPATH={}${{{{PYTHONPATH:+:$PYTHONPATH}}}} EMERGENCE_PYTHON={} {}; ".format(shlex.quote(str(PACKAGE.parent)), PYTHON, JAX_CACHE)
 )
 
 

@@ -30,14 +30,27 @@ from emergence.io import check_output, read_json, write_table
 from emergence.model.inference import Inference, ParamsReader, load_model_config
 
 
+def _choice_logliks(inf, params, requests: tuple[Request, ...], enc) -> list[list[float]]:
+    """Each request's log-likelihood of each of its choices. Where every choice of a request
+    is one token, one forward pass over the context scores them all (the next-token
+    distribution); otherwise each (context, choice) pair is scored on its own."""
+    single = [all(len(enc(c)) == 1 for c in r.choices) for r in requests]
+    next_lp = inf.next_token_logprobs(params, [enc(r.text) for r, one in zip(requests, single) if one])
+    pairs = [(enc(r.text), enc(c)) for r, one in zip(requests, single) if not one for c in r.choices]
+    pair_lp = iter(inf.continuation_logprobs(params, pairs))
+    rows, out = iter(next_lp), []
+    for r, one in zip(requests, single):
+        if one:
+            row = next(rows)
+            out.append([float(row[enc(c)[0]]) for c in r.choices])
+        else:
+            out.append([float(next(pair_lp).sum()) for _ in r.choices])
+    return out
+
+
 def _score_mc(inf, params, requests: tuple[Request, ...], enc) -> list[dict]:
-    pairs = [(enc(r.text), enc(c)) for r in requests for c in r.choices]
-    logprobs = inf.continuation_logprobs(params, pairs)
-    out, k = [], 0
-    for r in requests:
-        n = len(r.choices)
-        ll = [float(lp.sum()) for lp in logprobs[k : k + n]]
-        k += n
+    out = []
+    for r, ll in zip(requests, _choice_logliks(inf, params, requests, enc)):
         m = scoring.mc_metrics(ll, [len(c.encode()) for c in r.choices], r.label)
         out.append({"metrics": m, "choice_logliks": ll, "prediction": int(np.argmax(ll))})
     return out

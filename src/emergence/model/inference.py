@@ -63,6 +63,7 @@ class Inference:
         self.mcfg, self.batch_size = mcfg, batch_size
         self.graphdef, _ = nnx.split(nnx.eval_shape(lambda: init_model(mcfg, 0)))
         self._token_logprobs = jax.jit(self._token_logprobs_fn)
+        self._next_logprobs = jax.jit(self._next_logprobs_fn)
         self._greedy = jax.jit(self._greedy_fn, static_argnames=("max_new",))
         self._greedy_uncached = jax.jit(self._greedy_uncached_fn, static_argnames=("max_new",))
 
@@ -99,6 +100,31 @@ class Inference:
             for row, i in enumerate(idx):
                 end = len(seqs[i]) - 1
                 out[i] = logp_BxT1[row, end - n_cont[i] : end]
+        return out
+
+    def _next_logprobs_fn(self, params, tokens_BxT, last_B):
+        logits_BxTxV = nnx.merge(self.graphdef, params)(tokens_BxT)
+        last_BxV = jnp.take_along_axis(logits_BxTxV, last_B[:, None, None], axis=1)[:, 0]
+        return jax.nn.log_softmax(last_BxV, axis=-1)
+
+    def next_token_logprobs(self, params, contexts: list[list[int]]) -> np.ndarray:
+        """(n, V) log-probabilities of the token after each context: one forward pass per
+        context scores every single-token continuation of it at once. A context longer than
+        the model's keeps its last `context` tokens, as `continuation_logprobs` does."""
+        L = self.mcfg.context
+        seqs = [list(c)[-L:] or [0] for c in contexts]
+        out = np.zeros((len(seqs), self.mcfg.vocab_size), np.float32)
+        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            T = _bucket(max(len(seqs[i]) for i in idx), L)
+            batch = np.zeros((self.batch_size, T), np.int32)
+            last = np.zeros(self.batch_size, np.int32)
+            for row, i in enumerate(idx):
+                batch[row, : len(seqs[i])] = seqs[i]
+                last[row] = len(seqs[i]) - 1
+            logp_BxV = np.asarray(self._next_logprobs(params, batch, last))
+            out[idx] = logp_BxV[: len(idx)]
         return out
 
     # ---- greedy decoding ---------------------------------------------------------------
