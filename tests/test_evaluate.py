@@ -112,6 +112,16 @@ GSM8K = [
 ]
 
 
+def last_checkpoint(model_dir):
+    return model_dir / "checkpoints" / str(json.loads((model_dir / "model.json").read_text())["checkpoint_steps"][-1])
+
+
+def evaluate_file(checkpoint, path, fmt, out, tokenizer, *extra):
+    """`emergence evaluate` of one checkpoint on a benchmark file, as a user runs it."""
+    return run_cli("evaluate", "--checkpoint", checkpoint, "--task-file", path, "--format", fmt, "--out", out,
+                   "--tokenizer", tokenizer, *extra)  # fmt: skip
+
+
 @pytest.mark.parametrize("fmt, shots, cot", [("gsm8k", 0, False), ("gsm8k", 1, True), ("mmlu", 1, False)])
 def test_standalone_eval_of_one_checkpoint_on_a_benchmark_file(tmp_path, model_dir, smoke_data, fmt, shots, cot):
     if fmt == "gsm8k":
@@ -120,26 +130,9 @@ def test_standalone_eval_of_one_checkpoint_on_a_benchmark_file(tmp_path, model_d
     else:
         path = tmp_path / "mmlu.csv"
         path.write_text('What is 2+2?,3,4,5,6,B\n"Red, or blue?",red,blue,green,grey,A\nPick C,a,b,c,d,C\n')
-    ckpt = model_dir / "checkpoints" / str(json.loads((model_dir / "model.json").read_text())["checkpoint_steps"][-1])
     out = tmp_path / "out.parquet"
-    args = [
-        "evaluate",
-        "--checkpoint",
-        ckpt,
-        "--task-file",
-        path,
-        "--format",
-        fmt,
-        "--shots",
-        shots,
-        "--out",
-        out,
-        "--tokenizer",
-        smoke_data.parent / "tokenizer.json",
-        "--max-new-tokens",
-        8,
-    ] + (["--cot"] if cot else [])
-    result = run_cli(*args)
+    extra = ["--shots", shots, "--max-new-tokens", 8] + (["--cot"] if cot else [])
+    result = evaluate_file(last_checkpoint(model_dir), path, fmt, out, smoke_data.parent / "tokenizer.json", *extra)
     assert result.returncode == 0, result.stderr
     last = json.loads(result.stdout.strip().splitlines()[-1])
     assert last["n"] == 3 and last["metric"] == ("exact_match" if fmt == "gsm8k" else "acc")
@@ -151,20 +144,8 @@ def test_standalone_eval_of_one_checkpoint_on_a_benchmark_file(tmp_path, model_d
 def test_standalone_eval_names_the_bad_record(tmp_path, model_dir, smoke_data):
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps(GSM8K[0]) + "\n" + json.dumps({"question": "no answer"}) + "\n")
-    ckpt = model_dir / "checkpoints" / str(json.loads((model_dir / "model.json").read_text())["checkpoint_steps"][-1])
-    result = run_cli(
-        "evaluate",
-        "--checkpoint",
-        ckpt,
-        "--task-file",
-        path,
-        "--format",
-        "gsm8k",
-        "--out",
-        tmp_path / "o.parquet",
-        "--tokenizer",
-        smoke_data.parent / "tokenizer.json",
-    )
+    tok = smoke_data.parent / "tokenizer.json"
+    result = evaluate_file(last_checkpoint(model_dir), path, "gsm8k", tmp_path / "o.parquet", tok)
     assert result.returncode == 2
     line = result.stderr.strip().splitlines()[-1]
     assert "bad.jsonl" in line and "line 2" in line and "answer" in line
@@ -230,25 +211,12 @@ def test_a_damaged_checkpoint_is_one_line(tmp_path, model_dir, smoke_data):
 
     damaged = tmp_path / "results" / "models" / "m"
     shutil.copytree(model_dir, damaged)
-    step = json.loads((model_dir / "model.json").read_text())["checkpoint_steps"][-1]
-    params = damaged / "checkpoints" / str(step) / "params"
-    biggest = max((p for p in params.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    checkpoint = damaged / "checkpoints" / last_checkpoint(model_dir).name
+    biggest = max((p for p in (checkpoint / "params").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
     biggest.write_bytes(biggest.read_bytes()[: biggest.stat().st_size // 2])
     gsm = tmp_path / "gsm8k.jsonl"
     gsm.write_text("".join(json.dumps(r) + "\n" for r in GSM8K))
-    result = run_cli(
-        "evaluate",
-        "--checkpoint",
-        damaged / "checkpoints" / str(step),
-        "--task-file",
-        gsm,
-        "--format",
-        "gsm8k",
-        "--tokenizer",
-        smoke_data.parent / "tokenizer.json",
-        "--out",
-        tmp_path / "o.parquet",
-    )
+    result = evaluate_file(checkpoint, gsm, "gsm8k", tmp_path / "o.parquet", smoke_data.parent / "tokenizer.json")
     assert result.returncode == 2, result.stderr[-2000:]
     assert len(result.stderr.strip().splitlines()) == 1 and "cannot be restored" in result.stderr, result.stderr[-3000:]
     assert not (tmp_path / "o.parquet").exists()

@@ -60,22 +60,9 @@ def test_killed_run_resumes_to_the_same_log(tmp_path, smoke_cfg, smoke_data):
     train(run, tcfg, smoke_data, tmp_path / "whole", progress=False)
 
     out = tmp_path / "killed"
-    args = [
-        sys.executable,
-        "-m",
-        "emergence",
-        "train",
-        "--data",
-        smoke_data,
-        "--out",
-        out,
-        "--quiet",
-        "--run",
-        json.dumps(run.to_dict()),
-        "--training",
-        json.dumps(dataclasses.asdict(tcfg)),
-    ]
-    proc = subprocess.Popen(list(map(str, args)), stderr=subprocess.PIPE)
+    train_args = ["train", "--data", smoke_data, "--out", out, "--quiet", "--run", json.dumps(run.to_dict()),
+                  "--training", json.dumps(dataclasses.asdict(tcfg))]  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "emergence", *map(str, train_args)], stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         done = [
@@ -91,18 +78,7 @@ def test_killed_run_resumes_to_the_same_log(tmp_path, smoke_cfg, smoke_data):
     killed_at = Checkpoints(out / "checkpoints").latest_step()
     assert killed_at is not None and killed_at < 80_000 // (tcfg.batch_size * 32)
 
-    result = run_cli(
-        "train",
-        "--data",
-        smoke_data,
-        "--out",
-        out,
-        "--quiet",
-        "--run",
-        json.dumps(run.to_dict()),
-        "--training",
-        json.dumps(dataclasses.asdict(tcfg)),
-    )
+    result = run_cli(*train_args)
     assert result.returncode == 0, result.stderr
     assert f"resumed from checkpoint at step {killed_at}" in result.stderr
     assert json.dumps(read_log(out / "train_log.jsonl")) == json.dumps(read_log(tmp_path / "whole" / "train_log.jsonl"))
