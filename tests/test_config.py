@@ -120,3 +120,23 @@ def test_grid_is_sizes_by_budgets_by_seeds_with_safe_names():
     assert find_run(cfg, "w64l2-2M-s7").tokens == 2_000_000
     with pytest.raises(ConfigError, match="not in the grid"):
         find_run(cfg, "w64l2-3M-s7")
+
+
+def test_wsd_needs_the_warmup_to_end_before_the_cool_down():
+    small = {"models": {"context": 16, "token_budgets": [1600, 160000]}}
+    # 10 steps: a 50% warmup and a 60% cool-down overlap.
+    with pytest.raises(ConfigError, match=r"^config key 'training.cooldown_fraction': with schedule wsd"):
+        validate({**small, "training": {"batch_size": 10, "n_checkpoints": 2, "warmup_fraction": 0.5,
+                                        "cooldown_fraction": 0.6}})  # fmt: skip
+    ok = validate({**small, "training": {"batch_size": 10, "n_checkpoints": 2}})
+    assert ok["training"]["schedule"] == "wsd"
+
+
+def test_trunks_are_one_per_size_and_seed_and_know_every_budget():
+    from emergence.config import trunk_of
+
+    cfg = StudyConfig.from_dict({"models": {"token_budgets": [3000000, 1000000], "seeds": [0, 1]}})
+    trunks = {trunk_of(cfg, run) for run in model_grid(cfg)}
+    assert len(trunks) == len(cfg.models.sizes) * 2
+    assert {t.budgets for t in trunks} == {(1000000, 3000000)}
+    assert {t.name for t in trunks} >= {"w64l2-s0", "w64l2-s1"}

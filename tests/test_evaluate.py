@@ -1,5 +1,6 @@
 """Evaluation of real checkpoints of a tiny model trained on the smoke data."""
 
+import dataclasses
 import json
 
 import jax
@@ -29,7 +30,7 @@ def model_dir(tmp_path_factory, smoke_cfg, smoke_data):
     # A context long enough for one GSM8K demonstration plus a question.
     train(
         ModelRun("t-16k-s0", "t", ModelSize(16, 1, 2, 4), 160, 16384, 0),
-        smoke_cfg.training,
+        dataclasses.replace(smoke_cfg.training, schedule="cosine"),
         smoke_data,
         out,
         progress=False,
@@ -100,6 +101,36 @@ def test_every_checkpoint_is_evaluated_and_icl_score_is_late_minus_early(model_d
         got = rows[(rows.step == step)].set_index("metric").value
         assert got["icl_score"] == pytest.approx(icl_metrics(loss, (0.1, 0.9))["icl_score"], abs=1e-5)
         assert got["icl_score"] == pytest.approx(got["loss_late"] - got["loss_early"], abs=1e-5)
+
+
+def test_one_pass_over_all_tasks_equals_each_task_alone_and_reruns_only_a_changed_task(
+    model_dir, tok, smoke_data, tmp_path
+):
+    from emergence.evaluate.evaluator import evaluate_model
+
+    tokenizer = smoke_data.parent / "tokenizer.json"
+    mc, icl = mc_task(tok), Task("icl", "icl_score", ICL, {"icl_positions": [0.1, 0.9]}, (), chance_levels(ICL, 0))
+    paths = []
+    for task in (mc, icl):
+        paths.append(tmp_path / f"{task.task}.json")
+        paths[-1].write_text(json.dumps(task.to_dict()))
+    out = tmp_path / "evals"
+    first = evaluate_model(model_dir, paths, tokenizer, smoke_data, out)
+    assert not any(h.get("reused") for h in first.values())
+    for task in (mc, icl):
+        alone, _ = evaluate(model_dir, task, tok, data_dir=smoke_data)
+        pd.testing.assert_frame_equal(pd.read_parquet(out / f"{task.task}.parquet"), alone)
+    # Unchanged inputs: both tables are linked back, not recomputed.
+    assert {t: h.get("reused") for t, h in evaluate_model(model_dir, paths, tokenizer, smoke_data, out).items()} == {
+        "mc": True,
+        "icl": True,
+    }
+    changed = dataclasses.replace(icl, spec={"icl_positions": [0.2, 0.8]})
+    paths[1].write_text(json.dumps(changed.to_dict()))
+    again = evaluate_model(model_dir, paths, tokenizer, smoke_data, out)
+    assert again["mc"].get("reused") and not again["icl"].get("reused")
+    alone, _ = evaluate(model_dir, changed, tok, data_dir=smoke_data)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "icl.parquet"), alone)
 
 
 GSM8K = [
@@ -198,12 +229,11 @@ def test_bad_evaluate_inputs_get_one_line_and_exit_2(tmp_path, model_dir, smoke_
         smoke_data,
         "--tokenizer",
         tok,
-        "--out",
-        tmp_path / "o.parquet",
-        "--samples",
-        tmp_path / "s.parquet",
+        "--out-dir",
+        tmp_path / "evals",
     )
     assert missing.returncode == 2 and "task file" in missing.stderr and "does not exist" in missing.stderr
+    assert not (tmp_path / "evals").exists()
 
 
 def test_a_damaged_checkpoint_is_one_line(tmp_path, model_dir, smoke_data):

@@ -6,7 +6,14 @@ import pytest
 from emergence.config import defaults
 from emergence.data import batches
 from emergence.errors import InputError
-from emergence.train.optimizer import checkpoint_steps, lr_schedule, total_steps
+from emergence.train.optimizer import (
+    branch_step,
+    checkpoint_steps,
+    lr_schedule,
+    total_steps,
+    trunk_checkpoint_steps,
+    wsd_schedule,
+)
 
 
 def test_schedule_warms_up_peaks_and_decays_to_its_own_budget():
@@ -57,3 +64,30 @@ def test_validation_windows_are_whole_batches_from_the_start():
         batches.val_windows(np.arange(10), 100, 16, 8)
     with pytest.raises(InputError, match="training split"):
         batches.train_batch(np.arange(10), 0, 0, 2, 16)
+
+
+def test_wsd_warms_up_holds_the_peak_then_cools_down_to_its_budget():
+    cfg = dataclasses.replace(defaults().training, learning_rate=1e-2, min_lr_ratio=0.1, cooldown_fraction=0.2)
+    warmup, steps = 10, 1000
+    branch = branch_step(cfg, steps)
+    assert branch == 800
+    lr, trunk = wsd_schedule(cfg, warmup, branch, steps), wsd_schedule(cfg, warmup)
+    assert float(lr(0)) == 0.0 and float(lr(warmup)) == pytest.approx(1e-2)
+    for s in (warmup, 400, branch):  # the stable phase is the trunk's
+        assert float(lr(s)) == pytest.approx(1e-2) == float(trunk(s))
+    cool = [float(lr(s)) for s in range(branch, steps + 1, 20)]
+    assert all(a > b for a, b in zip(cool, cool[1:]))
+    assert cool[-1] == pytest.approx(1e-3)
+    # 1 - sqrt: most of the decay happens early in the cool-down.
+    assert float(lr(branch + 50)) < 1e-2 - 0.45 * (1e-2 - 1e-3)
+    assert float(trunk(10**6)) == pytest.approx(1e-2)
+
+
+def test_trunk_saves_every_checkpoint_a_branch_takes_and_each_branch_point():
+    cfg = dataclasses.replace(defaults().training, n_checkpoints=12, cooldown_fraction=0.2)
+    budgets = [245, 733]
+    saved = trunk_checkpoint_steps(cfg, budgets)
+    for steps in budgets:
+        b = branch_step(cfg, steps)
+        assert b in saved and {s for s in checkpoint_steps(steps, 12) if s <= b} <= set(saved)
+    assert saved[-1] == branch_step(cfg, 733)

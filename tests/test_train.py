@@ -1,8 +1,10 @@
 """Training behaviour on the smoke study's real data: logs, checkpoints, determinism,
-resume after a kill, NaN handling, stale checkpoints, and data parallelism."""
+resume after a kill, NaN handling, stale checkpoints, data parallelism, and WSD branches
+off a shared trunk."""
 
 import dataclasses
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,11 +14,11 @@ import numpy as np
 import pytest
 from conftest import read_log, run_cli
 
-from emergence.config import ModelRun, ModelSize
+from emergence.config import ModelRun, ModelSize, Trunk
 from emergence.errors import TrainingError
 from emergence.model.checkpoints import Checkpoints
-from emergence.train.loop import train
-from emergence.train.optimizer import checkpoint_steps
+from emergence.train.loop import train, train_trunk
+from emergence.train.optimizer import branch_step, checkpoint_steps
 
 pytestmark = pytest.mark.slow
 
@@ -25,8 +27,14 @@ def tiny_run(tokens=8192, seed=0, d_model=16) -> ModelRun:
     return ModelRun(f"t{d_model}-{tokens}-s{seed}", f"t{d_model}", ModelSize(d_model, 1, 2, 4), 32, tokens, seed)
 
 
-def test_training_writes_log_checkpoints_and_summary(tmp_path, smoke_cfg, smoke_data):
-    tcfg = smoke_cfg.training
+@pytest.fixture(scope="module")
+def cosine(smoke_cfg):
+    """The smoke study's training settings with one cosine run per budget (no trunk)."""
+    return dataclasses.replace(smoke_cfg.training, schedule="cosine")
+
+
+def test_training_writes_log_checkpoints_and_summary(tmp_path, cosine, smoke_data):
+    tcfg = cosine
     summary = train(tiny_run(), tcfg, smoke_data, tmp_path, progress=False)
     log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
     steps = summary["steps"]
@@ -45,18 +53,18 @@ def test_training_writes_log_checkpoints_and_summary(tmp_path, smoke_cfg, smoke_
     assert summary["params"] > summary["nonembedding_params"] > 0
 
 
-def test_same_config_twice_gives_identical_loss_logs(tmp_path, smoke_cfg, smoke_data):
+def test_same_config_twice_gives_identical_loss_logs(tmp_path, cosine, smoke_data):
     for name in ("a", "b"):
-        train(tiny_run(), smoke_cfg.training, smoke_data, tmp_path / name, progress=False)
+        train(tiny_run(), cosine, smoke_data, tmp_path / name, progress=False)
     a = tmp_path / "a" / "train_log.jsonl"
     b = tmp_path / "b" / "train_log.jsonl"
     # Byte-identical once the two wall-clock fields are dropped.
     assert json.dumps(read_log(a)) == json.dumps(read_log(b))
 
 
-def test_killed_run_resumes_to_the_same_log(tmp_path, smoke_cfg, smoke_data):
+def test_killed_run_resumes_to_the_same_log(tmp_path, cosine, smoke_data):
     run = tiny_run(tokens=80_000)
-    tcfg = dataclasses.replace(smoke_cfg.training, n_checkpoints=10)
+    tcfg = dataclasses.replace(cosine, n_checkpoints=10)
     train(run, tcfg, smoke_data, tmp_path / "whole", progress=False)
 
     out = tmp_path / "killed"
@@ -84,22 +92,20 @@ def test_killed_run_resumes_to_the_same_log(tmp_path, smoke_cfg, smoke_data):
     assert json.dumps(read_log(out / "train_log.jsonl")) == json.dumps(read_log(tmp_path / "whole" / "train_log.jsonl"))
 
 
-def test_nan_loss_stops_with_a_clear_error_and_keeps_earlier_checkpoints(tmp_path, smoke_cfg, smoke_data):
+def test_nan_loss_stops_with_a_clear_error_and_keeps_earlier_checkpoints(tmp_path, cosine, smoke_data):
     # Checkpoints at steps 1, 2, 4, ...; step 1 runs at LR 0, the huge LR of step 2 blows up step 3.
-    tcfg = dataclasses.replace(
-        smoke_cfg.training, learning_rate=1e30, warmup_fraction=0.3, grad_clip=1e30, n_checkpoints=12
-    )
+    tcfg = dataclasses.replace(cosine, learning_rate=1e30, warmup_fraction=0.3, grad_clip=1e30, n_checkpoints=12)
     with pytest.raises(TrainingError, match=r"loss became (nan|inf) at step \d+; latest good checkpoint"):
         train(tiny_run(), tcfg, smoke_data, tmp_path, progress=False)
     assert not (tmp_path / "train_log.jsonl").exists()
     ckpts = Checkpoints(tmp_path / "checkpoints")
     assert ckpts.steps()
     for step in ckpts.steps():  # every checkpoint left behind holds a finite-loss history
-        assert all(np.isfinite(r["loss"]) for r in ckpts.restore_meta(step)["log"])
+        assert all(np.isfinite(h[0]) for h in ckpts.restore_meta(step)["history"])
 
 
-def test_cli_reports_a_nan_in_one_line(tmp_path, smoke_cfg, smoke_data):
-    tcfg = dataclasses.replace(smoke_cfg.training, learning_rate=1e30, warmup_fraction=0.3, grad_clip=1e30)
+def test_cli_reports_a_nan_in_one_line(tmp_path, cosine, smoke_data):
+    tcfg = dataclasses.replace(cosine, learning_rate=1e30, warmup_fraction=0.3, grad_clip=1e30)
     result = run_cli(
         "train",
         "--data",
@@ -116,10 +122,10 @@ def test_cli_reports_a_nan_in_one_line(tmp_path, smoke_cfg, smoke_data):
     assert result.stderr.strip().splitlines()[-1].startswith("error: t16-8192-s0: training loss became")
 
 
-def test_checkpoints_of_another_config_are_not_resumed(tmp_path, smoke_cfg, smoke_data, capsys):
-    train(tiny_run(), smoke_cfg.training, smoke_data, tmp_path, progress=False)
+def test_checkpoints_of_another_config_are_not_resumed(tmp_path, cosine, smoke_data, capsys):
+    train(tiny_run(), cosine, smoke_data, tmp_path, progress=False)
     first = read_log(tmp_path / "train_log.jsonl")
-    changed = dataclasses.replace(smoke_cfg.training, learning_rate=smoke_cfg.training.learning_rate / 2)
+    changed = dataclasses.replace(cosine, learning_rate=cosine.learning_rate / 2)
     summary = train(tiny_run(), changed, smoke_data, tmp_path, progress=False)
     assert "from another configuration: starting afresh" in capsys.readouterr().err
     second = read_log(tmp_path / "train_log.jsonl")
@@ -129,8 +135,8 @@ def test_checkpoints_of_another_config_are_not_resumed(tmp_path, smoke_cfg, smok
     assert {ckpts.restore_meta(s)["fingerprint"] for s in ckpts.steps()} == {summary["fingerprint"]}
 
 
-def test_four_devices_give_the_same_losses_as_one(tmp_path, smoke_cfg, smoke_data):
-    run, tcfg = tiny_run(), smoke_cfg.training
+def test_four_devices_give_the_same_losses_as_one(tmp_path, cosine, smoke_data):
+    run, tcfg = tiny_run(), cosine
     train(run, tcfg, smoke_data, tmp_path / "one", progress=False)
     result = run_cli(
         "train",
@@ -153,3 +159,78 @@ def test_four_devices_give_the_same_losses_as_one(tmp_path, smoke_cfg, smoke_dat
         a = [r[key] for r in four if r[key] is not None]
         b = [r[key] for r in one if r[key] is not None]
         np.testing.assert_allclose(a, b, rtol=2e-4)
+
+
+# WSD: one trunk, budgets branching off it. 8192 and 24576 tokens are 32 and 96 steps of 8 x 32.
+BUDGETS = (8192, 24576)
+
+
+@pytest.fixture(scope="module")
+def wsd(smoke_cfg):
+    return dataclasses.replace(smoke_cfg.training, schedule="wsd", cooldown_fraction=0.25, n_checkpoints=8)
+
+
+@pytest.fixture(scope="module")
+def trunk_dir(tmp_path_factory, wsd, smoke_data):
+    run = tiny_run()
+    out = tmp_path_factory.mktemp("trunk")
+    train_trunk(Trunk("t16-s0", run.size_name, run.size, run.context, 0, BUDGETS), wsd, smoke_data, out, progress=False)
+    return out
+
+
+def test_wsd_budgets_branch_off_one_trunk_and_each_cools_down_to_its_own_end(tmp_path, wsd, smoke_data, trunk_dir):
+    trunk = json.loads((trunk_dir / "trunk.json").read_text())
+    assert trunk["steps"] == branch_step(wsd, 96) == 72  # the trunk stops where the largest budget branches
+    logs = {}
+    for tokens in BUDGETS:
+        summary = train(tiny_run(tokens), wsd, smoke_data, tmp_path / str(tokens), trunk_dir, progress=False)
+        steps, branch = tokens // 256, branch_step(wsd, tokens // 256)
+        assert summary["branch_step"] == branch and summary["steps"] == steps
+        # Its own checkpoint schedule, the early part taken from the trunk.
+        assert Checkpoints(tmp_path / str(tokens) / "checkpoints").steps() == checkpoint_steps(steps, 8)
+        logs[tokens] = {r["step"]: r for r in read_log(tmp_path / str(tokens) / "train_log.jsonl")}
+        lr = [r["lr"] for r in logs[tokens].values()]
+        assert lr[-1] < 0.25 * wsd.learning_rate  # cooled down (the last step's rate)
+    short, long = logs[BUDGETS[0]], logs[BUDGETS[1]]
+    # Up to the short budget's branch (step 24) both runs are the trunk: the same checkpoints
+    # (validation losses), gradients and rates, at the peak once the 2 warmup steps are over.
+    shared = [s for s in short if s <= branch_step(wsd, 32) and long.get(s, {}).get("val_loss")]
+    assert shared == [2, 4, 8, 16, 24]
+    for key in ("val_loss", "grad_norm", "lr"):
+        assert [short[s][key] for s in shared] == [long[s][key] for s in shared]
+    assert all(short[s]["lr"] == pytest.approx(wsd.learning_rate) for s in shared if s > 2)
+    # Then the short one cools down and ends below where it branched.
+    assert short[32]["lr"] < long[32]["lr"] == pytest.approx(wsd.learning_rate)
+    assert short[32]["val_loss"] < short[24]["val_loss"]
+
+
+def test_a_wsd_branch_resumes_to_the_same_log(tmp_path, wsd, smoke_data, trunk_dir):
+    tcfg = dataclasses.replace(wsd, cooldown_fraction=0.5)  # several checkpoints inside the cool-down
+    trunk = Trunk("t16-s0", "t16", tiny_run().size, 32, 0, BUDGETS)
+    train_trunk(trunk, tcfg, smoke_data, tmp_path / "trunk", progress=False)
+    run = tiny_run(BUDGETS[1])
+    train(run, tcfg, smoke_data, tmp_path / "whole", tmp_path / "trunk", progress=False)
+    whole = read_log(tmp_path / "whole" / "train_log.jsonl")
+    # A run stopped after its first cool-down checkpoint: later checkpoints and outputs gone.
+    out = tmp_path / "resumed"
+    train(run, tcfg, smoke_data, out, tmp_path / "trunk", progress=False)
+    steps = Checkpoints(out / "checkpoints").steps()
+    cool = [s for s in steps if s > branch_step(tcfg, 96)]
+    assert len(cool) >= 2
+    for s in cool[1:]:
+        shutil.rmtree(out / "checkpoints" / str(s))
+    (out / "train_log.jsonl").unlink()
+    args = ["--run", json.dumps(run.to_dict()), "--training", json.dumps(dataclasses.asdict(tcfg))]
+    result = run_cli("train", "--data", smoke_data, "--out", out, "--trunk", tmp_path / "trunk", "--quiet", *args)
+    assert result.returncode == 0, result.stderr
+    assert f"resumed from checkpoint at step {cool[0]}" in result.stderr
+    assert json.dumps(read_log(out / "train_log.jsonl")) == json.dumps(whole)
+
+
+def test_a_wsd_branch_without_its_trunk_is_one_clear_line(tmp_path, wsd, smoke_data):
+    args = ["--run", json.dumps(tiny_run().to_dict()), "--training", json.dumps(dataclasses.asdict(wsd))]
+    result = run_cli("train", "--data", smoke_data, "--out", tmp_path, "--trunk", tmp_path / "none", *args)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {tmp_path / 'none'}/trunk.json does not exist: train the WSD trunk first (`emergence trunk`)"
+    )

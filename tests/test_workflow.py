@@ -100,6 +100,7 @@ def test_study_ends_with_tables_figures_and_report(study):
             assert (study / "reports/figures" / f"{figure.name}.{fmt}").stat().st_size > 1000
         assert figure.title in page and str(markupsafe.escape(figure.caption)) in page
     assert "Thresholds" in page and "data:image/png;base64" in page and "study: smoke" in page
+    assert "CPU utilisation" in page and "train (WSD trunks)" in page and "evaluate" in page
 
 
 def test_snakemake_report_is_built(study):
@@ -121,14 +122,15 @@ def test_second_run_has_nothing_to_do(study):
 
 def test_changing_training_settings_reruns_only_training(study):
     result = snakemake(study, "-n", change={"training": {**SMOKE["training"], "learning_rate": 0.005}})
-    assert planned_jobs(result) == {"all": 1, "train": 2, "evaluate": 6, **DOWNSTREAM}
+    # WSD (the default): the two trunks, the models branching off them, their evaluations.
+    assert planned_jobs(result) == {"all": 1, "trunk": 2, "train": 2, "evaluate": 2, **DOWNSTREAM}
 
 
 def test_new_model_size_trains_only_that_model(study):
     models = SMOKE["models"]
     sizes = {**models["sizes"], "c": {"d_model": 24, "n_layers": 1, "n_heads": 2}}
     result = snakemake(study, "-n", change={"models": {**models, "sizes": sizes}})
-    assert planned_jobs(result) == {"all": 1, "train": 1, "evaluate": 3, **DOWNSTREAM}
+    assert planned_jobs(result) == {"all": 1, "trunk": 1, "train": 1, "evaluate": 1, **DOWNSTREAM}
 
 
 def test_changing_the_corpus_reruns_everything_downstream(study):
@@ -138,14 +140,16 @@ def test_changing_the_corpus_reruns_everything_downstream(study):
         "corpus": 1,
         "tokenizer": 1,
         "shards": 1,
+        "trunk": 2,
         "train": 2,
         "task": 3,
-        "evaluate": 6,
+        "evaluate": 2,
         **DOWNSTREAM,
     }
 
 
 def test_adding_a_task_adds_only_its_jobs(study):
+    # One evaluation job per model covers every task; it evaluates only what is new (below).
     tasks = {**SMOKE["tasks"], "facts": {"kind": "fact_choice", "n_items": 8}}
     assert planned_jobs(snakemake(study, "-n", change={"tasks": tasks})) == {
         "all": 1,
@@ -155,7 +159,7 @@ def test_adding_a_task_adds_only_its_jobs(study):
     }
 
 
-def test_changing_one_tasks_settings_reruns_only_that_task(study):
+def test_changing_one_task_evaluates_only_that_task(study, tmp_path):
     tasks = {**SMOKE["tasks"], "sentiment": {**SMOKE["tasks"]["sentiment"], "shots": [0, 1]}}
     assert planned_jobs(snakemake(study, "-n", change={"tasks": tasks})) == {
         "all": 1,
@@ -163,6 +167,18 @@ def test_changing_one_tasks_settings_reruns_only_that_task(study):
         "evaluate": 2,
         **DOWNSTREAM,
     }
+    work = tmp_path / "study"
+    shutil.copytree(study, work, symlinks=True)
+    evals = work / "results/evals/a-8192-s0"
+    before = {t: pd.read_parquet(evals / f"{t}.parquet") for t in SMOKE["tasks"]}
+    result = snakemake(work, change={"tasks": tasks})
+    assert result.returncode == 0, result.stderr[-3000:]
+    headlines = json.loads((work / "logs/evals/a-8192-s0.log").read_text().strip().splitlines()[-1])
+    assert {t for t, h in headlines.items() if h.get("reused")} == set(SMOKE["tasks"]) - {"sentiment"}
+    for task in set(SMOKE["tasks"]) - {"sentiment"}:  # the same tables, linked back
+        pd.testing.assert_frame_equal(pd.read_parquet(evals / f"{task}.parquet"), before[task])
+    assert set(pd.read_parquet(evals / "sentiment.parquet")["shots"]) == {0, 1}
+    assert "Nothing to be done" in (lambda r: r.stdout + r.stderr)(snakemake(work, "-n", change={"tasks": tasks}))
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """The `emergence` command: one subcommand per workflow rule, plus fits of published CSVs and benchmarks.
 
-Each subcommand has the name of the rule that calls it (corpus, tokenizer, shards, train,
-task, evaluate, collect, analyze, figure, report); it parses its arguments, calls one
+Each subcommand has the name of the rule that calls it (corpus, tokenizer, shards, trunk,
+train, task, evaluate, collect, analyze, figure, report); it parses its arguments, calls one
 library function and prints a JSON summary. A problem with the user's input ends the
 command with one line on stderr naming it, and exit status 2.
 """
@@ -70,22 +70,45 @@ def cmd_shards(args) -> dict:
     return write_shards(Path(args.corpus), Path(args.tokenizer), Path(args.out))
 
 
-def cmd_train(args) -> dict:
-    from emergence.config import ModelRun, find_run, load_config
-    from emergence.train.loop import train
+def _training(args):
+    """The validated training section of a --training argument."""
+    return _spec(json.dumps({"training": json.loads(args.training)})).training
 
+
+def cmd_train(args) -> dict:
+    from emergence.config import ModelRun, find_run, load_config, trunk_of
+    from emergence.train.loop import train, train_trunk
+
+    trunk_dir = Path(args.trunk) if args.trunk else None
     if args.config:
         cfg = load_config(args.config)
         run, tcfg = find_run(cfg, args.model), cfg.training
+        if tcfg.schedule == "wsd":  # a model picked by hand: train (or resume) its trunk first
+            trunk = trunk_of(cfg, run)
+            trunk_dir = trunk_dir or Path("results/trunks") / trunk.name
+            if not (trunk_dir / "trunk.json").exists():
+                train_trunk(trunk, tcfg, Path(args.data), trunk_dir, progress=not args.quiet)
     else:
         try:
             run = ModelRun.from_dict(json.loads(args.run))
         except (json.JSONDecodeError, TypeError, KeyError) as e:
             raise ConfigError(f"--run: not a model run as the workflow writes it ({e})") from None
-        tcfg = _spec(json.dumps({"training": json.loads(args.training)})).training
+        tcfg = _training(args)
     out = Path(args.out) if args.out else Path("results/models") / run.name
-    summary = train(run, tcfg, Path(args.data), out, progress=not args.quiet)
+    summary = train(run, tcfg, Path(args.data), out, trunk_dir, progress=not args.quiet)
     return {k: summary[k] for k in ("name", "steps", "final_val_loss", "final_val_bpb")}
+
+
+def cmd_trunk(args) -> dict:
+    from emergence.config import Trunk
+    from emergence.train.loop import train_trunk
+
+    try:
+        trunk = Trunk.from_dict(json.loads(args.trunk))
+    except (json.JSONDecodeError, TypeError, KeyError) as e:
+        raise ConfigError(f"--trunk: not a trunk as the workflow writes it ({e})") from None
+    summary = train_trunk(trunk, _training(args), Path(args.data), Path(args.out), progress=not args.quiet)
+    return {k: summary[k] for k in ("name", "steps", "warmup_steps", "final_val_loss")}
 
 
 def cmd_task(args) -> dict:
@@ -117,11 +140,10 @@ def cmd_evaluate(args) -> dict:
         )
     return evaluator.evaluate_model(
         Path(args.model_dir),
-        Path(args.task),
+        [Path(t) for t in args.task],
         Path(args.tokenizer),
         Path(args.data),
-        Path(args.out),
-        Path(args.samples),
+        Path(args.out_dir),
         progress=lambda step: print(f"evaluated checkpoint {step}", file=sys.stderr, flush=True),
     )
 
@@ -223,9 +245,18 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--run", help="the run as JSON (size, context, tokens, seed): what the workflow passes")
     p.add_argument("--model", help="model name in the grid (with --config)")
     p.add_argument("--training", default="{}", help="training section as JSON (with --run)")
+    p.add_argument("--trunk", help="schedule wsd: the trunk's directory (--config: results/trunks/<trunk>)")
     p.add_argument("--out", help="output directory (default results/models/<model>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("trunk", help="schedule wsd: train the warmup-stable trunk that a size's budgets branch off")
+    p.add_argument("--data", required=True, help="directory with train.npy, val.npy, meta.json")
+    p.add_argument("--trunk", required=True, help="the trunk as JSON (size, context, seed, budgets)")
+    p.add_argument("--training", default="{}", help="training section as JSON")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_trunk)
 
     p = sub.add_parser("task", help="build a task's evaluation requests (held out, checked against the corpus)")
     p.add_argument("--spec", required=True, help="study config (JSON, or @file): seed, corpus, models.context, tasks")
@@ -241,12 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
         "benchmark file (MMLU or GSM8K layout)",
     )
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--model-dir", help="every checkpoint of this trained model (with --task and --data)")
+    which.add_argument("--model-dir", help="every checkpoint of this trained model (with --task, --data and --out-dir)")
     which.add_argument(
         "--checkpoint",
         help="one checkpoint directory, e.g. results/models/M/checkpoints/245 (with --task-file and --format)",
     )
-    p.add_argument("--task", help="task file written by `emergence task`")
+    p.add_argument("--task", nargs="+", help="task files written by `emergence task` (all evaluated in one pass)")
     p.add_argument("--data", help="token shards directory (val.npy, for the ICL score)")
     p.add_argument("--task-file", help="MMLU-layout CSV/JSONL or GSM8K-layout JSONL")
     p.add_argument("--format", choices=["mmlu", "gsm8k"])
@@ -254,8 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cot", action="store_true", help="worked solutions in the demonstrations (gsm8k)")
     p.add_argument("--max-new-tokens", type=_count(1), default=48)
     p.add_argument("--tokenizer", help="tokenizer.json (default with --checkpoint: the checkpoint's own study's)")
-    p.add_argument("--out", required=True, help="metrics table (.parquet)")
-    p.add_argument("--samples", help="per-sample table (.parquet)")
+    p.add_argument("--out-dir", help="with --model-dir: writes <task>.parquet and <task>.samples.parquet per task")
+    p.add_argument("--out", help="with --checkpoint: metrics table (.parquet)")
+    p.add_argument("--samples", help="with --checkpoint: per-sample table (.parquet)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("collect", help="join evaluations with validation losses into reports/tables/results.*")
@@ -315,8 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
 # Arguments each mode of a subcommand needs beside its mode flag.
 _NEEDS = {
     ("train", "config"): ("model",),
-    ("evaluate", "model_dir"): ("task", "data", "tokenizer", "samples"),
-    ("evaluate", "checkpoint"): ("task_file", "format"),
+    ("evaluate", "model_dir"): ("task", "data", "tokenizer", "out_dir"),
+    ("evaluate", "checkpoint"): ("task_file", "format", "out"),
 }
 
 

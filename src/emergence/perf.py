@@ -3,6 +3,7 @@ measured matmul peak, and evaluation throughput with and without the KV cache.""
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 import time
 
@@ -16,7 +17,7 @@ from emergence.errors import ConfigError
 from emergence.model.inference import Inference
 from emergence.model.transformer import ModelConfig, flops_per_token, init_model, param_counts
 from emergence.train.engine import Engine, data_mesh
-from emergence.train.optimizer import total_steps
+from emergence.train.optimizer import lr_schedule, total_steps
 
 
 def matmul_peak(sizes=(512, 1024, 2048), repeats: int = 10) -> float:
@@ -152,7 +153,8 @@ def perf_train(
     peak = matmul_peak()
     print(f"float32 matmul peak: {peak / 1e9:.1f} GFLOP/s", flush=True)
 
-    engine = Engine(mcfg, tcfg.__class__(**{**tcfg.__dict__, "batch_size": B}), total_steps(10**9, B, L), mesh)
+    tcfg = dataclasses.replace(tcfg, batch_size=B)
+    engine = Engine(mcfg, tcfg, lr_schedule(tcfg, total_steps(10**9, B, L)), mesh)
     params, opt_state = engine.init(0)
     engine.compile(params, opt_state, {K})
     rng = np.random.default_rng(0)

@@ -7,8 +7,17 @@ import sys
 from pathlib import Path
 
 import emergence
+from emergence import evaluate as evaluation_stage
 from emergence import train as training_stage
-from emergence.config import MODEL_NAME_PATTERN, TASK_NAME_PATTERN, StudyConfig, model_grid, validate
+from emergence.config import (
+    MODEL_NAME_PATTERN,
+    TASK_NAME_PATTERN,
+    TRUNK_NAME_PATTERN,
+    StudyConfig,
+    model_grid,
+    trunk_of,
+    validate,
+)
 from emergence.errors import ConfigError
 from emergence.io import load_yaml
 from emergence.report.catalog import BY_NAME as FIGURES
@@ -27,6 +36,7 @@ try:
     config.update(_validated)
     STUDY = StudyConfig.from_validated(config)
     RUNS = {run.name: run for run in model_grid(STUDY)}
+    TRUNKS = {t.name: t for t in (trunk_of(STUDY, run) for run in RUNS.values())}
 except ConfigError as e:
     raise WorkflowError(str(e)) from None
 
@@ -50,6 +60,7 @@ shell.prefix(
 wildcard_constraints:
     model=MODEL_NAME_PATTERN,
     task=TASK_NAME_PATTERN,
+    trunk=TRUNK_NAME_PATTERN,
     figure="|".join(FIGURES),
 
 
@@ -88,6 +99,22 @@ def tokenizer_inputs():
 
 def run_spec(wildcards):
     return as_json(RUNS[wildcards.model].to_dict())
+
+
+def trunk_input(wildcards):
+    """Under the WSD schedule a model branches off its size and seed's trunk."""
+    if config["training"]["schedule"] != "wsd":
+        return {}
+    return {"trunk": f"results/trunks/{trunk_of(STUDY, RUNS[wildcards.model]).name}/trunk.json"}
+
+
+def trunk_arg(wildcards):
+    trunk = trunk_input(wildcards)
+    return f"--trunk {Path(trunk['trunk']).parent}" if trunk else ""
+
+
+def trunk_spec(wildcards):
+    return as_json(TRUNKS[wildcards.trunk].to_dict())
 
 
 def training_spec():

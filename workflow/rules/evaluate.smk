@@ -1,5 +1,7 @@
 # Evaluation stage: each task's requests are built once (held out from the corpus and
-# checked against it), then one job per (model, task) evaluates every checkpoint.
+# checked against it), then one job per model evaluates every checkpoint on every task
+# (one start-up and one read of each checkpoint). When one task changes, the job reruns
+# but evaluates only that task: the others' tables are reused (emergence.evaluate.memo).
 
 
 rule task:
@@ -25,25 +27,25 @@ rule evaluate:
     input:
         summary="results/models/{model}/model.json",
         train_log="results/models/{model}/train_log.jsonl",
-        task="results/tasks/{task}.json",
+        tasks=expand("results/tasks/{task}.json", task=config["tasks"]),
         tokenizer="results/tokenizer/tokenizer.json",
         val="results/data/val.npy",
-        code=code("evaluate", "model", "data/shards.py", "data/tokenizer.py"),
+        code=code(*evaluation_stage.CODE),
     output:
-        table="results/evals/{model}/{task}.parquet",
-        samples="results/evals/{model}/{task}.samples.parquet",
-    # One core each: an evaluation job is mostly start-up and small batches, so two
-    # at once on two cores finish sooner than one job on both.
+        tables=expand("results/evals/{{model}}/{task}.parquet", task=config["tasks"]),
+        samples=expand("results/evals/{{model}}/{task}.samples.parquet", task=config["tasks"]),
+    # One core each: an evaluation job is mostly small batches, so two at once on two
+    # cores finish sooner than one job on both.
     threads: 1
     resources:
         gpus=0,
     conda:
         "../../environment.yml"
     log:
-        "logs/evals/{model}/{task}.log",
+        "logs/evals/{model}.log",
     benchmark:
-        "benchmarks/evals/{model}/{task}.tsv"
+        "benchmarks/evals/{model}.tsv"
     shell:
-        "$EMERGENCE_PYTHON -m emergence evaluate --model-dir results/models/{wildcards.model} --task {input.task:q}"
-        " --tokenizer {input.tokenizer:q} --data results/data --out {output.table:q} --samples {output.samples:q}"
+        "$EMERGENCE_PYTHON -m emergence evaluate --model-dir results/models/{wildcards.model} --task {input.tasks:q}"
+        " --tokenizer {input.tokenizer:q} --data results/data --out-dir results/evals/{wildcards.model}"
         " > {log:q} 2>&1"

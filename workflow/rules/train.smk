@@ -1,10 +1,36 @@
-# Training stage: one job per model of the grid. Checkpoints live in
-# results/models/{model}/checkpoints/ and are deliberately not declared as outputs:
-# Snakemake deletes the outputs of a failed job, and a rerun resumes from them.
+# Training stage: one job per model of the grid; under the WSD schedule (the default) one
+# trunk per (size, seed) first, which each model of that size and seed branches off.
+# Checkpoints live in results/{models,trunks}/*/checkpoints/ and are deliberately not
+# declared as outputs: Snakemake deletes the outputs of a failed job, and a rerun resumes
+# from them.
+
+
+rule trunk:
+    input:
+        data=multiext("results/data/", "train.npy", "val.npy", "meta.json"),
+        code=code(*training_stage.CODE, "data/shards.py"),
+    output:
+        "results/trunks/{trunk}/trunk.json",
+    params:
+        trunk=trunk_spec,
+        training=training_spec(),
+    threads: workflow.cores
+    resources:
+        gpus=0,
+    conda:
+        "../../environment.yml"
+    log:
+        "logs/trunks/{trunk}.log",
+    benchmark:
+        "benchmarks/trunks/{trunk}.tsv"
+    shell:
+        "$EMERGENCE_PYTHON -m emergence trunk --data results/data --trunk {params.trunk:q}"
+        " --training {params.training:q} --out results/trunks/{wildcards.trunk} > {log:q} 2>&1"
 
 
 rule train:
     input:
+        unpack(trunk_input),
         data=multiext("results/data/", "train.npy", "val.npy", "meta.json"),
         code=code(*training_stage.CODE, "data/shards.py"),
     output:
@@ -13,6 +39,7 @@ rule train:
     params:
         run=run_spec,
         training=training_spec(),
+        trunk=trunk_arg,
     threads: workflow.cores
     resources:
         gpus=0,
@@ -24,4 +51,4 @@ rule train:
         "benchmarks/train/{model}.tsv"
     shell:
         "$EMERGENCE_PYTHON -m emergence train --data results/data --run {params.run:q} --training {params.training:q}"
-        " --out results/models/{wildcards.model} > {log:q} 2>&1"
+        " {params.trunk} --out results/models/{wildcards.model} > {log:q} 2>&1"

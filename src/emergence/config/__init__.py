@@ -4,12 +4,15 @@ validation (`validate.py`), the typed dataclasses (`study.py`) and the model gri
 from emergence.config.grid import (
     MODEL_NAME_PATTERN,
     TASK_NAME_PATTERN,
+    TRUNK_NAME_PATTERN,
     ModelRun,
+    Trunk,
     find_run,
     format_tokens,
     model_grid,
     model_name,
     parse_tokens,
+    trunk_of,
 )
 from emergence.config.study import (
     AnalysisConfig,
@@ -32,6 +35,7 @@ from emergence.config.validate import load_schema, validate
 __all__ = [
     "MODEL_NAME_PATTERN",
     "TASK_NAME_PATTERN",
+    "TRUNK_NAME_PATTERN",
     "AnalysisConfig",
     "CorpusConfig",
     "CorpusFile",
@@ -44,6 +48,7 @@ __all__ = [
     "TaskSpec",
     "TokenizerConfig",
     "TrainingConfig",
+    "Trunk",
     "defaults",
     "find_run",
     "format_tokens",
@@ -53,5 +58,6 @@ __all__ = [
     "model_name",
     "parse_tokens",
     "task_spec",
+    "trunk_of",
     "validate",
 ]

@@ -13,6 +13,8 @@ from emergence.errors import ConfigError
 # constrains the `model` wildcard with this pattern, so only these characters can
 # ever reach a shell command.
 MODEL_NAME_PATTERN = r"[a-z][a-z0-9]{0,15}-[0-9]+[kMG]?-s[0-9]+"
+# A WSD trunk (one per size and seed, shared by its budgets) is `{size}-s{seed}`.
+TRUNK_NAME_PATTERN = r"[a-z][a-z0-9]{0,15}-s[0-9]+"
 TASK_NAME_PATTERN = r"[a-z][a-z0-9_]{0,31}"
 _SUFFIXES = (("G", 10**9), ("M", 10**6), ("k", 10**3))
 
@@ -49,6 +51,36 @@ class ModelRun:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelRun:
         return cls(**{**d, "size": ModelSize(**d["size"])})
+
+
+@dataclasses.dataclass(frozen=True)
+class Trunk:
+    """WSD: the warmup-stable run of one size and seed that every budget branches off."""
+
+    name: str
+    size_name: str
+    size: ModelSize
+    context: int
+    seed: int
+    # Every token budget of the grid: the trunk saves what each branch needs.
+    budgets: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Trunk:
+        return cls(**{**d, "size": ModelSize(**d["size"]), "budgets": tuple(d["budgets"])})
+
+
+def trunk_name(size_name: str, seed: int) -> str:
+    return f"{size_name}-s{seed}"
+
+
+def trunk_of(cfg: StudyConfig, run: ModelRun) -> Trunk:
+    """The trunk that `run` branches off under the WSD schedule."""
+    name = trunk_name(run.size_name, run.seed)
+    return Trunk(name, run.size_name, run.size, run.context, run.seed, tuple(sorted(cfg.models.token_budgets)))
 
 
 def model_name(size_name: str, tokens: int, seed: int) -> str:

@@ -84,9 +84,13 @@ class ModelsConfig:
 class TrainingConfig:
     # Sequences per optimizer step.
     batch_size: int
-    # Peak learning rate, reached after warmup, then cosine decay to min_lr_ratio * peak.
+    # Peak learning rate, reached after warmup; the schedule ends at min_lr_ratio * peak.
     learning_rate: float
     min_lr_ratio: float
+    # "wsd" (budgets branch off one warmup-stable trunk per size and seed) or "cosine".
+    schedule: str
+    # WSD: share of each budget's steps spent cooling down.
+    cooldown_fraction: float
     warmup_fraction: float
     weight_decay: float
     beta1: float

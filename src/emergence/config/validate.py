@@ -104,6 +104,19 @@ def _check_budgets(cfg: dict) -> None:
                 f"config key 'models.token_budgets': {tokens} tokens are {math.ceil(tokens / per_step)} step(s) of "
                 f"{batch} x {context} tokens; training.n_checkpoints ({need}) needs at least {need * per_step} tokens"
             )
+    training = cfg["training"]
+    if training["schedule"] == "wsd":
+        steps = [math.ceil(t / per_step) for t in cfg["models"]["token_budgets"]]
+        fraction = training["warmup_fraction"]
+        warmup = max(1, round(fraction * min(steps))) if fraction > 0 else 0
+        first = min(steps)
+        branch = first - max(1, round(training["cooldown_fraction"] * first))
+        if branch < max(1, warmup):
+            raise ConfigError(
+                f"config key 'training.cooldown_fraction': with schedule wsd the smallest budget ({first} steps) "
+                f"would start its cool-down at step {branch}, before its warmup ({warmup} steps) "
+                "ends; lower training.warmup_fraction or cooldown_fraction, or use schedule: cosine"
+            )
 
 
 # What each task kind supports: chain-of-thought prompts, label settings, a file.

@@ -1,4 +1,4 @@
-"""Evaluate every checkpoint of a model on one task's requests.
+"""Evaluate every checkpoint of a model on each task's requests.
 
 Output contract:
 - metrics table: one row per checkpoint x prompt x shots x labels x metric with columns
@@ -22,7 +22,7 @@ from emergence.config import defaults, task_spec
 from emergence.data.shards import open_tokens
 from emergence.data.tokenizer import load_tokenizer, tokenizer_sha256, vocab_size
 from emergence.errors import InputError
-from emergence.evaluate import scoring
+from emergence.evaluate import memo, scoring
 from emergence.evaluate.items import SETTING, Request, Task
 from emergence.evaluate.metrics import ICL, MC, main_metric
 from emergence.evaluate.tasks import KINDS, assemble_task
@@ -106,16 +106,46 @@ def icl_metrics(loss_L: np.ndarray, positions: tuple[float, float]) -> dict[str,
     return {"icl_score": late - early, "loss_early": early, "loss_late": late}
 
 
-def evaluate(
-    model_dir: Path, task: Task, tokenizer, steps: list[int] | None = None, data_dir: Path | None = None, progress=None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(metrics, samples) tables for `task` on the model's checkpoints (all, or `steps`)."""
+def _evaluate_step(inf, params, task: Task, at: dict, enc, tokenizer, val) -> tuple[list[dict], list[dict]]:
+    """(metric rows, sample rows) of one task at one checkpoint."""
+    kind, rows, samples = KINDS[task.kind], [], []
+    if kind.scoring == ICL:
+        loss_L = icl_losses(inf, params, val)
+        for metric, value in icl_metrics(loss_L, tuple(task.spec["icl_positions"])).items():
+            rows.append({**at, "prompt": "none", "shots": 0, "labels": "none", "metric": metric, "value": value,
+                         "n": 1, "chance": task.chance.get(metric)})  # fmt: skip
+        samples.append({**at, "item": "loss_by_position", "loss_by_position": loss_L.tolist()})
+        return rows, samples
+    reqs = task.requests
+    if kind.scoring == MC:
+        scored = _score_mc(inf, params, reqs, enc)
+    else:
+        scored = _score_generation(inf, params, reqs, tokenizer, enc, kind.numeric)
+    groups = defaultdict(lambda: defaultdict(list))
+    for r, s in zip(reqs, scored):
+        for metric, value in s.pop("metrics").items():
+            groups[r.setting][metric].append(value)
+            s[metric] = value
+        samples.append({**at, **dict(zip(SETTING, r.setting)), "item": r.item, "answer": r.answer, **s})
+    for setting, by_metric in groups.items():
+        for metric, values in by_metric.items():
+            value, n = scoring.aggregate(values)
+            rows.append({**at, **dict(zip(SETTING, setting)), "metric": metric, "value": value, "n": n,
+                         "chance": task.chance.get(metric)})  # fmt: skip
+    return rows, samples
+
+
+def evaluate_tasks(
+    model_dir: Path, tasks: list[Task], tokenizer, steps: list[int] | None = None, data_dir: Path | None = None,
+    progress=None,
+) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:  # fmt: skip
+    """(metrics, samples) tables of each task on the model's checkpoints (all, or `steps`),
+    by task name. Each checkpoint is read once, and every task shares the compiled shapes."""
     model_dir = Path(model_dir)
     summary = read_json(model_dir / "model.json", "model summary")
     mcfg = load_model_config(model_dir)
     steps = summary["checkpoint_steps"] if steps is None else steps
     tokens_per_step = summary["batch_size"] * mcfg.context
-    kind = KINDS[task.kind]
     inf = Inference(mcfg)
     enc_cache: dict[str, list[int]] = {}
 
@@ -124,57 +154,27 @@ def evaluate(
             enc_cache[text] = tokenizer.encode(text).ids
         return enc_cache[text]
 
-    val = open_tokens(Path(data_dir) / "val.npy") if kind.scoring == ICL else None
+    needs_val = any(KINDS[t.kind].scoring == ICL for t in tasks)
+    val = open_tokens(Path(data_dir) / "val.npy") if needs_val else None
     read_params = ParamsReader(model_dir, mcfg)
-    rows, samples = [], []
-    base = {"model": summary["name"], "task": task.task}
+    out = {t.task: ([], []) for t in tasks}
     for step in steps:
         params = read_params(step)
-        at = {**base, "step": step, "tokens": step * tokens_per_step}
-        if kind.scoring == ICL:
-            loss_L = icl_losses(inf, params, val)
-            for metric, value in icl_metrics(loss_L, tuple(task.spec["icl_positions"])).items():
-                rows.append(
-                    {
-                        **at,
-                        "prompt": "none",
-                        "shots": 0,
-                        "labels": "none",
-                        "metric": metric,
-                        "value": value,
-                        "n": 1,
-                        "chance": task.chance.get(metric),
-                    }
-                )
-            samples.append({**at, "item": "loss_by_position", "loss_by_position": loss_L.tolist()})
-        else:
-            reqs = task.requests
-            if kind.scoring == MC:
-                scored = _score_mc(inf, params, reqs, enc)
-            else:
-                scored = _score_generation(inf, params, reqs, tokenizer, enc, kind.numeric)
-            groups = defaultdict(lambda: defaultdict(list))
-            for r, s in zip(reqs, scored):
-                for metric, value in s.pop("metrics").items():
-                    groups[r.setting][metric].append(value)
-                    s[metric] = value
-                samples.append({**at, **dict(zip(SETTING, r.setting)), "item": r.item, "answer": r.answer, **s})
-            for setting, by_metric in groups.items():
-                for metric, values in by_metric.items():
-                    value, n = scoring.aggregate(values)
-                    rows.append(
-                        {
-                            **at,
-                            **dict(zip(SETTING, setting)),
-                            "metric": metric,
-                            "value": value,
-                            "n": n,
-                            "chance": task.chance.get(metric),
-                        }
-                    )
+        for task in tasks:
+            at = {"model": summary["name"], "task": task.task, "step": step, "tokens": step * tokens_per_step}
+            rows, samples = _evaluate_step(inf, params, task, at, enc, tokenizer, val)
+            out[task.task][0].extend(rows)
+            out[task.task][1].extend(samples)
         if progress:
             progress(step)
-    return pd.DataFrame(rows), pd.DataFrame(samples)
+    return {name: (pd.DataFrame(rows), pd.DataFrame(samples)) for name, (rows, samples) in out.items()}
+
+
+def evaluate(
+    model_dir: Path, task: Task, tokenizer, steps: list[int] | None = None, data_dir: Path | None = None, progress=None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(metrics, samples) tables for `task` on the model's checkpoints (all, or `steps`)."""
+    return evaluate_tasks(model_dir, [task], tokenizer, steps, data_dir, progress)[task.task]
 
 
 def check_tokenizer(model_dir: Path, tokenizer, tokenizer_path: Path) -> None:
@@ -203,18 +203,36 @@ def headline(task: Task, table: pd.DataFrame) -> dict:
 
 
 def evaluate_model(
-    model_dir: Path, task_path: Path, tokenizer_path: Path, data_dir: Path, out: Path, samples: Path, progress=None
+    model_dir: Path, task_paths: list[Path], tokenizer_path: Path, data_dir: Path, out_dir: Path, progress=None
 ) -> dict:
-    """The workflow's evaluation: every checkpoint of a model on a built task file; writes
-    the metrics and samples tables and returns the headline (see `headline`)."""
-    out, samples = check_output(out, "--out"), check_output(samples, "--samples")
-    task = Task.from_dict(read_json(task_path, "task file"))
+    """The workflow's evaluation: every checkpoint of a model on each built task file. Writes
+    `<out_dir>/<task>.parquet` (metrics) and `<task>.samples.parquet` for each task and
+    returns each task's headline (see `headline`). A task whose inputs and code are unchanged
+    since its last evaluation here is not evaluated again (see `memo`)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out-dir {out_dir}: is not a directory")
+    tasks = {Path(p): Task.from_dict(read_json(p, "task file")) for p in task_paths}
     tokenizer = load_tokenizer(tokenizer_path)
     check_tokenizer(model_dir, tokenizer, tokenizer_path)
-    rows, sample_rows = evaluate(model_dir, task, tokenizer, data_dir=data_dir, progress=progress)
-    write_table(sample_rows, parquet=samples)
-    write_table(rows, parquet=out)
-    return headline(task, rows)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    headlines, todo = {}, {}
+    for path, task in tasks.items():
+        outputs = [out_dir / f"{task.task}.parquet", out_dir / f"{task.task}.samples.parquet"]
+        k = memo.key(Path(model_dir) / "model.json", path, tokenizer_path, Path(data_dir) / "val.npy")
+        if memo.recall(outputs, k):
+            headlines[task.task] = {"reused": True, **headline(task, pd.read_parquet(outputs[0]))}
+        else:
+            todo[task.task] = (task, outputs, k)
+    pending = [task for task, _, _ in todo.values()]
+    tables = evaluate_tasks(model_dir, pending, tokenizer, data_dir=data_dir, progress=progress) if todo else {}
+    for name, (task, outputs, k) in todo.items():
+        rows, sample_rows = tables[name]
+        write_table(sample_rows, parquet=outputs[1])
+        write_table(rows, parquet=outputs[0])
+        memo.remember(outputs, k)
+        headlines[name] = headline(task, rows)
+    return headlines
 
 
 def evaluate_checkpoint(

@@ -19,16 +19,25 @@ def _table(df: pd.DataFrame) -> str:
     return df.to_html(index=False, float_format=lambda v: f"{v:.3g}", na_rep="–", border=0, classes="t")
 
 
+# Benchmark files by stage: the first part of their path under benchmarks/.
+_STAGES = {"trunks": "train (WSD trunks)", "train": "train", "evals": "evaluate", "analyze": "analyse",
+           "figures": "figures"}  # fmt: skip
+
+
 def stage_times(bench_dir: Path) -> pd.DataFrame:
-    """Wall-clock seconds per stage, summed over jobs, from Snakemake's benchmark files."""
+    """Per stage, from Snakemake's benchmark files: jobs, wall-clock and CPU seconds summed
+    over jobs, and CPU utilisation (CPU seconds / wall seconds: the cores a job kept busy)."""
     rows = []
     for f in sorted(Path(bench_dir).rglob("*.tsv")):
         stage = f.relative_to(bench_dir).parts[0].removesuffix(".tsv")
-        rows.append({"stage": stage, "seconds": float(pd.read_csv(f, sep="\t")["s"].iloc[-1])})
+        last = pd.read_csv(f, sep="\t").iloc[-1]
+        rows.append({"stage": _STAGES.get(stage, stage), "seconds": float(last["s"]), "cpu": float(last["cpu_time"])})
     if not rows:
-        return pd.DataFrame(columns=["stage", "jobs", "seconds"])
-    df = pd.DataFrame(rows)
-    return df.groupby("stage", sort=False).agg(jobs=("seconds", "size"), seconds=("seconds", "sum")).reset_index()
+        return pd.DataFrame(columns=["stage", "jobs", "job seconds", "CPU seconds", "CPU utilisation"])
+    df = pd.DataFrame(rows).groupby("stage", sort=False)
+    df = df.agg(jobs=("seconds", "size"), wall=("seconds", "sum"), cpu=("cpu", "sum")).reset_index()
+    df["CPU utilisation"] = df["cpu"] / df["wall"]
+    return df.rename(columns={"wall": "job seconds", "cpu": "CPU seconds"})
 
 
 def icl_summary(results: pd.DataFrame, n_best: int = 10) -> list[str]:

@@ -28,10 +28,10 @@ class Engine:
     along its batch axis, and XLA inserts the gradient all-reduce.
     """
 
-    def __init__(self, mcfg: ModelConfig, tcfg: TrainingConfig, steps: int, mesh: Mesh):
+    def __init__(self, mcfg: ModelConfig, tcfg: TrainingConfig, schedule: optax.Schedule, mesh: Mesh):
         self.mcfg, self.mesh, self._batch_size, self._compiled = mcfg, mesh, tcfg.batch_size, {}
         self.graphdef, _ = nnx.split(nnx.eval_shape(lambda: init_model(mcfg, 0)))
-        self.tx = make_optimizer(tcfg, steps)
+        self.tx = make_optimizer(tcfg, schedule)
         self.replicated = NamedSharding(mesh, P())
         self.batch_sharding = NamedSharding(mesh, P(None, "data", None))
         self.train_chunk = jax.jit(
