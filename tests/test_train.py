@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import jax
 import numpy as np
 import pytest
 from conftest import read_log, run_cli
@@ -234,3 +235,19 @@ def test_a_wsd_branch_without_its_trunk_is_one_clear_line(tmp_path, wsd, smoke_d
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: {tmp_path / 'none'}/trunk.json does not exist: train the WSD trunk first (`emergence trunk`)"
     )
+
+
+def test_bfloat16_mixed_precision_trains_with_float32_master_weights(tmp_path, cosine, smoke_data):
+    from emergence.model.inference import load_model_config, load_params
+
+    runs = {}
+    for precision in ("float32", "bfloat16"):
+        tcfg = dataclasses.replace(cosine, precision=precision)
+        runs[precision] = train(tiny_run(), tcfg, smoke_data, tmp_path / precision, progress=False)
+    mixed = tmp_path / "bfloat16"
+    assert load_model_config(mixed).dtype == "bfloat16"
+    params = load_params(mixed, runs["bfloat16"]["steps"], load_model_config(mixed))
+    assert {str(p.dtype) for p in jax.tree.leaves(params)} == {"float32"}  # master weights
+    log = read_log(mixed / "train_log.jsonl")
+    assert log[-1]["val_loss"] < log[0]["val_loss"] - 0.5
+    assert runs["bfloat16"]["final_val_loss"] == pytest.approx(runs["float32"]["final_val_loss"], abs=0.05)

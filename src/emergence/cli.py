@@ -207,7 +207,7 @@ def cmd_perf_evaluate(args) -> dict:
 def cmd_perf_train(args) -> dict:
     from emergence.perf import perf_train
 
-    return perf_train(args.config, args.size, args.seconds, args.batch_size, args.steps_per_call)
+    return perf_train(args.config, args.size, args.seconds, args.batch_size, args.steps_per_call, args.precision)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -332,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seconds", type=float, default=20.0, help="timed training seconds (after compilation)")
     b.add_argument("--batch-size", type=_count(1), help="override the config's batch size")
     b.add_argument("--steps-per-call", type=_count(1), help="override the config's optimizer steps per jitted call")
+    b.add_argument("--precision", choices=["float32", "bfloat16"], help="override the config's training.precision")
     b.set_defaults(func=cmd_perf_train)
     b = perf.add_parser(
         "evaluate", help="multiple-choice items/s and generation tokens/s with and without the KV cache"

@@ -8,7 +8,6 @@ import resource
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
@@ -20,13 +19,13 @@ from emergence.train.engine import Engine, data_mesh
 from emergence.train.optimizer import lr_schedule, total_steps
 
 
-def matmul_peak(sizes=(512, 1024, 2048), repeats: int = 10) -> float:
-    """Best float32 FLOP/s of a jitted square matmul on the default device (best of
+def matmul_peak(sizes=(512, 1024, 2048), repeats: int = 10, dtype: str = "float32") -> float:
+    """Best FLOP/s of a jitted square matmul in `dtype` on the default device (best of
     `repeats` per size: the peak is what the hardware can do, not a typical moment)."""
     best = 0.0
     for n in sizes:
-        a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
-        b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
+        a = jax.random.normal(jax.random.key(0), (n, n), dtype)
+        b = jax.random.normal(jax.random.key(1), (n, n), dtype)
         f = jax.jit(lambda x, y: x @ y)
         f(a, b).block_until_ready()
         for _ in range(repeats):
@@ -135,7 +134,12 @@ def perf_evaluate(config_path: str, size_name: str | None, new_tokens: int, batc
 
 
 def perf_train(
-    config_path: str, size_name: str | None, seconds: float, batch_size: int | None, steps_per_call: int | None = None
+    config_path: str,
+    size_name: str | None,
+    seconds: float,
+    batch_size: int | None,
+    steps_per_call: int | None = None,
+    precision: str | None = None,
 ) -> dict:
     """Train one size of a study's grid on random tokens for `seconds` (after compiling)
     and compare its model FLOP/s with the matmul peak. Prints progress, returns the figures."""
@@ -145,15 +149,17 @@ def perf_train(
     tcfg = cfg.training
     B = batch_size or tcfg.batch_size
     L = cfg.models.context
-    mcfg = ModelConfig.from_size(sizes[size_name], cfg.tokenizer.vocab_size, L)
+    precision = precision or tcfg.precision
+    mcfg = ModelConfig.from_size(sizes[size_name], cfg.tokenizer.vocab_size, L, precision)
     K = steps_per_call or tcfg.steps_per_call
     mesh = data_mesh(B)
     print(f"devices: {mesh.devices.size} x {jax.devices()[0].device_kind}; model {size_name}: {mcfg}", flush=True)
 
-    peak = matmul_peak()
-    print(f"float32 matmul peak: {peak / 1e9:.1f} GFLOP/s", flush=True)
+    peak = matmul_peak(sizes=(512, 1024, 2048, 4096) if jax.default_backend() != "cpu" else (512, 1024, 2048),
+                       dtype=precision)  # fmt: skip
+    print(f"{precision} matmul peak: {peak / 1e9:.1f} GFLOP/s", flush=True)
 
-    tcfg = dataclasses.replace(tcfg, batch_size=B)
+    tcfg = dataclasses.replace(tcfg, batch_size=B, precision=precision)
     engine = Engine(mcfg, tcfg, lr_schedule(tcfg, total_steps(10**9, B, L)), mesh)
     params, opt_state = engine.init(0)
     engine.compile(params, opt_state, {K})
@@ -182,6 +188,7 @@ def perf_train(
         "flops_per_token": fpt,
         "tokens_per_s": tps,
         "flops_per_s": tps * fpt,
+        "precision": precision,
         "matmul_peak_flops_per_s": peak,
         "ratio": tps * fpt / peak,
         "ms_per_step": {k: v * 1e3 / K for k, v in phases.items()},

@@ -4,7 +4,9 @@
   model, size, budget, seed, params, nonembedding_params, tokens, step, flops, loss, bpb,
   task, prompt, shots, labels, metric, value, n, chance. `loss` is the validation loss
   (nats/token) at that checkpoint, `bpb` the same in bits per byte, `tokens` the tokens
-  trained so far and `flops` the training compute so far.
+  trained so far and `flops` the training compute so far. Under the WSD schedule the
+  budgets of one size and seed share their checkpoints before they branch (the same
+  weights): each such checkpoint appears once, under the largest budget that has it.
 - `training`: every logged training step of every model (the loss curves).
 """
 
@@ -35,6 +37,9 @@ def _model_info(model_dir: Path) -> dict:
         "nonembedding_params": summary["nonembedding_params"],
         "flops_per_token": summary["flops_per_token"],
         "tokens_per_step": summary["batch_size"] * run["context"],
+        # WSD: the trunk the model branched off, and where (none under cosine).
+        "trunk": summary.get("trunk"),
+        "branch_step": summary.get("branch_step"),
     }
 
 
@@ -76,6 +81,7 @@ def results_table(model_dirs: list[Path], eval_files: list[Path]) -> pd.DataFram
         raise InputError(
             f"no validation loss in the training log for {missing.to_dict('records')[:3]} (retrain these models)"
         )
+    table = _drop_shared_checkpoints(table)
     table["tokens"] = table["step"] * table["tokens_per_step"]
     table["flops"] = table["tokens"] * table["flops_per_token"]
     return (
@@ -83,6 +89,18 @@ def results_table(model_dirs: list[Path], eval_files: list[Path]) -> pd.DataFram
         .sort_values(["task", "prompt", "shots", "labels", "metric", "model", "step"])
         .reset_index(drop=True)
     )
+
+
+def _drop_shared_checkpoints(table: pd.DataFrame) -> pd.DataFrame:
+    """Keep one copy of each WSD trunk checkpoint: the rows of the largest budget that has it."""
+    shared = table["trunk"].notna() & (table["step"] <= table["branch_step"])
+    if not shared.any():
+        return table
+    key = ["trunk", "step", "task", "prompt", "shots", "labels", "metric"]
+    largest = table[shared].groupby(key, dropna=False)["budget"].transform("max")
+    keep = ~shared
+    keep[shared] = table.loc[shared, "budget"] == largest
+    return table[keep]
 
 
 def read_results(path: Path) -> pd.DataFrame:

@@ -103,6 +103,8 @@ class TrainingConfig:
     log_every: int
     # Validation tokens scored at each checkpoint.
     val_tokens: int
+    # Compute dtype of matmuls and activations: float32, or bfloat16 (mixed precision).
+    precision: str
     # Optimizer steps fused into one jitted call (lax.scan) to amortise dispatch.
     steps_per_call: int
 

@@ -132,7 +132,8 @@ class Inference:
     def _prefill(self, model, prompt_BxP, pad_B, S):
         B, P = prompt_BxP.shape
         H, K = self.mcfg.n_heads, self.mcfg.head_dim
-        caches = [(jnp.zeros((B, S, H, K)), jnp.zeros((B, S, H, K))) for _ in range(self.mcfg.n_layers)]
+        dt = self.mcfg.dtype
+        caches = [(jnp.zeros((B, S, H, K), dt), jnp.zeros((B, S, H, K), dt)) for _ in range(self.mcfg.n_layers)]
         valid_BxS = jnp.arange(S)[None, :] >= pad_B[:, None]
         positions_BxP = jnp.maximum(jnp.arange(P)[None, :] - pad_B[:, None], 0)
         logits_BxPxV, caches = model(prompt_BxP, caches, 0, positions_BxP, valid_BxS)

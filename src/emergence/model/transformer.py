@@ -29,10 +29,13 @@ class ModelConfig:
     context: int
     mlp_ratio: int = 4
     rope_base: float = 10000.0
+    # Compute dtype of matmuls and activations ("bfloat16": mixed precision). Parameters
+    # (the optimizer's master weights), normalisation statistics, softmax and the loss stay float32.
+    dtype: str = "float32"
 
     @classmethod
-    def from_size(cls, size: ModelSize, vocab_size: int, context: int) -> ModelConfig:
-        return cls(vocab_size, size.d_model, size.n_layers, size.n_heads, context, size.mlp_ratio)
+    def from_size(cls, size: ModelSize, vocab_size: int, context: int, dtype: str = "float32") -> ModelConfig:
+        return cls(vocab_size, size.d_model, size.n_layers, size.n_heads, context, size.mlp_ratio, dtype=dtype)
 
     @property
     def head_dim(self) -> int:
@@ -50,6 +53,7 @@ def apply_rope(x_BxLxHxK: jax.Array, sin: jax.Array, cos: jax.Array) -> jax.Arra
     """Rotate pairs (first half, second half) of each head's features; tables are (L, K/2)
     when all rows share positions, or (B, L, K/2)."""
     x1, x2 = jnp.split(x_BxLxHxK, 2, axis=-1)
+    sin, cos = (t.astype(x1.dtype) for t in (sin, cos))
     sin, cos = (t[..., None, :] if t.ndim == 3 else t[None, :, None, :] for t in (sin, cos))
     return jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
 
@@ -62,13 +66,19 @@ def causal_attention(q_BxLxHxK, k_BxSxHxK, v_BxSxHxK, mask) -> jax.Array:
     """
     mask = mask[:, None] if mask.ndim == 3 else mask  # broadcast over heads
     scores_BxHxLxS = jnp.einsum("blhk,bshk->bhls", q_BxLxHxK, k_BxSxHxK) / math.sqrt(q_BxLxHxK.shape[-1])
+    scores_BxHxLxS = scores_BxHxLxS.astype(jnp.float32)  # softmax in float32 under mixed precision
     weights_BxHxLxS = jax.nn.softmax(jnp.where(mask, scores_BxHxLxS, -1e30), axis=-1)
-    return jnp.einsum("bhls,bshk->blhk", weights_BxHxLxS, v_BxSxHxK)
+    return jnp.einsum("bhls,bshk->blhk", weights_BxHxLxS.astype(v_BxSxHxK.dtype), v_BxSxHxK)
 
 
-def _dense(d_in: int, d_out: int, rngs: nnx.Rngs, scale: float = 1.0) -> nnx.Linear:
+def _dense(d_in: int, d_out: int, cfg: ModelConfig, rngs: nnx.Rngs, scale: float = 1.0) -> nnx.Linear:
     init = jax.nn.initializers.normal(stddev=scale / math.sqrt(d_in))
-    return nnx.Linear(d_in, d_out, use_bias=False, kernel_init=init, rngs=rngs)
+    return nnx.Linear(d_in, d_out, use_bias=False, kernel_init=init, dtype=cfg.dtype, rngs=rngs)
+
+
+def _norm(d: int, cfg: ModelConfig, rngs: nnx.Rngs) -> nnx.RMSNorm:
+    # Flax computes the statistics in float32 whatever the output dtype.
+    return nnx.RMSNorm(d, dtype=cfg.dtype, rngs=rngs)
 
 
 class Block(nnx.Module):
@@ -77,12 +87,12 @@ class Block(nnx.Module):
         # Residual-branch outputs start small so the stack starts near identity.
         out_scale = 1.0 / math.sqrt(2 * cfg.n_layers)
         self.cfg = cfg
-        self.attn_norm = nnx.RMSNorm(d, rngs=rngs)
-        self.qkv = _dense(d, 3 * d, rngs)
-        self.attn_out = _dense(d, d, rngs, out_scale)
-        self.mlp_norm = nnx.RMSNorm(d, rngs=rngs)
-        self.mlp_in = _dense(d, f, rngs)
-        self.mlp_out = _dense(f, d, rngs, out_scale)
+        self.attn_norm = _norm(d, cfg, rngs)
+        self.qkv = _dense(d, 3 * d, cfg, rngs)
+        self.attn_out = _dense(d, d, cfg, rngs, out_scale)
+        self.mlp_norm = _norm(d, cfg, rngs)
+        self.mlp_in = _dense(d, f, cfg, rngs)
+        self.mlp_out = _dense(f, d, cfg, rngs, out_scale)
 
     def attention(self, x_NxD, B, L, sin, cos, mask, cache=None):
         H, K = self.cfg.n_heads, self.cfg.head_dim
@@ -112,10 +122,11 @@ class Block(nnx.Module):
 class Transformer(nnx.Module):
     def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
         self.cfg = cfg
-        self.embed = nnx.Embed(cfg.vocab_size, cfg.d_model, embedding_init=jax.nn.initializers.normal(0.02), rngs=rngs)
+        init = jax.nn.initializers.normal(0.02)
+        self.embed = nnx.Embed(cfg.vocab_size, cfg.d_model, embedding_init=init, dtype=cfg.dtype, rngs=rngs)
         self.blocks = nnx.List([Block(cfg, rngs) for _ in range(cfg.n_layers)])
-        self.final_norm = nnx.RMSNorm(cfg.d_model, rngs=rngs)
-        self.head = _dense(cfg.d_model, cfg.vocab_size, rngs)
+        self.final_norm = _norm(cfg.d_model, cfg, rngs)
+        self.head = _dense(cfg.d_model, cfg.vocab_size, cfg, rngs)
 
     def __call__(
         self, tokens_BxL: jax.Array, caches=None, index: jax.Array | int = 0, positions_BxL=None, valid_BxS=None
@@ -141,7 +152,7 @@ class Transformer(nnx.Module):
             cache = None if caches is None else (*caches[i], index)
             x_NxD, new_cache = block(x_NxD, B, L, sin, cos, mask, cache)
             new_caches.append(new_cache)
-        logits_BxLxV = self.head(self.final_norm(x_NxD)).reshape(B, L, self.cfg.vocab_size)
+        logits_BxLxV = self.head(self.final_norm(x_NxD)).reshape(B, L, self.cfg.vocab_size).astype(jnp.float32)
         return logits_BxLxV if caches is None else (logits_BxLxV, new_caches)
 
 

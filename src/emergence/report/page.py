@@ -19,9 +19,9 @@ def _table(df: pd.DataFrame) -> str:
     return df.to_html(index=False, float_format=lambda v: f"{v:.3g}", na_rep="–", border=0, classes="t")
 
 
-# Benchmark files by stage: the first part of their path under benchmarks/.
-_STAGES = {"trunks": "train (WSD trunks)", "train": "train", "evals": "evaluate", "analyze": "analyse",
-           "figures": "figures"}  # fmt: skip
+# Benchmark files by stage (the first part of their path under benchmarks/), in DAG order.
+_STAGES = {"corpus": "corpus", "tokenizer": "tokenizer", "shards": "shards", "trunks": "train (WSD trunks)",
+           "train": "train", "evals": "evaluate", "analyze": "analyse", "figures": "figures"}  # fmt: skip
 
 
 def stage_times(bench_dir: Path) -> pd.DataFrame:
@@ -34,7 +34,9 @@ def stage_times(bench_dir: Path) -> pd.DataFrame:
         rows.append({"stage": _STAGES.get(stage, stage), "seconds": float(last["s"]), "cpu": float(last["cpu_time"])})
     if not rows:
         return pd.DataFrame(columns=["stage", "jobs", "job seconds", "CPU seconds", "CPU utilisation"])
-    df = pd.DataFrame(rows).groupby("stage", sort=False)
+    order = {name: i for i, name in enumerate(_STAGES.values())}
+    df = pd.DataFrame(rows).sort_values("stage", key=lambda c: c.map(order).fillna(len(order)), kind="stable")
+    df = df.groupby("stage", sort=False)
     df = df.agg(jobs=("seconds", "size"), wall=("seconds", "sum"), cpu=("cpu", "sum")).reset_index()
     df["CPU utilisation"] = df["cpu"] / df["wall"]
     return df.rename(columns={"wall": "job seconds", "cpu": "CPU seconds"})

@@ -85,7 +85,7 @@ class _Job:
         self.train_tokens = open_tokens(data_dir / "train.npy")
         val = open_tokens(data_dir / "val.npy")
         self.val_windows = batches.val_windows(val, tcfg.val_tokens, context, tcfg.batch_size)
-        self.mcfg = ModelConfig.from_size(size, self.data_meta["vocab_size"], context)
+        self.mcfg = ModelConfig.from_size(size, self.data_meta["vocab_size"], context, tcfg.precision)
         self.tokens_per_step = tcfg.batch_size * context
         mesh = data_mesh(tcfg.batch_size)
         print(f"{name}: data-parallel over {mesh.devices.size} devices ({jax.devices()[0].platform})", file=sys.stderr)
