@@ -103,6 +103,19 @@ def test_every_checkpoint_is_evaluated_and_icl_score_is_late_minus_early(model_d
         assert got["icl_score"] == pytest.approx(got["loss_late"] - got["loss_early"], abs=1e-5)
 
 
+def test_checkpoints_shared_with_a_larger_wsd_budget_are_not_evaluated(model_dir, tok, smoke_data, tmp_path):
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    summary = json.loads((copy / "model.json").read_text())
+    shared = summary["checkpoint_steps"][:2]
+    (copy / "model.json").write_text(json.dumps({**summary, "shared_steps": shared}))
+    task = Task("icl", "icl_score", ICL, {"icl_positions": [0.1, 0.9]}, (), chance_levels(ICL, 0))
+    rows, _ = evaluate(copy, task, tok, data_dir=smoke_data)
+    assert sorted(rows.step.unique()) == summary["checkpoint_steps"][2:]
+
+
 def test_one_pass_over_all_tasks_equals_each_task_alone_and_reruns_only_a_changed_task(
     model_dir, tok, smoke_data, tmp_path
 ):

@@ -182,7 +182,7 @@ def trunk_dir(tmp_path_factory, wsd, smoke_data):
 def test_wsd_budgets_branch_off_one_trunk_and_each_cools_down_to_its_own_end(tmp_path, wsd, smoke_data, trunk_dir):
     trunk = json.loads((trunk_dir / "trunk.json").read_text())
     assert trunk["steps"] == branch_step(wsd, 96) == 72  # the trunk stops where the largest budget branches
-    logs = {}
+    logs, summaries = {}, {}
     for tokens in BUDGETS:
         summary = train(tiny_run(tokens), wsd, smoke_data, tmp_path / str(tokens), trunk_dir, progress=False)
         steps, branch = tokens // 256, branch_step(wsd, tokens // 256)
@@ -192,6 +192,9 @@ def test_wsd_budgets_branch_off_one_trunk_and_each_cools_down_to_its_own_end(tmp
         logs[tokens] = {r["step"]: r for r in read_log(tmp_path / str(tokens) / "train_log.jsonl")}
         lr = [r["lr"] for r in logs[tokens].values()]
         assert lr[-1] < 0.25 * wsd.learning_rate  # cooled down (the last step's rate)
+        summaries[tokens] = summary
+    # The short budget's checkpoints before its branch are also the long one's: shared.
+    assert summaries[BUDGETS[0]]["shared_steps"] == [2, 4, 8, 16, 24] and summaries[BUDGETS[1]]["shared_steps"] == []
     short, long = logs[BUDGETS[0]], logs[BUDGETS[1]]
     # Up to the short budget's branch (step 24) both runs are the trunk: the same checkpoints
     # (validation losses), gradients and rates, at the peak once the 2 warmup steps are over.

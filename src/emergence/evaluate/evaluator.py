@@ -144,7 +144,9 @@ def evaluate_tasks(
     model_dir = Path(model_dir)
     summary = read_json(model_dir / "model.json", "model summary")
     mcfg = load_model_config(model_dir)
-    steps = summary["checkpoint_steps"] if steps is None else steps
+    if steps is None:  # every checkpoint, but a WSD trunk's shared ones only under the largest budget
+        shared = set(summary.get("shared_steps", []))
+        steps = [s for s in summary["checkpoint_steps"] if s not in shared]
     tokens_per_step = summary["batch_size"] * mcfg.context
     inf = Inference(mcfg)
     enc_cache: dict[str, list[int]] = {}

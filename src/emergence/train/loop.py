@@ -12,7 +12,8 @@ Output contract of a model (under `out_dir`):
   val_bpb, lr, grad_norm (before clipping), tokens_per_s, flops_per_s (wall-clock
   figures: the only fields that differ between identical runs).
 - `model.json`: the model's configuration, parameter counts, FLOPs per token,
-  checkpoint steps and final validation loss.
+  checkpoint steps and final validation loss; under WSD also its trunk, branch step and
+  `shared_steps` (checkpoints a larger budget also has: evaluation skips them).
 `train_log.jsonl` and `model.json` (a trunk: `trunk.json`) appear only when training has finished.
 """
 
@@ -233,13 +234,27 @@ def train(
         job = _Job(run.name, run.size, run.context, run.seed, tcfg, schedule, data_dir, out_dir / "checkpoints")
         fp = fingerprint(run.to_dict(), tcfg, job.data_meta, trunk["fingerprint"])
         state = _branch_off(job, Checkpoints(Path(trunk_dir) / "checkpoints"), branch, ckpt_steps, fp)
-        extra = {"schedule": "wsd", "trunk": trunk["name"], "branch_step": branch}
+        extra = {"schedule": "wsd", "trunk": trunk["name"], "branch_step": branch,
+                 "shared_steps": shared_steps(tcfg, trunk["trunk"]["budgets"], run)}  # fmt: skip
     state = job.advance(state, ckpt_steps, fp, progress)
     job.ckpts.close()
     summary = {"name": run.name, "run": run.to_dict(), **job.summary(state, ckpt_steps, fp), **extra}
     write_jsonl(out_dir / "train_log.jsonl", job.log(state, ckpt_steps))
     write_json(out_dir / "model.json", summary)
     return summary
+
+
+def shared_steps(tcfg: TrainingConfig, budgets, run: ModelRun) -> list[int]:
+    """WSD: this run's checkpoints that a larger budget of the same trunk also has (the same
+    weights, taken before both branches). They are evaluated and counted once, under the
+    largest budget."""
+    steps = total_steps(run.tokens, tcfg.batch_size, run.context)
+    mine = {s for s in checkpoint_steps(steps, tcfg.n_checkpoints) if s <= branch_step(tcfg, steps)}
+    theirs = set()
+    for n in (total_steps(b, tcfg.batch_size, run.context) for b in budgets):
+        if n > steps:
+            theirs |= {s for s in checkpoint_steps(n, tcfg.n_checkpoints) if s <= branch_step(tcfg, n)}
+    return sorted(mine & theirs)
 
 
 def _branch_off(job: _Job, trunk: Checkpoints, branch: int, ckpt_steps: list[int], fp: str) -> State:
