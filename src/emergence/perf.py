@@ -18,6 +18,24 @@ from emergence.model.transformer import ModelConfig, flops_per_token, init_model
 from emergence.train.engine import Engine, data_mesh
 from emergence.train.optimizer import lr_schedule, total_steps
 
+# Dense bfloat16 / float32 (without sparsity) peak FLOP/s from the vendors' datasheets, by a
+# substring of jax's device_kind: model FLOPs utilisation (MFU) is reported against these.
+DATASHEET_PEAKS = {
+    "H200": {"bfloat16": 989e12, "float32": 67e12},
+    "H100 PCIe": {"bfloat16": 756e12, "float32": 51e12},
+    "H100": {"bfloat16": 989e12, "float32": 67e12},
+    "A100": {"bfloat16": 312e12, "float32": 19.5e12},
+    "L4": {"bfloat16": 121e12, "float32": 30e12},
+}
+
+
+def datasheet_peak(device_kind: str, dtype: str) -> float | None:
+    """The datasheet peak of a device (first matching name: more specific names come first), or None."""
+    for name, peaks in DATASHEET_PEAKS.items():
+        if name in device_kind:
+            return peaks.get(dtype)
+    return None
+
 
 def matmul_peak(sizes=(512, 1024, 2048), repeats: int = 10, dtype: str = "float32") -> float:
     """Best FLOP/s of a jitted square matmul in `dtype` on the default device (best of
@@ -191,11 +209,17 @@ def perf_train(
         "precision": precision,
         "matmul_peak_flops_per_s": peak,
         "ratio": tps * fpt / peak,
+        "device_kind": jax.devices()[0].device_kind,
+        "datasheet_peak_flops_per_s": datasheet_peak(jax.devices()[0].device_kind, precision),
         "ms_per_step": {k: v * 1e3 / K for k, v in phases.items()},
         "matmul_bound_ms_per_step": B * L * fpt / peak * 1e3,
         # Peak resident memory of this process (Linux reports KiB).
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+    sheet = result["datasheet_peak_flops_per_s"]
+    result["mfu"] = tps * fpt / sheet if sheet else None
+    if sheet:
+        print(f"MFU: {result['mfu']:.1%} of the {precision} datasheet peak of {result['device_kind']}", flush=True)
     print(
         f"training: {tps:,.0f} tokens/s, {tps * fpt / 1e9:.1f} GFLOP/s = {result['ratio']:.2f} of the matmul peak; "
         f"peak RSS {result['peak_rss_mib']:,.0f} MiB",
