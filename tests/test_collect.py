@@ -7,7 +7,7 @@ import pandas as pd
 from emergence.analysis.collect import RESULT_COLUMNS, results_table
 
 
-def fake_model(root, name, budget, steps, trunk=None, branch=None, val=None):
+def fake_model(root, name, budget, steps, shared=(), val=None):
     d = root / name
     d.mkdir()
     summary = {
@@ -17,8 +17,7 @@ def fake_model(root, name, budget, steps, trunk=None, branch=None, val=None):
         "nonembedding_params": 50,
         "flops_per_token": 600.0,
         "batch_size": 2,
-        "trunk": trunk,
-        "branch_step": branch,
+        "shared_steps": list(shared),
     }
     (d / "model.json").write_text(json.dumps(summary))
     val = val or {s: 5.0 - 0.1 * s for s in steps}
@@ -45,8 +44,8 @@ def fake_model(root, name, budget, steps, trunk=None, branch=None, val=None):
 
 def test_wsd_checkpoints_shared_by_budgets_appear_once_under_the_largest(tmp_path):
     # Budgets of 10 and 30 steps off one trunk; they share steps 2, 4 and 6 (before step 8).
-    short = fake_model(tmp_path, "w8-10-s0", 10, [2, 4, 6, 9, 10], "w8-s0", 8)
-    long = fake_model(tmp_path, "w8-30-s0", 30, [2, 4, 6, 12, 24, 30], "w8-s0", 24)
+    short = fake_model(tmp_path, "w8-10-s0", 10, [2, 4, 6, 9, 10], shared=[2, 4, 6])
+    long = fake_model(tmp_path, "w8-30-s0", 30, [2, 4, 6, 12, 24, 30])
     cosine = fake_model(tmp_path, "w8-20-s0", 20, [2, 4, 20])
     dirs = [short, long, cosine]
     table = results_table(dirs, [d / "t.parquet" for d in dirs])

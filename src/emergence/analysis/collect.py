@@ -37,9 +37,8 @@ def _model_info(model_dir: Path) -> dict:
         "nonembedding_params": summary["nonembedding_params"],
         "flops_per_token": summary["flops_per_token"],
         "tokens_per_step": summary["batch_size"] * run["context"],
-        # WSD: the trunk the model branched off, and where (none under cosine).
-        "trunk": summary.get("trunk"),
-        "branch_step": summary.get("branch_step"),
+        # WSD: checkpoints a larger budget of the same trunk also has (none under cosine).
+        "shared_steps": summary.get("shared_steps", []),
     }
 
 
@@ -92,15 +91,10 @@ def results_table(model_dirs: list[Path], eval_files: list[Path]) -> pd.DataFram
 
 
 def _drop_shared_checkpoints(table: pd.DataFrame) -> pd.DataFrame:
-    """Keep one copy of each WSD trunk checkpoint: the rows of the largest budget that has it."""
-    shared = table["trunk"].notna() & (table["step"] <= table["branch_step"])
-    if not shared.any():
-        return table
-    key = ["trunk", "step", "task", "prompt", "shots", "labels", "metric"]
-    largest = table[shared].groupby(key, dropna=False)["budget"].transform("max")
-    keep = ~shared
-    keep[shared] = table.loc[shared, "budget"] == largest
-    return table[keep]
+    """Keep one copy of each WSD trunk checkpoint: a model's `shared_steps` belong to the
+    largest budget that has them (evaluation skips them too; this holds for any table)."""
+    shared = [step in steps for step, steps in zip(table["step"], table["shared_steps"])]
+    return table[~pd.Series(shared, index=table.index, dtype=bool)]
 
 
 def read_results(path: Path) -> pd.DataFrame:

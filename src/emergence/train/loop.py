@@ -45,6 +45,7 @@ from emergence.train.optimizer import (
     branch_step,
     checkpoint_steps,
     lr_schedule,
+    shared_steps,
     total_steps,
     trunk_checkpoint_steps,
     wsd_schedule,
@@ -92,14 +93,17 @@ class _Job:
         print(f"{name}: data-parallel over {mesh.devices.size} devices ({jax.devices()[0].platform})", file=sys.stderr)
         self.engine = Engine(self.mcfg, tcfg, schedule, mesh)
         self.ckpts = Checkpoints(ckpt_dir)
+        self._like = None  # a state of the right structure and sharding, to restore checkpoints into
 
     def fresh(self) -> State:
         params, opt_state = self.engine.init(self.seed)
         return State(0, params, opt_state, [], {})
 
     def restore(self, ckpts: Checkpoints, step: int) -> State:
-        like = self.fresh()
-        state, meta = ckpts.restore(step, {"params": like.params, "opt_state": like.opt_state})
+        if self._like is None:
+            self._like = self.engine.init(self.seed)
+        params, opt_state = self._like
+        state, meta = ckpts.restore(step, {"params": params, "opt_state": opt_state})
         params, opt_state = jax.device_put((state["params"], state["opt_state"]), self.engine.replicated)
         return State(meta["step"], params, opt_state, meta["history"], {int(s): v for s, v in meta["val"]})
 
@@ -229,32 +233,20 @@ def train(
         if trunk_dir is None or not (Path(trunk_dir) / "trunk.json").exists():
             raise InputError(f"{trunk_dir}/trunk.json does not exist: train the WSD trunk first (`emergence trunk`)")
         trunk = read_json(Path(trunk_dir) / "trunk.json", "trunk summary")
+        budget_steps = [total_steps(b, tcfg.batch_size, run.context) for b in trunk["trunk"]["budgets"]]
         branch = branch_step(tcfg, steps)
         schedule = wsd_schedule(tcfg, trunk["warmup_steps"], branch, steps)
         job = _Job(run.name, run.size, run.context, run.seed, tcfg, schedule, data_dir, out_dir / "checkpoints")
         fp = fingerprint(run.to_dict(), tcfg, job.data_meta, trunk["fingerprint"])
         state = _branch_off(job, Checkpoints(Path(trunk_dir) / "checkpoints"), branch, ckpt_steps, fp)
         extra = {"schedule": "wsd", "trunk": trunk["name"], "branch_step": branch,
-                 "shared_steps": shared_steps(tcfg, trunk["trunk"]["budgets"], run)}  # fmt: skip
+                 "shared_steps": shared_steps(tcfg, budget_steps, steps)}  # fmt: skip
     state = job.advance(state, ckpt_steps, fp, progress)
     job.ckpts.close()
     summary = {"name": run.name, "run": run.to_dict(), **job.summary(state, ckpt_steps, fp), **extra}
     write_jsonl(out_dir / "train_log.jsonl", job.log(state, ckpt_steps))
     write_json(out_dir / "model.json", summary)
     return summary
-
-
-def shared_steps(tcfg: TrainingConfig, budgets, run: ModelRun) -> list[int]:
-    """WSD: this run's checkpoints that a larger budget of the same trunk also has (the same
-    weights, taken before both branches). They are evaluated and counted once, under the
-    largest budget."""
-    steps = total_steps(run.tokens, tcfg.batch_size, run.context)
-    mine = {s for s in checkpoint_steps(steps, tcfg.n_checkpoints) if s <= branch_step(tcfg, steps)}
-    theirs = set()
-    for n in (total_steps(b, tcfg.batch_size, run.context) for b in budgets):
-        if n > steps:
-            theirs |= {s for s in checkpoint_steps(n, tcfg.n_checkpoints) if s <= branch_step(tcfg, n)}
-    return sorted(mine & theirs)
 
 
 def _branch_off(job: _Job, trunk: Checkpoints, branch: int, ckpt_steps: list[int], fp: str) -> State:

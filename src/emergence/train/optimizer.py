@@ -92,11 +92,23 @@ def checkpoint_steps(steps: int, n: int) -> list[int]:
     return sorted(even | set(powers[-(n - n_even) :] if n > n_even else []))
 
 
+def stable_checkpoints(cfg: TrainingConfig, steps: int) -> set[int]:
+    """WSD: a budget's checkpoints up to its branch step, i.e. the trunk's weights."""
+    return {s for s in checkpoint_steps(steps, cfg.n_checkpoints) if s <= branch_step(cfg, steps)}
+
+
 def trunk_checkpoint_steps(cfg: TrainingConfig, budget_steps: Sequence[int]) -> list[int]:
     """What a WSD trunk saves: every budget's checkpoints before its branch, and each branch
     point. The trunk ends at the last branch point."""
     steps = set()
     for n in budget_steps:
-        b = branch_step(cfg, n)
-        steps |= {s for s in checkpoint_steps(n, cfg.n_checkpoints) if s <= b} | {b}
+        steps |= stable_checkpoints(cfg, n) | {branch_step(cfg, n)}
     return sorted(s for s in steps if s > 0)
+
+
+def shared_steps(cfg: TrainingConfig, budget_steps: Sequence[int], steps: int) -> list[int]:
+    """WSD: the checkpoints of the budget of `steps` steps that a larger budget of the same
+    trunk also has (the same weights). They are evaluated and counted once, under the
+    largest budget."""
+    larger = set().union(*(stable_checkpoints(cfg, n) for n in budget_steps if n > steps))
+    return sorted(stable_checkpoints(cfg, steps) & larger)
