@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup study test lint bench lock clean
+.PHONY: setup study test lint browser bench lock clean
 
 setup: $(STAMP)
 
@@ -33,7 +33,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests tools
 	$(BIN)/snakemake --lint
 
-test: $(STAMP) lint
+# The report's browser test drives Debian's Chromium: installed here where apt-get can (as
+# root), else that one test is skipped with its reason.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1; } || \
+	  echo "Chromium is not installed: the report's browser test will be skipped"
+
+test: $(STAMP) lint browser
 	$(BIN)/pytest
 
 bench: $(STAMP)

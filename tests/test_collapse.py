@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emergence.analysis.collapse import collapse_test, collapse_test_file, leave_one_size_out_r2
+from emergence.analysis.collapse import MIN_LOSO_R2, collapse_test, collapse_test_file, leave_one_size_out_r2
 from emergence.errors import InputError
 
 
@@ -63,3 +63,28 @@ def test_each_size_is_predicted_by_the_others_curve_on_loss_not_on_compute():
     assert np.isnan(
         leave_one_size_out_r2(one_size.loss.to_numpy(), one_size.value.to_numpy(), one_size.params.to_numpy())
     )
+
+
+def test_sizes_that_one_curve_does_not_predict_are_never_called_collapsed():
+    # Three sizes, disjoint in loss, each rising along its own stretch from its own level:
+    # loss explains most of the variance in-sample, yet each size is badly predicted by the
+    # curve of the others (held at their edge values beyond their range).
+    rng = np.random.default_rng(3)
+    frames = []
+    for k, (lo, level) in enumerate(((3.0, 0.6), (2.5, 0.1), (2.0, 0.5))):
+        loss = np.linspace(lo + 0.45, lo, 12)
+        value = level + 0.3 * (lo + 0.45 - loss) + rng.normal(0, 0.01, 12)
+        tokens = np.linspace(1e5, 1e6, 12)
+        frames.append(pd.DataFrame({"loss": loss, "value": value, "params": 1e5 * 2**k, "tokens": tokens,
+                                    "flops": 6e5 * 2**k * tokens}))  # fmt: skip
+    out = collapse_test(pd.concat(frames, ignore_index=True))
+    assert out["r2_loss"] >= 0.5 and out["r2_loss_loso"] < MIN_LOSO_R2 and out["size_matters"]
+    assert "matters little" not in out["verdict_text"] and "size" in out["verdict_text"]
+
+
+def test_noise_around_a_flat_line_decides_nothing_about_size():
+    rng = np.random.default_rng(5)
+    df = checkpoints(0, lambda loss, N: 0.25 + 0 * loss).assign(value=lambda d: 0.25 + rng.normal(0, 0.02, len(d)))
+    out = collapse_test(df)
+    assert out["r2_loss"] < 0.5 and out["size_matters"] is None
+    assert "cannot tell whether size matters" in out["verdict_text"]

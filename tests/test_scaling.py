@@ -34,6 +34,17 @@ def test_noisy_law_has_finite_standard_errors():
     for k in ("E", "A", "B", "alpha", "beta"):
         assert 0 < fit[f"{k}_se"] < np.inf
     assert fit["huber_loss"] > 0
+    assert fit["determined"] and fit["undetermined"] == {}
+
+
+def test_two_budgets_and_noise_leave_parameters_undetermined():
+    # Like the default study: five sizes but two token budgets, losses noisy across seeds.
+    rng = np.random.default_rng(2)
+    N, D, _ = (g.ravel() for g in np.meshgrid(np.geomspace(1e4, 8e5, 5), [1e6, 3e6], [0, 1, 2]))
+    L = scaling_predict(TRUE, N, D) * np.exp(rng.normal(0, 0.02, N.size))
+    fit = fit_scaling(N, D, L, n_boot=20)
+    assert not fit["determined"]
+    assert fit["undetermined"]["beta"] == "only 2 token budgets (need 3 or more)" and "B" in fit["undetermined"]
 
 
 def test_rejects_unidentified_input():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from emergence.analysis.curves import fit_hinge, normalise
+from emergence.analysis.curves import fit_hinge, normalise, predict
 from emergence.analysis.thresholds import emergence_score, fit_threshold, fit_threshold_file
 from emergence.errors import InputError
 
@@ -53,9 +53,12 @@ def test_planted_threshold_is_found():
 def test_planted_sigmoid_threshold_is_found():
     loss, value, model = simulate(1, shape="sigmoid")
     r = fit_threshold(loss, value, model=model, n=N_ITEMS, chance=CHANCE, n_boot=100)
-    assert r["verdict"] == "emergent"
-    # The hinge's eta is where the rise starts, the sigmoid's its midpoint: both near ETA here.
-    assert abs(r["threshold"] - ETA) < 0.15 and r["ci_low"] <= ETA + 0.15 and r["ci_high"] >= ETA - 0.15
+    assert r["verdict"] == "emergent" and r["threshold_model"] == "sigmoid"
+    # The threshold is the onset (10% of the rise: eta + w ln 9), the midpoint is eta itself.
+    onset, saturation = ETA + 0.08 * np.log(9), ETA - 0.08 * np.log(9)
+    assert abs(r["threshold"] - onset) < 0.1 and r["ci_low"] <= onset + 0.05 and r["ci_high"] >= onset - 0.05
+    assert abs(r["midpoint"] - ETA) < 0.05 and r["midpoint_low"] <= ETA <= r["midpoint_high"]
+    assert abs(r["saturation"] - saturation) < 0.1 and r["saturation_low"] < r["midpoint"] < r["onset_high"]
 
 
 def test_interval_coverage_is_near_nominal():
@@ -96,10 +99,11 @@ def test_chance_curve_is_flat():
 
 
 def test_threshold_above_chance_level_is_not_emergent():
-    """A kink whose flat part sits well above chance is not "chance until a threshold"."""
+    """A kink whose flat part sits well above chance is not "chance until a threshold": it
+    rises steadily from a level that is not chance, so it is smooth."""
     loss, value, model = simulate(3)
     r = fit_threshold(loss, np.clip(value + 0.2, 0, 1), model=model, n=N_ITEMS, chance=CHANCE)
-    assert r["verdict"] == "inconclusive" and r["threshold"] is None
+    assert r["verdict"] == "smooth" and r["threshold"] is None and "off chance" in r["reason"]
 
 
 def test_lower_is_better_metric():
@@ -177,3 +181,67 @@ def test_a_threshold_with_few_checkpoints_above_it_is_not_emergent():
     value = np.where(loss > 6, -7.0, -2.0 - 0.3 * (loss - 1.5)) + rng.normal(0, 0.02, 60)
     out = fit_threshold(loss, value, n_boot=20)
     assert out["verdict"] != "emergent"
+
+
+def test_onset_at_the_edge_of_the_data_is_not_a_finding():
+    # The rise starts among the last few checkpoints of the largest model only.
+    loss, value, model = simulate(5, eta=2.25, n_items=1000)
+    r = fit_threshold(loss, value, model=model, n=1000, chance=CHANCE, n_boot=50)
+    assert (loss < 2.25).sum() < 5
+    assert r["verdict"] == "inconclusive" and r["at_edge"] is True and r["threshold"] is None
+    assert "low-loss edge" in r["reason"] and "train longer or larger" in r["reason"]
+    # The same curve with the rise well inside the data is a finding, not at the edge.
+    loss, value, model = simulate(5, eta=2.8, n_items=1000)
+    r = fit_threshold(loss, value, model=model, n=1000, chance=CHANCE, n_boot=50)
+    assert r["verdict"] == "emergent" and r["at_edge"] is False
+
+
+def test_fits_of_a_bounded_metric_stay_within_its_range():
+    # Accuracy shoots from chance to 1 and stays there: a free hinge would pass 1.0.
+    x = np.linspace(1.0, 3.0, 60)
+    y = np.clip(CHANCE + 3.0 * np.maximum(2.5 - x, 0), 0, 1)
+    r = fit_threshold(x, y, n=np.full(60, 500), chance=CHANCE, n_boot=20)
+    xs = np.linspace(x.min(), x.max(), 500)
+    for kind in ("hinge", "sigmoid", "smooth"):
+        p = {k.removeprefix(kind + "_"): v for k, v in r.items() if k.startswith(kind + "_") and "ic_" not in k}
+        pred = predict(kind, p, xs)
+        assert pred.max() <= 1 + 1e-9 and pred.min() >= normalise(0.0, CHANCE) - 1e-9, kind
+    assert r["hinge_top"] == 1.0 and abs(r["onset"] - 2.5) < 0.02
+    # The hinge's landmarks: knot, then half and 90% of the way to the best score.
+    # (normalised slope 3 / 0.75 = 4 per nat).
+    assert abs(r["midpoint"] - (2.5 - 0.5 / 4)) < 0.02 and abs(r["saturation"] - (2.5 - 0.9 / 4)) < 0.02
+
+
+def test_steady_rise_from_below_chance_is_smooth():
+    # Multiple choice often starts below chance (a wrong answer the corpus favours) and
+    # improves steadily: smooth, not "inconclusive: flat level not at chance".
+    loss = np.linspace(4.0, 2.0, 80)
+    value = np.clip(0.05 + 0.2 * (4.0 - loss) ** 1.5, 0, 1)
+    r = fit_threshold(loss, value, n=np.full(80, 400), chance=CHANCE, n_boot=20)
+    assert r["verdict"] == "smooth" and r["threshold"] is None
+
+
+def test_a_rise_in_only_two_sizes_is_not_a_shared_threshold():
+    # Plenty of checkpoints below the onset, but all from the two largest sizes.
+    rng = np.random.default_rng(4)
+    finals = (3.2, 2.9, 2.6, 1.8, 1.5)
+    loss = np.concatenate([np.linspace(4.0, lo, 20) for lo in finals])
+    model = np.repeat(np.arange(5), 20)
+    value = rng.binomial(400, CHANCE + 0.75 * np.clip(np.maximum(2.2 - loss, 0), 0, 1)) / 400
+    r = fit_threshold(loss, value, model=model, n=400, chance=CHANCE, n_boot=50)
+    assert r["verdict"] == "inconclusive" and r["sizes_below"] == 2 and r["sizes_above"] == 5
+    assert "only 2 of 5 sizes reach below the onset" in r["reason"]
+    # Without size labels the same curve is emergent: the rule is about sizes sharing it.
+    assert fit_threshold(loss, value, n=400, chance=CHANCE, n_boot=50)["verdict"] == "emergent"
+
+
+def test_an_onset_with_a_wide_interval_is_not_located():
+    # A small, slow rise seen through 30 items: a threshold model wins, but its onset's
+    # interval spans almost half of the losses observed.
+    rng = np.random.default_rng(4)
+    loss = np.concatenate([np.linspace(4.0, lo, 12) for lo in (2.4, 2.2, 2.0, 1.8, 1.6)])
+    value = rng.binomial(30, CHANCE + 0.2 * np.maximum(3.0 - loss, 0)) / 30
+    r = fit_threshold(loss, value, model=np.repeat(np.arange(5), 12), n=30, chance=CHANCE, n_boot=100)
+    assert r["verdict"] == "inconclusive" and r["threshold"] is None
+    assert (r["onset_high"] - r["onset_low"]) / np.ptp(loss) > 0.25
+    assert r["reason"].startswith("where the rise starts is not determined")

@@ -103,6 +103,47 @@ def test_study_ends_with_tables_figures_and_report(study):
     assert "CPU utilisation" in page and "train (WSD trunks)" in page and "evaluate" in page
 
 
+def _browser():
+    """The system's Chromium (Debian's package; `make test` installs it where it can), or a skip."""
+    path = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+    if path is None:
+        pytest.skip("no Chromium on this machine (apt-get install chromium): the report is not checked in a browser")
+    return path
+
+
+def test_published_report_reads_in_a_real_browser(study, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    page_path = study / "reports/index.html"
+    with sync_api.sync_playwright() as p:
+        try:
+            browser = p.chromium.launch(executable_path=_browser(), args=["--no-sandbox"])
+        except sync_api.Error as e:
+            pytest.skip(f"Chromium does not start here: {str(e).splitlines()[0]}")
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(page_path.as_uri(), wait_until="load")
+        images = page.eval_on_selector_all("img", "els => els.map(e => [e.alt, e.complete, e.naturalWidth])")
+        tables = page.eval_on_selector_all(
+            "table", "els => els.map(e => [e.rows.length, e.rows[0] ? e.rows[0].cells.length : 0])"
+        )
+        links = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
+        anchors = set(page.eval_on_selector_all("[id]", "els => els.map(e => e.id)"))
+        page.screenshot(path=tmp_path / "report.png", full_page=True)
+        browser.close()
+    assert errors == []
+    assert sorted(alt for alt, *_ in images) == sorted(f.name for f in FIGURES)
+    assert all(done and width > 100 for _, done, width in images), images
+    assert len(tables) >= 3 and all(rows >= 2 and cells >= 2 for rows, cells in tables), tables
+    for href in links:
+        if href.startswith("#"):
+            assert href[1:] in anchors, href
+        else:
+            assert not href.startswith(("http:", "https:")), f"the report links outside itself: {href}"
+            assert (page_path.parent / href).exists(), href
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
 def test_snakemake_report_is_built(study):
     result = snakemake(study, "--report", "reports/report.zip")
     assert result.returncode == 0, result.stderr[-2000:]

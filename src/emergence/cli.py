@@ -159,9 +159,11 @@ def cmd_analyze(args) -> dict:
     from emergence.analysis.analyze import analyze
 
     thresholds = analyze(_spec(args.spec).analysis, Path(args.tables))
-    shown = ["task", "prompt", "metric", "verdict", "threshold", "ci_low", "ci_high"]
-    print(thresholds[shown].to_string(index=False), file=sys.stderr)
-    return {"thresholds": len(thresholds), "emergent": int((thresholds["verdict"] == "emergent").sum())}
+    if len(thresholds):
+        shown = ["task", "prompt", "metric", "seed", "verdict", "threshold", "ci_low", "ci_high"]
+        print(thresholds[shown].to_string(index=False), file=sys.stderr)
+    pooled = thresholds[thresholds["seed"] == "all"] if len(thresholds) else thresholds
+    return {"thresholds": len(pooled), "emergent": int((pooled["verdict"] == "emergent").sum()) if len(pooled) else 0}
 
 
 def cmd_figure(args) -> dict:
@@ -190,6 +192,14 @@ def cmd_fit_scaling(args) -> dict:
     from emergence.analysis.scaling import fit_scaling_file
 
     return fit_scaling_file(Path(args.file))
+
+
+def cmd_compare(args) -> dict:
+    from emergence.analysis.replication import agree, compare_thresholds
+
+    table = compare_thresholds(Path(args.a), Path(args.b))
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"), file=sys.stderr)
+    return {"rows": len(table), "same_verdict": int(table["same_verdict"].sum()), "agree": agree(table)}
 
 
 def cmd_fit_threshold(args) -> dict:
@@ -320,9 +330,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.set_defaults(func=cmd_fit_scaling)
 
-    p = sub.add_parser("fit-threshold", help="loss threshold of a CSV (loss, value; optional model, chance, n)")
+    p = sub.add_parser(
+        "fit-threshold", help="loss threshold of a CSV (loss, value; optional model, run or seed, chance, n)"
+    )
     p.add_argument("file")
     p.set_defaults(func=cmd_fit_threshold)
+
+    p = sub.add_parser("compare", help="do two studies agree? two thresholds.csv side by side (verdicts, intervals)")
+    p.add_argument("a", help="thresholds.csv of one study")
+    p.add_argument("b", help="thresholds.csv of the other")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("perf", help="speed benchmarks that print figures (last line JSON)")
     perf = p.add_subparsers(dest="what", required=True, parser_class=_Parser)

@@ -34,76 +34,92 @@ def main_metric(task_rows: pd.DataFrame) -> str:
     return next(m for m in MAIN if m in set(task_rows["metric"]))
 
 
+# The thresholds table's columns from fit_threshold, in order.
+_FIT_COLUMNS = (
+    "verdict", "threshold", "ci_low", "ci_high", "onset", "onset_low", "onset_high", "midpoint", "midpoint_low",
+    "midpoint_high", "saturation", "saturation_low", "saturation_high", "at_edge", "midpoint_at_edge",
+    "saturation_at_edge", "interval", "n_runs", "sizes_below", "sizes_above", "reason",
+    "chance", "spearman", "spearman_p", "emergence_score", "delta_bic", "best_model", "threshold_model", "n_points",
+    "resolution_warning",
+)  # fmt: skip
+
+
+def fitted_checkpoints(results: pd.DataFrame) -> pd.DataFrame:
+    """The checkpoints every fit uses: all but those taken during learning-rate warm-up
+    (see collect.warmup_end for why)."""
+    return results[~results["warmup"].astype(bool)]
+
+
+def _curve_row(d: pd.DataFrame, metric: str, seed: str, n_boot: int, boot_seed: int, level: float, bootstrap: str):
+    m = METRICS[metric]
+    chance = d["chance"].dropna().iloc[0] if m.bounded and d["chance"].notna().any() else None
+    fit = fit_threshold(
+        d["loss"].to_numpy(),
+        d["value"].to_numpy(),
+        model=d["size"].to_numpy(),
+        run=d["seed"].to_numpy(),
+        n=d["n"].to_numpy() if m.proportion else None,
+        chance=chance,
+        higher_is_better=m.higher_is_better,
+        n_boot=n_boot,
+        seed=boot_seed,
+        level=level,
+        bootstrap=bootstrap if m.proportion or "items" not in bootstrap else "clusters",
+    )
+    to_bpb = float((d["bpb"] / d["loss"]).iloc[0])
+    best = fit.get("best_model") or "smooth"
+    return {
+        "task": d["task"].iloc[0],
+        "prompt": d["prompt"].iloc[0],
+        "shots": int(d["shots"].iloc[0]),
+        "labels": d["labels"].iloc[0],
+        "metric": metric,
+        "seed": seed,
+        **{k: fit.get(k) for k in _FIT_COLUMNS},
+        "threshold_bpb": fit["threshold"] * to_bpb if fit.get("threshold") is not None else None,
+        "loss_min": float(d["loss"].min()),
+        "loss_max": float(d["loss"].max()),
+        # The best model's parameters, in chance-normalised units (see thresholds.normalise).
+        "fit": json.dumps(
+            {
+                k.removeprefix(best + "_"): fit[k]
+                for k in fit
+                if k.startswith(best + "_") and not k.startswith(("aic", "bic"))
+            }
+        ),
+        "higher_is_better": m.higher_is_better,
+    }
+
+
 def thresholds_table(
     results: pd.DataFrame, n_boot: int, seed: int, level: float, bootstrap: str = "auto"
 ) -> pd.DataFrame:
-    """One row per task x prompt x metric at the main setting: verdict, threshold and interval."""
+    """Per task x prompt x metric at the main setting: verdict, onset (the threshold),
+    midpoint and saturation with their intervals, from the checkpoints after warm-up of all
+    seeds pooled (seed "all"; intervals resample runs within each size when there are several
+    seeds) and, when there are several, of each seed alone (intervals over items only)."""
     rows = []
-    for (task, prompt, metric), d in main_setting(results).groupby(["task", "prompt", "metric"], sort=True):
-        m = METRICS[metric]
-        if not m.analysed:
+    for (_, _, metric), d in main_setting(fitted_checkpoints(results)).groupby(["task", "prompt", "metric"], sort=True):
+        if not METRICS[metric].analysed:
             continue
         d = d.sort_values(["model", "step"])
-        chance = d["chance"].dropna().iloc[0] if m.bounded and d["chance"].notna().any() else None
-        fit = fit_threshold(
-            d["loss"].to_numpy(),
-            d["value"].to_numpy(),
-            model=d["model"].to_numpy(),
-            n=d["n"].to_numpy() if m.proportion else None,
-            chance=chance,
-            higher_is_better=m.higher_is_better,
-            n_boot=n_boot,
-            seed=seed,
-            level=level,
-            bootstrap=bootstrap if m.proportion or "items" not in bootstrap else "clusters",
-        )
-        to_bpb = float((d["bpb"] / d["loss"]).iloc[0])
-        best = fit.get("best_model") or "smooth"
-        rows.append(
-            {
-                "task": task,
-                "prompt": prompt,
-                "shots": int(d["shots"].iloc[0]),
-                "labels": d["labels"].iloc[0],
-                "metric": metric,
-                **{
-                    k: fit.get(k)
-                    for k in (
-                        "verdict",
-                        "threshold",
-                        "ci_low",
-                        "ci_high",
-                        "chance",
-                        "spearman",
-                        "spearman_p",
-                        "emergence_score",
-                        "delta_bic",
-                        "best_model",
-                        "n_points",
-                        "resolution_warning",
-                    )
-                },
-                "threshold_bpb": fit["threshold"] * to_bpb if fit.get("threshold") is not None else None,
-                "loss_min": float(d["loss"].min()),
-                "loss_max": float(d["loss"].max()),
-                # The best model's parameters, in chance-normalised units (see thresholds.normalise).
-                "fit": json.dumps(
-                    {
-                        k.removeprefix(best + "_"): fit[k]
-                        for k in fit
-                        if k.startswith(best + "_") and not k.startswith(("aic", "bic"))
-                    }
-                ),
-                "higher_is_better": m.higher_is_better,
-            }
-        )
+        seeds = sorted(d["seed"].unique())
+        rows.append(_curve_row(d, metric, "all", n_boot, seed, level, bootstrap))
+        if len(seeds) > 1:
+            for s in seeds:
+                rows.append(_curve_row(d[d["seed"] == s], metric, str(s), n_boot, seed, level, bootstrap))
     return pd.DataFrame(rows)
+
+
+def pooled(thresholds: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a thresholds table fitted on all seeds together."""
+    return thresholds[thresholds["seed"].astype(str) == "all"] if "seed" in thresholds else thresholds
 
 
 def collapse_table(results: pd.DataFrame) -> pd.DataFrame:
     """The collapse test for each task x prompt's main metric at the main setting."""
     rows = []
-    for (task, prompt), d in main_setting(results).groupby(["task", "prompt"], sort=True):
+    for (task, prompt), d in main_setting(fitted_checkpoints(results)).groupby(["task", "prompt"], sort=True):
         metric = main_metric(d)
         d = d[d["metric"] == metric].rename(columns={"params": "all_params"})
         d = d.assign(params=d["nonembedding_params"])

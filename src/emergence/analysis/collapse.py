@@ -20,8 +20,14 @@ from emergence.io import read_csv_columns
 COLUMNS = ("loss", "value", "params", "tokens", "flops")
 # "Size matters little" unless the added terms explain at least this share of the variance...
 MIN_DELTA_R2 = 0.05
-# ...and do so significantly at this level.
+# ...and do so significantly at this level...
 ALPHA = 0.01
+# ...and each size is predicted from the other sizes' curve with at least this R^2 (below it,
+# one curve does not describe the sizes: they differ, or overlap too little in loss to tell).
+MIN_LOSO_R2 = 0.5
+# Below this in-sample R^2 of the loss curve, the values are mostly noise around a flat line:
+# the test then decides nothing about size (size_matters is None).
+MIN_R2_LOSS = 0.5
 # A linear spline in the predictor with knots at these quantiles, denser in the tails: an
 # ability often appears within the last few checkpoints (a step at one end of the range),
 # which a low-order polynomial cannot follow. Small samples use every other knot, so the
@@ -115,8 +121,10 @@ def collapse_test(df: pd.DataFrame) -> dict:
     curve of the others) against loss and against log flops; the direct test of "all sizes
     fall on one curve".
 
-    size_matters is True when delta_r2 >= 0.05 and p_value < 0.01; verdict_text says so in
-    one sentence, with the leave-one-size-out comparison. A constant `value` gives NaN R^2s and a sentence saying so.
+    size_matters is True when delta_r2 >= 0.05 and p_value < 0.01, or when r2_loss_loso is
+    below 0.5 (MIN_LOSO_R2); None (undecided) when r2_loss is below 0.5 (MIN_R2_LOSS);
+    verdict_text says which, in sentences generated from these numbers. A constant `value`
+    gives NaN R^2s and a sentence saying so.
     ValueError for a missing column, non-finite numbers, non-positive params/tokens/flops,
     or fewer than 8 rows (the nested model has 6 coefficients).
     """
@@ -155,19 +163,31 @@ def collapse_test(df: pd.DataFrame) -> dict:
     r2_loss, r2_loss_size, p, df1, df2 = _nested(_basis(cols["loss"]), [log_n, log_d], y, tss)
     r2_compute, r2_compute_size, p_compute, _, _ = _nested(_basis(log_c), [log_n], y, tss)
     delta = r2_loss_size - r2_loss
-    size_matters = bool(delta >= MIN_DELTA_R2 and p < ALPHA)
+    added = bool(delta >= MIN_DELTA_R2 and p < ALPHA)
     loso_loss = leave_one_size_out_r2(cols["loss"], y, cols["params"])
     loso_compute = leave_one_size_out_r2(log_c, y, cols["params"])
-    text = (
-        f"Loss explains {r2_loss:.0%} of the variance; size and tokens add {delta:.1%} (p={p:.2g}): "
-        + ("size matters beyond loss." if size_matters else "once loss is known, size matters little.")
-        + (
-            f" Each size predicted from the other sizes' curve: R² {loso_loss:.0%} against loss, "
-            f"{loso_compute:.0%} against compute."
-            if np.isfinite(loso_loss)
-            else ""
+    apart = bool(np.isfinite(loso_loss) and loso_loss < MIN_LOSO_R2)
+    size_matters = None if r2_loss < MIN_R2_LOSS else added or apart
+    text = f"Loss explains {r2_loss:.0%} of the variance; size and tokens add {delta:.1%} (p={p:.2g})"
+    if np.isfinite(loso_loss):
+        text += (
+            f". Each size predicted from the other sizes' curve: R² {loso_loss:.0%} against loss, "
+            f"{loso_compute:.0%} against compute"
         )
-    )
+    if size_matters is None:
+        text += (
+            f": with under {MIN_R2_LOSS:.0%} explained by loss, the values are mostly noise, and the test cannot "
+            "tell whether size matters."
+        )
+    elif added:
+        text += ": size matters beyond loss."
+    elif apart:
+        text += (
+            f": below {MIN_LOSO_R2:.0%}, so one curve of loss does not describe every size; size still matters "
+            "(or the sizes overlap too little in loss to tell)."
+        )
+    else:
+        text += ": once loss is known, size matters little."
     return {
         **out,
         "r2_loss_loso": loso_loss,

@@ -4,7 +4,8 @@
   model, size, budget, seed, params, nonembedding_params, tokens, step, flops, loss, bpb,
   task, prompt, shots, labels, metric, value, n, chance. `loss` is the validation loss
   (nats/token) at that checkpoint, `bpb` the same in bits per byte, `tokens` the tokens
-  trained so far and `flops` the training compute so far. Under the WSD schedule the
+  trained so far and `flops` the training compute so far; `warmup` is true for checkpoints
+  taken before the learning rate first reached its peak (see `warmup_end`). Under the WSD schedule the
   budgets of one size and seed share their checkpoints before they branch (the same
   weights): each such checkpoint appears once, under the largest budget that has it.
 - `training`: every logged training step of every model (the loss curves).
@@ -21,7 +22,7 @@ from emergence.io import read_json, write_table
 
 RESULT_COLUMNS = [
     "model", "size", "budget", "seed", "params", "nonembedding_params", "tokens", "step", "flops", "loss", "bpb",
-    "task", "prompt", "shots", "labels", "metric", "value", "n", "chance",
+    "task", "prompt", "shots", "labels", "metric", "value", "n", "chance", "warmup",
 ]  # fmt: skip
 
 
@@ -81,6 +82,7 @@ def results_table(model_dirs: list[Path], eval_files: list[Path]) -> pd.DataFram
             f"no validation loss in the training log for {missing.to_dict('records')[:3]} (retrain these models)"
         )
     table = _drop_shared_checkpoints(table)
+    table["warmup"] = table["step"] < table["model"].map(warmup_end(training))
     table["tokens"] = table["step"] * table["tokens_per_step"]
     table["flops"] = table["tokens"] * table["flops_per_token"]
     return (
@@ -88,6 +90,17 @@ def results_table(model_dirs: list[Path], eval_files: list[Path]) -> pd.DataFram
         .sort_values(["task", "prompt", "shots", "labels", "metric", "model", "step"])
         .reset_index(drop=True)
     )
+
+
+def warmup_end(training: pd.DataFrame) -> pd.Series:
+    """Per model, the first logged step at which the learning rate reached its peak: the end
+    of warm-up (0 for a log without learning rates). Checkpoints before it are not fitted:
+    they sit at chance far above the rest of the losses, a plateau that is an artefact of
+    starting from random weights, not evidence that an ability is absent at that loss."""
+    if "lr" not in training.columns:
+        return pd.Series(0, index=training["model"].unique())
+    peak = training.groupby("model")["lr"].transform("max")
+    return training[training["lr"] >= peak * (1 - 1e-6)].groupby("model")["step"].min()
 
 
 def _drop_shared_checkpoints(table: pd.DataFrame) -> pd.DataFrame:

@@ -1,9 +1,16 @@
 """The three curves a metric can follow against loss, fitted by least squares in
 chance-normalised units (see `normalise`):
 
-- hinge:   y = c for x >= eta, c + s (eta - x) below it (s >= 0): flat, then rising;
-- sigmoid: y = c + h / (1 + exp((x - eta) / w)) (h >= 0, w > 0): a smooth step at eta;
+- hinge:   y = c for x >= eta, c + s (eta - x) below it (s >= 0): flat, then rising; for a
+  bounded metric the rise stops at the best possible score (y = 1, a plateau);
+- sigmoid: y = c + h / (1 + exp((x - eta) / w)) (h >= 0, w > 0): a smooth step at eta; for a
+  bounded metric c + h <= 1;
 - smooth:  y = a + b x: a straight line, no threshold.
+
+Bounded metrics (those with a chance level) also keep the flat level c at or above their floor
+(`floor`, e.g. accuracy 0). Where a curve rises is summarised by three `landmarks`, all losses:
+the onset (the fit has risen 10% of its total rise above its flat level; for the hinge, its
+knot), the midpoint (50%) and the saturation (90%).
 """
 
 from __future__ import annotations
@@ -17,6 +24,10 @@ MIN_SIDE = 3
 # Sigmoid widths tried before refinement, as fractions of the observed loss range.
 _SIGMOID_WIDTHS = np.array([0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5])
 N_PARAMS = {"hinge": 3, "sigmoid": 4, "smooth": 2}
+# Shares of a curve's total rise that define its onset, midpoint and saturation.
+LANDMARKS = {"onset": 0.1, "midpoint": 0.5, "saturation": 0.9}
+# Candidate knots and plateau starts of the bounded hinge's coarse grid: this many of each.
+_MAX_KNOTS = 25
 
 
 def normalise(value, chance: float | None, higher_is_better: bool = True) -> np.ndarray:
@@ -31,6 +42,14 @@ def normalise(value, chance: float | None, higher_is_better: bool = True) -> np.
     if chance == best:
         raise ValueError(f"chance level {chance} equals the best possible score: nothing to normalise by")
     return (v - chance) / (best - chance)
+
+
+def floor(chance: float | None, higher_is_better: bool = True) -> float:
+    """The lowest normalised value a bounded metric can take: a score of 0 (accuracy, exact
+    match) when higher is better; -inf otherwise (a Brier score's worst depends on the task)."""
+    if chance is None or not higher_is_better:
+        return -np.inf
+    return float(normalise(0.0, chance))
 
 
 def _ls_step(F: np.ndarray, y: np.ndarray):
@@ -50,7 +69,7 @@ def _eta_range(x: np.ndarray) -> tuple[float, float]:
     return float(xs[MIN_SIDE]), float(xs[len(xs) - 1 - MIN_SIDE])
 
 
-def fit_hinge(x, y) -> dict:
+def _fit_free_hinge(x, y) -> dict:
     """Exact least-squares hinge fit (c, s >= 0, eta) with eta in the range that leaves at
     least MIN_SIDE points on each side.
 
@@ -58,25 +77,91 @@ def fit_hinge(x, y) -> dict:
     below eta is fixed, so the model is linear in (c, s * eta, s) there (Hudson 1966); the
     optimum is either such an interior solution or eta at a data point, and all are tried.
     """
-    x, y = np.asarray(x, float), np.asarray(y, float)
     lo, hi = _eta_range(x)
     knots = np.unique(x[(x >= lo) & (x <= hi)])
     c, s, rss = _ls_step(np.maximum(knots[:, None] - x[None, :], 0.0), y)
     best = int(np.argmin(rss))
     out = {"c": c[best], "s": s[best], "eta": knots[best], "rss": rss[best]}
     if len(knots) > 1:
-        below = (x[None, :] <= knots[:-1, None]).astype(float)
-        X = np.stack([np.ones_like(below), below, -x[None, :] * below], axis=-1)
-        beta = np.einsum("kpn,n->kp", np.linalg.pinv(X), y)
+        # Between knots k and k+1 the points below eta are the first j_k in sorted order; the
+        # normal equations of the columns (1, below, -x below) come from prefix sums.
+        order = np.argsort(x, kind="stable")
+        xs, ys = x[order] - x.mean(), y[order]  # centred: better conditioned sums
+        shift = x.mean()
+        zero = np.zeros(1)
+        cx, cy = np.concatenate([zero, np.cumsum(xs)]), np.concatenate([zero, np.cumsum(ys)])
+        cxx, cxy = np.concatenate([zero, np.cumsum(xs * xs)]), np.concatenate([zero, np.cumsum(xs * ys)])
+        j = np.searchsorted(x[order], knots[:-1], side="right")
+        nn = float(x.size)
+        XtX = np.empty((j.size, 3, 3))
+        XtX[:, 0] = np.stack([np.full(j.size, nn), j, -cx[j]], -1)
+        XtX[:, 1] = np.stack([j, j, -cx[j]], -1)
+        XtX[:, 2] = np.stack([-cx[j], -cx[j], cxx[j]], -1)
+        Xty = np.stack([np.full(j.size, cy[-1]), cy[j], -cxy[j]], -1)
+        ok = (j >= 1) & (j < x.size)
+        beta = np.zeros((j.size, 3))
         with np.errstate(divide="ignore", invalid="ignore"):
-            eta = beta[:, 1] / beta[:, 2]
-        ok = (beta[:, 2] > 0) & (eta > knots[:-1]) & (eta < knots[1:])
+            good = ok & (np.abs(np.linalg.det(np.where(ok[:, None, None], XtX, np.eye(3)))) > 1e-12)
+            beta[good] = np.linalg.solve(XtX[good], Xty[good][..., None])[..., 0]
+            eta = beta[:, 1] / beta[:, 2] + shift  # knot in centred units, shifted back
+        seg_rss = (ys**2).sum() - (beta * Xty).sum(1)
+        ok = good & (beta[:, 2] > 0) & (eta > knots[:-1]) & (eta < knots[1:])
         if ok.any():
-            seg_rss = ((y[None, :] - np.einsum("knp,kp->kn", X, beta)) ** 2).sum(axis=1)
             seg_rss = np.where(ok, seg_rss, np.inf)
             k = int(np.argmin(seg_rss))
-            if seg_rss[k] < out["rss"]:
-                out = {"c": beta[k, 0], "s": beta[k, 2], "eta": eta[k], "rss": seg_rss[k]}
+            # The winner's residuals directly: the sums above lose digits to cancellation.
+            rss_k = float(((y - beta[k, 0] - beta[k, 2] * np.maximum(eta[k] - x, 0.0)) ** 2).sum())
+            if rss_k < out["rss"]:
+                out = {"c": beta[k, 0], "s": beta[k, 2], "eta": eta[k], "rss": rss_k}
+    return out
+
+
+def _plateau_grid(x, y, E, E2, top, bottom):
+    """Best (c, eta, eta2, rss) of the plateau hinge over knot pairs (E, E2), E2 < E."""
+    keep = E2 < E
+    E, E2 = E[keep], E2[keep]
+    g = np.clip((E[:, None] - x[None, :]) / (E - E2)[:, None], 0.0, 1.0)
+    u = 1.0 - g
+    uu = (u**2).sum(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = np.where(uu > 0, (u * (y[None, :] - top * g)).sum(1) / uu, top)
+    c = np.clip(c, bottom, top)
+    rss = ((y[None, :] - c[:, None] * u - top * g) ** 2).sum(1)
+    k = int(np.argmin(rss))
+    return c[k], E[k], E2[k], rss[k]
+
+
+def _fit_plateau_hinge(x, y, top: float, bottom: float) -> dict:
+    """Least-squares hinge that rises from c at eta to `top` at eta2 < eta and stays there:
+    y = c + (top - c) g(x), g = clip((eta - x) / (eta - eta2), 0, 1). For fixed knots the
+    model is linear in c alone, so it is solved exactly on a grid of (eta, eta2): a coarse one
+    at _MAX_KNOTS quantiles of the data each, then a fine one around the coarse optimum."""
+    lo, hi = _eta_range(x)
+    xs = np.unique(x)
+    etas = np.unique(np.quantile(xs[(xs >= lo) & (xs <= hi)], np.linspace(0, 1, _MAX_KNOTS)))
+    ends = np.unique(np.quantile(xs, np.linspace(0, 1, _MAX_KNOTS)))
+    c, e, e2, rss = _plateau_grid(x, y, *(g.ravel() for g in np.meshgrid(etas, ends, indexing="ij")), top, bottom)
+    i, j = np.searchsorted(etas, e), np.searchsorted(ends, e2)
+    fine_e = np.linspace(etas[max(i - 1, 0)], etas[min(i + 1, len(etas) - 1)], 15)
+    fine_e2 = np.linspace(ends[max(j - 1, 0)], ends[min(j + 1, len(ends) - 1)], 15)
+    fine = _plateau_grid(x, y, *(g.ravel() for g in np.meshgrid(fine_e, fine_e2, indexing="ij")), top, bottom)
+    if fine[3] < rss:
+        c, e, e2, rss = fine
+    return {"c": c, "s": (top - c) / (e - e2), "eta": e, "rss": rss, "top": top}
+
+
+def fit_hinge(x, y, top: float = np.inf, bottom: float = -np.inf) -> dict:
+    """Least-squares hinge (c, s >= 0, eta), eta leaving at least MIN_SIDE points on each side.
+
+    With a finite `top` (a bounded metric's best score), a fit whose line would pass `top`
+    within the observed losses is refitted as a plateau hinge that stops there (key "top" in
+    the result); the flat level c is kept within [bottom, top]."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    out = _fit_free_hinge(x, y)
+    if np.isfinite(top) and (out["c"] + out["s"] * max(out["eta"] - x.min(), 0.0) > top or out["c"] > top):
+        out = _fit_plateau_hinge(x, y, top, bottom)
+    elif np.isfinite(top):
+        out["top"] = top
     return {k: float(v) for k, v in out.items()}
 
 
@@ -84,51 +169,94 @@ def _sigmoid_shape(x, eta, w):
     return special.expit(-(x - eta) / w)  # 1 / (1 + exp((x - eta) / w)) without overflow
 
 
-def fit_sigmoid(x, y) -> dict:
-    """Least-squares sigmoid fit (c, h >= 0, eta, w > 0), eta in the same range as the hinge's.
+def fit_sigmoid(x, y, top: float = np.inf, bottom: float = -np.inf) -> dict:
+    """Least-squares sigmoid fit (c, h >= 0, eta, w > 0), eta in the same range as the hinge's,
+    and with a finite `top` also bottom <= c and c + h <= top.
 
     For fixed (eta, w) the model is linear in (c, h), so a grid over (eta, w) solved exactly
-    gives the starting point; scipy's bounded least_squares then refines all four."""
+    gives the starting point; scipy's bounded least_squares then refines all four, as
+    (c, f, eta, w) with h = f (top - c), f in [0, 1], when the metric is bounded."""
     x, y = np.asarray(x, float), np.asarray(y, float)
+    bounded = bool(np.isfinite(top))
     lo, hi = _eta_range(x)
     span = float(np.ptp(x))
     etas = np.linspace(lo, hi, 15)
     grid_eta, grid_w = (g.ravel() for g in np.meshgrid(etas, _SIGMOID_WIDTHS * span, indexing="ij"))
     c, h, rss = _ls_step(_sigmoid_shape(x[None, :], grid_eta[:, None], grid_w[:, None]), y)
+    if bounded:  # the grid's solutions, clipped into the range, and their residuals
+        c = np.clip(c, bottom, top)
+        h = np.clip(h, 0.0, top - c)
+        rss = (
+            (y[None, :] - c[:, None] - h[:, None] * _sigmoid_shape(x[None, :], grid_eta[:, None], grid_w[:, None])) ** 2
+        ).sum(1)
     k = int(np.argmin(rss))
-    start = np.array([c[k], h[k], grid_eta[k], grid_w[k]])
     best = {"c": c[k], "h": h[k], "eta": grid_eta[k], "w": grid_w[k], "rss": rss[k]}
     w_lo, w_hi = 1e-3 * span, 2.0 * span
-    start[3] = np.clip(start[3], w_lo * 1.0001, w_hi)
+    w0 = np.clip(grid_w[k], w_lo * 1.0001, w_hi)
+    if bounded:
+        room = top - c[k]
+        start = np.array([c[k], np.clip(h[k] / room, 0.0, 1.0) if room > 0 else 0.0, grid_eta[k], w0])
+        box = ([bottom, 0.0, lo, w_lo], [top, 1.0, hi, w_hi])
+
+        def unpack(p):
+            return p[0], p[1] * (top - p[0]), p[2], p[3]
+    else:
+        start, box = np.array([c[k], h[k], grid_eta[k], w0]), ([-np.inf, 0.0, lo, w_lo], [np.inf, np.inf, hi, w_hi])
+
+        def unpack(p):
+            return tuple(p)
+
+    def residuals(p):
+        c_, h_, eta_, w_ = unpack(p)
+        return c_ + h_ * _sigmoid_shape(x, eta_, w_) - y
+
     try:
-        res = optimize.least_squares(
-            lambda p: p[0] + p[1] * _sigmoid_shape(x, p[2], p[3]) - y,
-            start,
-            bounds=([-np.inf, 0.0, lo, w_lo], [np.inf, np.inf, hi, w_hi]),
-            x_scale="jac",
-        )
+        res = optimize.least_squares(residuals, np.clip(start, *box), bounds=box, x_scale="jac")
         if res.success and 2 * res.cost < best["rss"]:
-            best = dict(zip(("c", "h", "eta", "w"), res.x), rss=2 * res.cost)
+            best = dict(zip(("c", "h", "eta", "w"), unpack(res.x)), rss=2 * res.cost)
     except ValueError:  # degenerate data (e.g. constant y): the grid solution stands
         pass
+    if bounded:
+        best["top"] = top
     return {k: float(v) for k, v in best.items()}
 
 
-def fit_smooth(x, y) -> dict:
-    """Least-squares straight line y = a + b x."""
+def fit_smooth(x, y, top: float = np.inf, bottom: float = -np.inf) -> dict:
+    """Least-squares straight line y = a + b x; a bounded metric's range (top, bottom) is
+    kept with it, so that `predict` draws the line clipped to it."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     b, a = np.polyfit(x, y, 1)
-    return {"a": float(a), "b": float(b), "rss": float(((y - a - b * x) ** 2).sum())}
+    out = {"a": float(a), "b": float(b), "rss": float(((y - a - b * x) ** 2).sum())}
+    return {**out, **{k: float(v) for k, v in (("top", top), ("bottom", bottom)) if np.isfinite(v)}}
 
 
 def predict(kind: str, p: dict, x) -> np.ndarray:
     """Fitted normalised performance of model `kind` with parameters `p` at losses `x`."""
     x = np.asarray(x, float)
     if kind == "hinge":
-        return p["c"] + p["s"] * np.maximum(p["eta"] - x, 0.0)
+        y = p["c"] + p["s"] * np.maximum(p["eta"] - x, 0.0)
+    elif kind == "sigmoid":
+        y = p["c"] + p["h"] * _sigmoid_shape(x, p["eta"], p["w"])
+    else:
+        y = p["a"] + p["b"] * x
+    return np.clip(y, p.get("bottom", -np.inf), p.get("top", np.inf))
+
+
+def landmarks(kind: str, p: dict) -> dict:
+    """Onset, midpoint and saturation (losses at 10%, 50% and 90% of the total rise above
+    the flat level) of a hinge or sigmoid fit. The sigmoid rises by h, so the onset is
+    eta + w ln 9 and the midpoint eta; the hinge's onset is its knot, and its total rise
+    is up to the metric's best score (`top`), so without one it has no midpoint or saturation."""
     if kind == "sigmoid":
-        return p["c"] + p["h"] * _sigmoid_shape(x, p["eta"], p["w"])
-    return p["a"] + p["b"] * x
+        return {name: p["eta"] - p["w"] * np.log(q / (1 - q)) for name, q in LANDMARKS.items()}
+    if kind == "hinge":
+        top, c, s = p.get("top", np.inf), p["c"], p["s"]
+        out = {"onset": p["eta"]}
+        for name in ("midpoint", "saturation"):
+            q = LANDMARKS[name]
+            out[name] = p["eta"] - q * (top - c) / s if np.isfinite(top) and s > 0 and top > c else float("nan")
+        return {k: float(v) for k, v in out.items()}
+    raise ValueError(f"a {kind} curve has no landmarks")
 
 
 FITTERS = {"hinge": fit_hinge, "sigmoid": fit_sigmoid, "smooth": fit_smooth}

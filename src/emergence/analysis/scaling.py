@@ -33,6 +33,40 @@ _GRID = np.stack(
 # Wide enough never to bind at a sensible optimum, narrow enough that exp() cannot overflow.
 _BOUNDS = [(-30.0, 100.0), (-30.0, 100.0), (-10.0, 10.0), (0.0, 4.0), (0.0, 4.0)]
 _NAMES = ("E", "A", "B", "alpha", "beta")
+# A parameter is identified when its relative standard error is at most this (E, alpha,
+# beta), or its 95% bootstrap interval spans at most a decade (the scales A and B)...
+MAX_RSE = 0.5
+MAX_DECADES = 1.0
+# ...and the law has at least this many distinct sizes (for A, alpha) and budgets (B, beta).
+MIN_DISTINCT = 3
+
+
+def undetermined(fit: dict, boots: np.ndarray, N: np.ndarray, D: np.ndarray) -> dict[str, str]:
+    """The parameters of a fit that the data do not identify, each with the reason."""
+    out = {}
+    for axis, values, params in (("model sizes", N, ("A", "alpha")), ("token budgets", D, ("B", "beta"))):
+        if len(np.unique(values)) < MIN_DISTINCT:
+            for k in params:
+                out[k] = f"only {len(np.unique(values))} {axis} (need {MIN_DISTINCT} or more)"
+    # The optimiser's box, in the order of _NAMES: log E, log A, log B, alpha, beta.
+    box = dict(zip(_NAMES, (_BOUNDS[2], _BOUNDS[0], _BOUNDS[1], _BOUNDS[3], _BOUNDS[4])))
+    for j, k in enumerate(_NAMES):
+        if k in out:
+            continue
+        value = fit[k] if k in ("alpha", "beta") else np.log(fit[k])
+        if min(abs(value - box[k][0]), abs(value - box[k][1])) < 1e-4:
+            out[k] = f"at the bound of its search range ({fit[k]:.3g})"
+        elif len(boots) < 2:
+            out[k] = "no bootstrap standard error"
+        elif k in ("A", "B"):
+            decades = np.ptp(np.log10(np.percentile(boots[:, j], [2.5, 97.5])))
+            if not decades <= MAX_DECADES:
+                out[k] = f"its 95% interval spans {decades:.1f} decades"
+        else:
+            rse = fit[f"{k}_se"] / abs(fit[k]) if fit[k] != 0 else np.inf
+            if not rse <= MAX_RSE:
+                out[k] = f"relative standard error {rse:.0%} (over {MAX_RSE:.0%})"
+    return out
 
 
 def _log_terms(theta: np.ndarray, logN: np.ndarray, logD: np.ndarray) -> np.ndarray:
@@ -118,7 +152,9 @@ def fit_scaling(params, tokens, loss, *, n_boot: int = 100, seed: int = 0, n_sta
     best grid starts of the resample; the *_se are the standard deviations of the refits.
 
     Returns E, A, B, alpha, beta, their *_se (NaN when n_boot < 2), huber_loss (the summed
-    Huber loss of the log-residuals at the optimum), n_points and n_boot.
+    Huber loss of the log-residuals at the optimum), n_points, n_boot, undetermined (each
+    parameter the data do not identify, with the reason: see `undetermined`) and determined
+    (whether E, alpha and beta all are).
     ValueError for mismatched lengths, non-finite or non-positive numbers, fewer than 5
     points, or fewer than two distinct values of N or of D (the law is then not identified).
     """
@@ -147,6 +183,8 @@ def fit_scaling(params, tokens, loss, *, n_boot: int = 100, seed: int = 0, n_sta
             boots.append([p[k] for k in _NAMES])
     se = np.std(boots, axis=0, ddof=1) if len(boots) >= 2 else np.full(len(_NAMES), np.nan)
     out.update({f"{k}_se": float(s) for k, s in zip(_NAMES, se)})
+    out["undetermined"] = undetermined(out, np.array(boots).reshape(-1, len(_NAMES)), N, D)
+    out["determined"] = not {"E", "alpha", "beta"} & set(out["undetermined"])
     return out
 
 

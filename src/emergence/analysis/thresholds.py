@@ -1,5 +1,5 @@
 """Is there a pretraining loss below which performance rises? One curve at a time (the
-curves it compares are in `curves.py`).
+curves it compares are in `curves.py`, what the intervals resample in `bootstrap.py`).
 
 A curve is performance (`value`) against validation loss (`loss`, nats/token; lower is a
 better model) over every checkpoint of every model size. Three least-squares models of the
@@ -9,8 +9,11 @@ chance-normalised performance y(x) are compared by BIC:
 - sigmoid: y = c + h / (1 + exp((x - eta) / w)) (h >= 0, w > 0): a smooth step at eta;
 - smooth:  y = a + b x: a straight line, no threshold.
 
-The threshold of an emergent curve gets a bootstrap interval that resamples model runs
-(clusters), checkpoints within them and, for proportions, the items behind each value.
+The threshold of an emergent curve is always its onset (the loss where the better threshold
+model has risen 10% of its rise; the hinge's knot), reported with the midpoint (50%) and the
+saturation (90%), each with a bootstrap interval. An onset with fewer than EDGE_POINTS
+checkpoints beyond it or beyond either end of its interval is at the edge of the data: never
+a finding.
 """
 
 from __future__ import annotations
@@ -21,12 +24,23 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from emergence.analysis.curves import FITTERS, MIN_SIDE, N_PARAMS, information_criteria, normalise, predict
+from emergence.analysis import bootstrap as B
+from emergence.analysis.curves import (
+    FITTERS,
+    LANDMARKS,
+    MIN_SIDE,
+    N_PARAMS,
+    floor,
+    information_criteria,
+    landmarks,
+    normalise,
+    predict,
+)
 from emergence.errors import InputError
 from emergence.io import read_csv_columns
 
-# Share of the points that must lie on the flat side (loss above eta) for "emergent": the
-# claim is that models above the threshold lack the ability, so it must rest on many of them.
+# Share of the points that must lie on the flat side (loss above the onset) for "emergent":
+# the claim is that models above the threshold lack the ability, so it must rest on many of them.
 FLAT_SHARE = 0.25
 # BIC difference that Kass & Raftery (1995) call strong evidence.
 STRONG_BIC = 6.0
@@ -34,6 +48,14 @@ STRONG_BIC = 6.0
 NOISE_SE = 2.0
 # Spearman p-value below which a monotone trend counts as real.
 TREND_ALPHA = 0.05
+# Fewest checkpoints that must lie beyond an estimate (and each end of its interval) on
+# either side for it not to be at the edge of the data.
+EDGE_POINTS = 5
+# Widest onset interval, as a share of the observed loss range, that still locates an onset.
+MAX_CI_SHARE = 0.25
+# Fewest model sizes with checkpoints on each side of an emergent onset (or all sizes, when
+# there are fewer): a loss threshold that sizes share cannot rest on one or two of them.
+MIN_SIZES = 3
 
 
 def emergence_score(loss, y) -> float:
@@ -58,37 +80,45 @@ def _noise_sd(x, y) -> float:
     return float(np.sqrt(m / (2 * stats.chi2.ppf(0.5, 1))))
 
 
-BOOTSTRAPS = ("auto", "items", "clusters", "points", "clusters+items")
+def edge(loss: np.ndarray, *values: float) -> str | None:
+    """ "low" when one of `values` has fewer than EDGE_POINTS checkpoints at lower loss, "high"
+    when it has fewer at higher loss (or is not a number), else None."""
+    for v in values:
+        if not np.isfinite(v) or (loss > v).sum() < EDGE_POINTS:
+            return "high"
+        if (loss < v).sum() < EDGE_POINTS:
+            return "low"
+    return None
 
 
-def _bootstrap_eta(kind, loss, value, groups, n, chance, higher_is_better, scheme, n_boot, rng, level):
-    """Percentile interval of eta over bootstrap refits of `kind`; NaNs when fewer than half
-    of the resamples could be fitted at all.
+EDGE_REASONS = {
+    "low": "onset at the low-loss edge of the data (fewer than {k} checkpoints below it or its interval): "
+    "train longer or larger",
+    "high": "onset at the high-loss edge of the data (fewer than {k} checkpoints above it or its interval): "
+    "evaluate earlier checkpoints or smaller models",
+}
 
-    Schemes: "items" keeps every point and redraws each proportion as Binomial(n, value) / n
-    (the items are the noise); "clusters" resamples runs with replacement, then checkpoints
-    within each; "points" resamples checkpoints; "clusters+items" does both.
-    """
-    clusters = [np.flatnonzero(groups == g) for g in np.unique(groups)]
-    etas = []
-    for _ in range(n_boot):
-        if scheme in ("clusters", "clusters+items"):
-            picked = rng.integers(len(clusters), size=len(clusters))
-            idx = np.concatenate([rng.choice(clusters[j], size=len(clusters[j])) for j in picked])
-        elif scheme == "points":
-            idx = rng.integers(loss.size, size=loss.size)
-        else:
-            idx = np.arange(loss.size)
-        x, v = loss[idx], value[idx]
-        if scheme in ("items", "clusters+items"):
-            v = rng.binomial(n[idx], v) / n[idx]
+
+def _bootstrap(kind, loss, value, n, chance, higher_is_better, scheme, model, run, n_boot, rng) -> np.ndarray:
+    """Landmarks (onset, midpoint, saturation) of `kind` refitted on `n_boot` resamples, one
+    row each; rows of resamples with too few distinct losses to fit are left out."""
+    top, bottom = (1.0, floor(chance, higher_is_better)) if chance is not None else (np.inf, -np.inf)
+    rows = []
+    for idx, v in B.resamples(scheme, loss.size, model, run, n, value, n_boot, rng):
+        x = loss[idx]
         if len(np.unique(x)) < 2 * MIN_SIDE + 2:
             continue
-        etas.append(FITTERS[kind](x, normalise(v, chance, higher_is_better))["eta"])
-    if len(etas) < n_boot / 2:
+        p = FITTERS[kind](x, normalise(v, chance, higher_is_better), top, bottom)
+        rows.append(list(landmarks(kind, p).values()))
+    return np.array(rows).reshape(-1, len(LANDMARKS))
+
+
+def _percentiles(samples: np.ndarray, n_boot: int, level: float) -> tuple[float, float]:
+    samples = samples[np.isfinite(samples)]
+    if samples.size < n_boot / 2:
         return float("nan"), float("nan")
     tail = 100 * (1 - level) / 2
-    lo, hi = np.percentile(etas, [tail, 100 - tail])
+    lo, hi = np.percentile(samples, [tail, 100 - tail])
     return float(lo), float(hi)
 
 
@@ -97,6 +127,7 @@ def fit_threshold(
     value,
     *,
     model=None,
+    run=None,
     n=None,
     chance: float | None = None,
     higher_is_better: bool = True,
@@ -107,13 +138,12 @@ def fit_threshold(
 ) -> dict:
     """Estimate whether and where performance starts to rise as loss falls, for one curve.
 
-    Works on y = normalise(value, chance, higher_is_better). `model` labels the run of each
-    point; `n` is the number of items behind each value, which must then be a proportion.
-    `bootstrap` picks what the interval of eta resamples (see _bootstrap_eta); "auto" is
-    "items" when `n` is given, else "clusters" when `model` is, else "points". Resampling
-    runs or checkpoints AND redrawing items counts each point's noise twice: on simulated
-    curves (tests/test_thresholds.py) "clusters+items" covered a planted eta 40/40 times
-    with intervals 3.7x as wide as those of "items", which covered it 39/40 times.
+    Works on y = normalise(value, chance, higher_is_better); a given chance level makes the
+    metric bounded (fits stay within [its floor, 1]). `model` labels the model (size) of each
+    point and `run` its training run within that model (a seed); `n` is the number of items
+    behind each value, which must then be a proportion. `bootstrap` picks what the intervals
+    resample (see bootstrap.py); "auto" resamples runs within each model, then items, when some
+    model has two or more runs, else items when `n` is given, else models and checkpoints.
 
     Noise `sd` is one point's standard deviation in normalised units: the larger of the
     successive-difference estimate and, when `n` is given, the binomial one
@@ -122,23 +152,32 @@ def fit_threshold(
 
     - "flat": the rise of the BIC-best model's fit from the highest to the lowest observed
       loss is not positive or is at most 2 sd.
-    - "emergent": the better threshold model (hinge or sigmoid, by BIC) beats the line by
-      delta_bic = BIC(smooth) - BIC(threshold) >= 6; when a chance level is given its flat
-      level c (above eta) is within 2 sd of chance; at least 3 points lie on each side of
-      eta, and at least a quarter of all points above it (on the flat side); and the
-      bootstrap interval of eta is finite.
-    - "smooth": Spearman correlation of y with loss is negative with p < 0.05 and
-      delta_bic < 6.
+    - when the better threshold model (hinge or sigmoid, by BIC) beats the line by
+      delta_bic = BIC(smooth) - BIC(threshold) >= 6:
+      - a flat level c more than 2 sd off chance (when one is given): "smooth" if Spearman's
+        correlation of y with loss is negative with p < 0.05 (performance rises steadily from
+        a level that is not chance), else "inconclusive";
+      - an onset at the edge of the data (`edge`), or a bootstrap that cannot refit it:
+        "inconclusive";
+      - an onset interval wider than a quarter of the observed loss range: "inconclusive";
+      - with model labels, fewer than 3 models (sizes; all of them when there are fewer) with
+        checkpoints on each side of the onset (sizes_below, sizes_above): "inconclusive";
+      - fewer than a quarter of the points above the onset (too few lack the ability): "inconclusive";
+      - else "emergent".
+    - "smooth": Spearman correlation negative with p < 0.05.
     - "inconclusive": anything else (reason in "reason").
 
-    Returns verdict, reason, threshold (eta of the better threshold model: where the rise
-    starts for the hinge, its midpoint for the sigmoid; None unless emergent), ci_low and ci_high
-    (None unless emergent), eta_candidate (the best threshold model's eta, always), chance,
-    spearman, spearman_p, emergence_score, aic_/bic_ of hinge, sigmoid and smooth,
-    delta_bic, best_model, threshold_model, fitted parameters (hinge_c, hinge_s, hinge_eta,
-    sigmoid_c, sigmoid_h, sigmoid_eta, sigmoid_w, smooth_a, smooth_b; in normalised units),
-    rise, noise_sd, n_points and resolution_warning (proportions of so few items that one
-    item, 1 / min n, exceeds a quarter of the observed range of values).
+    Returns verdict, reason, threshold, ci_low and ci_high (the onset and its interval; None
+    unless emergent), onset, midpoint and saturation of the better threshold model with their
+    intervals (*_low, *_high; NaN where no bootstrap ran), at_edge, midpoint_at_edge and
+    saturation_at_edge (each by `edge`; None where no bootstrap ran), bootstrap (the scheme)
+    and interval (what it covers), chance, spearman, spearman_p, emergence_score, aic_/bic_
+    of hinge, sigmoid and smooth, delta_bic, best_model,
+    threshold_model, fitted parameters (hinge_c, hinge_s, hinge_eta, sigmoid_c, sigmoid_h,
+    sigmoid_eta, sigmoid_w, smooth_a, smooth_b, and *_top for bounded metrics; in normalised
+    units), rise, noise_sd, n_points, n_runs, sizes_below and sizes_above (models with
+    checkpoints below and above an onset that got that far) and resolution_warning (proportions of so few
+    items that one item, 1 / min n, exceeds a quarter of the observed range of values).
     ValueError for mismatched lengths, non-finite numbers, or proportions outside [0, 1].
     """
     loss, value = np.asarray(loss, float).ravel(), np.asarray(value, float).ravel()
@@ -146,9 +185,7 @@ def fit_threshold(
         raise ValueError(f"loss has {loss.size} points but value has {value.size}")
     if not (np.isfinite(loss).all() and np.isfinite(value).all()):
         raise ValueError("loss and value must be finite numbers")
-    groups = np.zeros(loss.size, int) if model is None else pd.factorize(np.asarray(model).ravel())[0]
-    if groups.shape != loss.shape:
-        raise ValueError(f"model has {groups.size} labels for {loss.size} points")
+    model, run = B.labels(model, loss.size, "model"), B.labels(run, loss.size, "run")
     if n is not None:
         n = np.asarray(n, float).ravel()
         if not (np.isfinite(n).all() and (n >= 1).all() and (n == np.round(n)).all()):
@@ -158,24 +195,22 @@ def fit_threshold(
         n = np.broadcast_to(n, loss.shape).astype(np.int64)
         if ((value < 0) | (value > 1)).any():
             raise ValueError("with item counts n, every value must be a proportion in [0, 1]")
-    if bootstrap not in BOOTSTRAPS:
-        raise ValueError(f"bootstrap must be one of {', '.join(BOOTSTRAPS)}, got {bootstrap!r}")
-    scheme = (
-        bootstrap
-        if bootstrap != "auto"
-        else ("items" if n is not None else "clusters" if model is not None else "points")
-    )
-    if "items" in scheme and n is None:
-        raise ValueError(f"bootstrap {scheme!r} needs item counts n")
+    scheme = B.choose(bootstrap, model, run, n)
     y = normalise(value, chance, higher_is_better)
+    top, bottom = (1.0, floor(chance, higher_is_better)) if chance is not None else (np.inf, -np.inf)
     nan = float("nan")
     out = {
         "verdict": "inconclusive",
         "threshold": None,
         "ci_low": None,
         "ci_high": None,
+        **{f"{k}{end}": nan for k in LANDMARKS for end in ("", "_low", "_high")},
+        "at_edge": None,
+        "midpoint_at_edge": None,
+        "saturation_at_edge": None,
         "chance": chance,
         "bootstrap": scheme,
+        "interval": B.COVERS[scheme],
         "spearman": nan,
         "spearman_p": nan,
         "emergence_score": nan,
@@ -184,6 +219,9 @@ def fit_threshold(
         "threshold_model": None,
         "eta_candidate": nan,
         "n_points": int(loss.size),
+        "n_runs": int(len(np.unique(run))) if run is not None else 1,
+        "sizes_below": None,
+        "sizes_above": None,
         "resolution_warning": bool(n is not None and 1 / n.min() > np.ptp(value) / 4),
     }
     if len(np.unique(loss)) < 2 * MIN_SIDE + 2:
@@ -191,13 +229,13 @@ def fit_threshold(
 
     rho, rho_p = stats.spearmanr(y, loss) if np.ptp(y) > 0 else (0.0, 1.0)
     out.update(spearman=float(rho), spearman_p=float(rho_p), emergence_score=emergence_score(loss, y))
-    fits = {kind: fitter(loss, y) for kind, fitter in FITTERS.items()}
+    fits = {kind: fitter(loss, y, top, bottom) for kind, fitter in FITTERS.items()}
     for kind, p in fits.items():
         out[f"aic_{kind}"], out[f"bic_{kind}"] = information_criteria(p["rss"], loss.size, N_PARAMS[kind])
         out.update({f"{kind}_{k}": v for k, v in p.items() if k != "rss"})
     thr = min(("hinge", "sigmoid"), key=lambda k: out[f"bic_{k}"])
     best = min(FITTERS, key=lambda k: out[f"bic_{k}"])
-    eta = fits[thr]["eta"]
+    marks = landmarks(thr, fits[thr])
     delta_bic = out["bic_smooth"] - out[f"bic_{thr}"]
     rise = float(np.subtract(*predict(best, fits[best], [loss.min(), loss.max()])))
     sd = _noise_sd(loss, y)
@@ -209,57 +247,79 @@ def fit_threshold(
         scale = 1.0 if chance is None else abs((1.0 if higher_is_better else 0.0) - chance)
         sd = max(sd, np.sqrt(p * (1 - p) / np.median(n)) / scale)
     out.update(
+        marks,
         delta_bic=float(delta_bic),
         best_model=best,
         threshold_model=thr,
-        eta_candidate=eta,
+        eta_candidate=marks["onset"],
         rise=rise,
         noise_sd=float(sd),
     )
+    trend = rho < 0 and rho_p < TREND_ALPHA
 
     if rise <= 0:
         return {**out, "verdict": "flat", "reason": f"performance does not rise as loss falls (change {rise:.3g})"}
     if rise <= NOISE_SE * sd:
         return {**out, "verdict": "flat", "reason": f"fitted rise {rise:.3g} is within {NOISE_SE:g} sd ({sd:.3g})"}
-    if delta_bic >= STRONG_BIC:
-        sides = min((loss < eta).sum(), (loss > eta).sum())
-        if chance is not None and abs(fits[thr]["c"]) > NOISE_SE * sd:
-            reason = f"threshold model wins but its level above eta ({fits[thr]['c']:.3g}) is not at chance"
-        elif sides < MIN_SIDE:
-            reason = f"only {sides} points on one side of the threshold"
-        elif (loss > eta).sum() < FLAT_SHARE * loss.size:
-            reason = (
-                f"only {(loss > eta).sum()} of {loss.size} points lie above the threshold: too few "
-                "checkpoints lack the ability to call it emergent"
-            )
-        else:
-            ci = _bootstrap_eta(
-                thr,
-                loss,
-                value,
-                groups,
-                n,
-                chance,
-                higher_is_better,
-                scheme,
-                n_boot,
-                np.random.default_rng(seed),
-                level,
-            )
-            if np.isfinite(ci).all():
-                return {
-                    **out,
-                    "verdict": "emergent",
-                    "threshold": eta,
-                    "ci_low": ci[0],
-                    "ci_high": ci[1],
-                    "reason": f"{thr} beats a line by delta BIC {delta_bic:.1f}",
-                }
-            reason = "the bootstrap could not refit the threshold"
-        return {**out, "reason": reason}
-    if rho < 0 and rho_p < TREND_ALPHA:
-        return {**out, "verdict": "smooth", "reason": f"rises with falling loss (Spearman {rho:.2f}), no threshold"}
-    return {**out, "reason": "no significant trend and no threshold"}
+    if delta_bic < STRONG_BIC:
+        if trend:
+            return {**out, "verdict": "smooth", "reason": f"rises with falling loss (Spearman {rho:.2f}), no threshold"}
+        return {**out, "reason": "no significant trend and no threshold"}
+    c = fits[thr]["c"]
+    if chance is not None and abs(c) > NOISE_SE * sd:
+        if trend:
+            return {
+                **out,
+                "verdict": "smooth",
+                "reason": f"rises with falling loss (Spearman {rho:.2f}) from a level off chance "
+                f"({c:+.2f} of the way to the best score at the highest losses): no onset from chance",
+            }
+        return {**out, "reason": f"threshold model wins but its level above the onset ({c:.3g}) is not at chance"}
+    boots = _bootstrap(thr, loss, value, n, chance, higher_is_better, scheme, model, run, n_boot,
+                       np.random.default_rng(seed))  # fmt: skip
+    for j, name in enumerate(LANDMARKS):
+        out[f"{name}_low"], out[f"{name}_high"] = _percentiles(boots[:, j], n_boot, level)
+    for name in ("midpoint", "saturation"):
+        out[f"{name}_at_edge"] = edge(loss, out[name], out[f"{name}_low"], out[f"{name}_high"]) is not None
+    onset, lo, hi = out["onset"], out["onset_low"], out["onset_high"]
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return {**out, "reason": "the bootstrap could not refit the threshold"}
+    side = edge(loss, onset, lo, hi)
+    out["at_edge"] = side is not None
+    if side:
+        return {**out, "reason": EDGE_REASONS[side].format(k=EDGE_POINTS)}
+    share = (hi - lo) / np.ptp(loss)
+    if share > MAX_CI_SHARE:
+        return {
+            **out,
+            "reason": f"where the rise starts is not determined: the onset's interval [{lo:.3g}, {hi:.3g}] spans "
+            f"{share:.0%} of the observed losses (at most {MAX_CI_SHARE:.0%})",
+        }
+    if model is not None:
+        sizes = pd.DataFrame({"m": model, "x": loss}).groupby("m")["x"]
+        out.update(sizes_below=int((sizes.min() < onset).sum()), sizes_above=int((sizes.max() > onset).sum()))
+        need = min(MIN_SIZES, sizes.ngroups)
+        if min(out["sizes_below"], out["sizes_above"]) < need:
+            return {
+                **out,
+                "reason": f"only {out['sizes_below']} of {sizes.ngroups} sizes reach below the onset and "
+                f"{out['sizes_above']} lie above it (need {need} on each side): too few sizes to show a loss "
+                "threshold that sizes share; train larger or longer",
+            }
+    if (loss > onset).sum() < FLAT_SHARE * loss.size:
+        return {
+            **out,
+            "reason": f"only {(loss > onset).sum()} of {loss.size} points lie above the onset: too few "
+            "checkpoints lack the ability to call it emergent",
+        }
+    return {
+        **out,
+        "verdict": "emergent",
+        "threshold": onset,
+        "ci_low": lo,
+        "ci_high": hi,
+        "reason": f"{thr} beats a line by delta BIC {delta_bic:.1f}",
+    }
 
 
 def _first(df: pd.DataFrame, col: str):
@@ -267,11 +327,25 @@ def _first(df: pd.DataFrame, col: str):
     return vals.iloc[0] if len(vals) else None
 
 
+def _runs(df: pd.DataFrame, path) -> np.ndarray | None:
+    """The run label of each row: column run, else seed; None without either."""
+    for col in ("run", "seed"):
+        if col in df.columns:
+            if df[col].isna().any():
+                raise InputError(
+                    f"{path}: column {col!r} has an empty cell at line {int(np.argmax(df[col].isna())) + 2}"
+                )
+            return df[col].astype(str).to_numpy()
+    return None
+
+
 def fit_threshold_file(path: str | Path, **kw) -> dict:
-    """fit_threshold on a CSV with columns loss, value and optional model, n, chance (its
-    first non-empty value) and higher_is_better (first non-empty; true/false/1/0, default
-    true). Keyword arguments go to fit_threshold. InputError (one line naming the file and
-    column) for a missing column, a non-numeric value or values fit_threshold rejects."""
+    """fit_threshold on a CSV with columns loss, value and optional model (the model size of
+    each row), run or seed (its training run within that model: intervals then resample runs,
+    see bootstrap.py), n, chance (its first non-empty value) and higher_is_better (first
+    non-empty; true/false/1/0, default true). Keyword arguments go to fit_threshold.
+    InputError (one line naming the file and column) for a missing column, a non-numeric
+    value or values fit_threshold rejects."""
     df = read_csv_columns(path, ("loss", "value"), numeric=("loss", "value", "n", "chance"))
     hib = _first(df, "higher_is_better")
     if hib is not None:
@@ -287,6 +361,7 @@ def fit_threshold_file(path: str | Path, **kw) -> dict:
             df["loss"].to_numpy(),
             df["value"].to_numpy(),
             model=df["model"].astype(str).to_numpy() if "model" in df.columns else None,
+            run=_runs(df, path),
             n=n,
             chance=None if chance is None else float(chance),
             higher_is_better=True if hib is None else hib,

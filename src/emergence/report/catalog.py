@@ -39,8 +39,10 @@ FIGURES: tuple[Figure, ...] = (
         "Performance of every checkpoint of every model against its validation loss (nats/token, log scale; "
         "lower loss, i.e. better models, to the right), coloured by model size. If all sizes fall on one curve, "
         "loss (not size) predicts the ability. The dotted line is chance; the black curve is the best-fitting "
-        "model; the red line and band are the estimated threshold and its bootstrap interval, where the verdict "
-        "is emergent.",
+        "model of all seeds pooled, kept within the metric's range; the red line and band are the onset (the "
+        "threshold) and its 95% interval where the verdict is emergent, and the red triangles along the top the "
+        "onset of each seed fitted alone (their spread is the run-to-run variance). Hollow grey points are "
+        "checkpoints taken during learning-rate warm-up, which no fit uses.",
         (RESULTS, THRESHOLDS),
     ),
     Figure(

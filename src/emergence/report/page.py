@@ -9,13 +9,18 @@ import jinja2
 import pandas as pd
 import yaml
 
+from emergence.analysis.analyze import pooled
 from emergence.analysis.collect import read_results
 from emergence.evaluate.metrics import MAIN, METRICS
 from emergence.io import atomic_write, read_json
+from emergence.report import findings
 from emergence.report.catalog import FIGURES
 
 
 def _table(df: pd.DataFrame) -> str:
+    """An HTML table, or nothing for a frame without rows (the page then leaves the section out)."""
+    if not len(df):
+        return ""
     return df.to_html(index=False, float_format=lambda v: f"{v:.3g}", na_rep="–", border=0, classes="t")
 
 
@@ -75,30 +80,13 @@ def write_report(out: Path, *, config: dict, tables: Path, figures_dir: Path, be
     scaling = read_json(tables / "scaling.json", "scaling fit").get("fit", {})
     results = read_results(tables / "results.parquet")
     columns = [
-        "task",
-        "prompt",
-        "shots",
-        "labels",
-        "metric",
-        "verdict",
-        "threshold",
-        "ci_low",
-        "ci_high",
-        "threshold_bpb",
-        "chance",
-        "spearman",
-        "emergence_score",
-        "delta_bic",
-    ]
+        "task", "prompt", "shots", "labels", "metric", "seed", "verdict", "threshold", "ci_low", "ci_high",
+        "midpoint", "midpoint_low", "midpoint_high", "saturation", "saturation_low", "saturation_high", "at_edge",
+        "threshold_bpb", "interval", "chance", "spearman", "emergence_score", "delta_bic", "reason",
+    ]  # fmt: skip
     shown = thresholds[[c for c in columns if c in thresholds]] if len(thresholds) else thresholds
-    main = shown[shown["metric"].isin(MAIN)] if len(shown) else shown
-    warn = thresholds[thresholds["resolution_warning"] == True] if "resolution_warning" in thresholds else []  # noqa: E712
-    fit_text = ""
-    if scaling and not scaling.get("note"):
-        fit_text = ", ".join(
-            f"{k} = {scaling[k]:.3g} ± {scaling.get(k + '_se', float('nan')):.2g}"
-            for k in ("E", "A", "alpha", "B", "beta")
-        )
+    warn = pooled(thresholds)
+    warn = warn[warn["resolution_warning"] == True] if "resolution_warning" in warn else []  # noqa: E712
     figures = [
         {
             "name": f.name,
@@ -113,15 +101,19 @@ def write_report(out: Path, *, config: dict, tables: Path, figures_dir: Path, be
     env = jinja2.Environment(loader=jinja2.PackageLoader("emergence.report", "templates"), autoescape=True)
     page = env.get_template("index.html.j2").render(
         study=str(config.get("study", "study")),
-        main_table=_table(main),
+        main_table=_table(findings.main_table(thresholds)) if len(thresholds) else "",
+        seed_table=_table(findings.seed_table(thresholds)) if len(thresholds) else "",
         all_table=_table(shown),
-        resolution_warnings=[f"{r.task}/{r.metric}" for r in warn.itertuples()] if len(warn) else [],
+        interval_note=findings.interval_note(thresholds) if len(thresholds) else "",
+        threshold_sentences=findings.sentences(thresholds, results["size"].nunique()) if len(thresholds) else [],
+        definitions=findings.DEFINITIONS,
+        resolution_warnings=[f"{r.task}/{r.prompt}/{r.metric}" for r in warn.itertuples()] if len(warn) else [],
         collapse=list(collapse.itertuples()),
         icl_sentences=icl_summary(results),
         scaling_note=scaling.get("note"),
-        scaling_fit=fit_text,
+        scaling_fit=findings.scaling_text(scaling) if scaling and not scaling.get("note") else "",
         figures=figures,
-        stage_times=_table(times) if len(times) else "",
+        stage_times=_table(times),
         config_yaml=yaml.safe_dump(config, sort_keys=False),
     )
     with atomic_write(out) as tmp:

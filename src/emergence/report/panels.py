@@ -77,11 +77,40 @@ def loss_curves(training: pd.DataFrame, palette: str):
     return g.figure
 
 
+def _threshold_marks(ax, panel: str, d: pd.DataFrame, thresholds: pd.DataFrame, curve, x: str, metric: str) -> None:
+    """The fitted curve, the onset and its interval (all seeds pooled) and each seed's own
+    onset (triangles along the top) on one panel of performance against loss."""
+    rows = thresholds[
+        (thresholds.task == d.task.iloc[0]) & (thresholds.prompt == d.prompt.iloc[0]) & (thresholds.metric == metric)
+    ]
+    seeds = rows["seed"].astype(str) if "seed" in rows else pd.Series("all", index=rows.index)
+    if not (seeds == "all").any():
+        ax.set_title(panel)
+        return
+    t = rows[seeds == "all"].iloc[0]
+    if curve is not None:
+        xs = np.linspace(d[x].min(), d[x].max(), 200)
+        ys = curve(t, xs)
+        if ys is not None:
+            ax.plot(xs, ys, color="black", lw=1.5, label="best-fitting model (all seeds)")
+    if pd.notna(t.threshold):
+        ax.axvspan(t.ci_low, t.ci_high, color="tab:red", alpha=0.15, label="onset, 95% CI")
+        ax.axvline(t.threshold, color="tab:red", lw=1.2)
+        ax.set_title(f"{panel}: {t.verdict} at {t.threshold:.2f} [{t.ci_low:.2f}, {t.ci_high:.2f}]", fontsize=10)
+    else:
+        ax.set_title(f"{panel}: {t.verdict}", fontsize=10)
+    per_seed = rows[(seeds != "all") & rows["threshold"].notna()]
+    if len(per_seed):
+        ax.plot(per_seed["threshold"], np.full(len(per_seed), 1.0), "v", color="tab:red", ms=6,
+                transform=ax.get_xaxis_transform(), clip_on=False, label="onset of each seed alone")  # fmt: skip
+
+
 def performance_vs_x(
     df: pd.DataFrame, x: str, thresholds: pd.DataFrame | None, curve: Callable | None, palette: str, title: str
 ):
     """One facet per task (and prompt), points coloured by model size; chance line, fitted
-    curve and threshold band when the analysis found one."""
+    curve and threshold band when the analysis found one. Checkpoints taken during warm-up,
+    which no fit uses, are drawn hollow."""
     df = df.copy()
     df["panel"] = df["task"] + (" / " + df["prompt"]).where(df["prompt"] != "standard", "")
     panels = sorted(df["panel"].unique())
@@ -91,35 +120,19 @@ def performance_vs_x(
     hue = _size_legend(df)
     for ax, panel in zip(axes.flat, panels):
         d = df[df.panel == panel]
+        warm = d["warmup"].astype(bool) if "warmup" in d else pd.Series(False, index=d.index)
         sns.scatterplot(
-            data=d, x=x, y="value", style="budget", palette=palette, ax=ax, s=28, legend=ax is axes.flat[0], **hue
-        )
+            data=d[~warm], x=x, y="value", style="budget", palette=palette, ax=ax, s=28, legend=ax is axes.flat[0],
+            **hue,
+        )  # fmt: skip
+        if warm.any():
+            ax.scatter(d.loc[warm, x], d.loc[warm, "value"], s=20, facecolors="none", edgecolors="grey", lw=0.8,
+                       label="warm-up checkpoint (not fitted)")  # fmt: skip
         metric = d["metric"].iloc[0]
         if d["chance"].notna().any():
             ax.axhline(d["chance"].dropna().iloc[0], color="grey", ls=":", lw=1.2, label="chance")
         if thresholds is not None and x == "loss":
-            t = thresholds[
-                (thresholds.task == d.task.iloc[0])
-                & (thresholds.prompt == d.prompt.iloc[0])
-                & (thresholds.metric == metric)
-            ]
-            if len(t):
-                t = t.iloc[0]
-                if curve is not None:
-                    xs = np.linspace(d[x].min(), d[x].max(), 200)
-                    ys = curve(t, xs)
-                    if ys is not None:
-                        ax.plot(xs, ys, color="black", lw=1.5, label="best-fitting model")
-                if pd.notna(t.threshold):
-                    ax.axvspan(t.ci_low, t.ci_high, color="tab:red", alpha=0.15, label="threshold, 95% CI")
-                    ax.axvline(t.threshold, color="tab:red", lw=1.2)
-                    ax.set_title(
-                        f"{panel}: {t.verdict} at {t.threshold:.2f} [{t.ci_low:.2f}, {t.ci_high:.2f}]", fontsize=10
-                    )
-                else:
-                    ax.set_title(f"{panel}: {t.verdict}", fontsize=10)
-            else:
-                ax.set_title(panel)
+            _threshold_marks(ax, panel, d, thresholds, curve, x, metric)
         else:
             ax.set_title(panel)
         if x == "loss":
@@ -132,10 +145,15 @@ def performance_vs_x(
         ax.set_ylabel(label(metric))
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
-    handles, labels_ = axes.flat[0].get_legend_handles_labels()
+    # One legend for the figure: every entry any panel drew, once (the onset band, say, is
+    # drawn only on panels with an emergent task).
+    entries = {}
+    for ax in axes.flat:
+        for handle, name in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(name, handle)
     if axes.flat[0].get_legend():
         axes.flat[0].get_legend().remove()
-    fig.legend(handles, labels_, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.legend(list(entries.values()), list(entries), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     fig.suptitle(title + ("  (lower loss, i.e. better models, to the right)" if x == "loss" else ""))
     fig.tight_layout()
     return fig

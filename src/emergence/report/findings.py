@@ -1,0 +1,168 @@
+"""What the report says about thresholds and the scaling law: display tables and sentences,
+generated from the analysis tables so that they can never contradict the numbers."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from emergence.analysis.analyze import pooled
+from emergence.analysis.thresholds import EDGE_POINTS
+from emergence.evaluate.metrics import MAIN
+
+
+def _num(v) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+
+def with_interval(v, lo, hi) -> str:
+    """ "1.533 [1.522, 1.544]", or the value alone without an interval, or "–"."""
+    if not _num(v):
+        return "–"
+    return f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if _num(lo) and _num(hi) else f"{v:.3f}"
+
+
+def _name(r) -> str:
+    return f"{r.task}" + (f" ({r.prompt})" if r.prompt not in ("standard", "none") else "") + f", {r.metric}"
+
+
+def _landmark(r, name: str) -> str:
+    """A midpoint or saturation with its interval; one at the edge of the data is not stated
+    as a number: "not reached" below the lowest loss observed, "at the edge" otherwise."""
+    v = getattr(r, name)
+    if _num(v) and getattr(r, f"{name}_at_edge", False) is True:
+        return (
+            "not reached in the data"
+            if v < r.loss_min + 1e-12 or not _num(getattr(r, f"{name}_low"))
+            else (f"{v:.3f} (at the edge of the data)")
+        )
+    return with_interval(v, getattr(r, f"{name}_low"), getattr(r, f"{name}_high"))
+
+
+def main_table(thresholds: pd.DataFrame) -> pd.DataFrame:
+    """Each task's main metric, all seeds pooled: verdict, onset (the threshold; only where
+    emergent), midpoint and saturation with intervals, sizes crossing, what the interval covers, why."""
+    rows = []
+    for r in pooled(thresholds).itertuples():
+        if r.metric not in MAIN:
+            continue
+        emergent = r.verdict == "emergent"
+        rows.append(
+            {
+                "task": r.task,
+                "prompt": r.prompt,
+                "metric": r.metric,
+                "verdict": r.verdict,
+                "onset (threshold)": with_interval(r.threshold, r.ci_low, r.ci_high) if emergent else "–",
+                "midpoint": _landmark(r, "midpoint") if emergent else "–",
+                "saturation": _landmark(r, "saturation") if emergent else "–",
+                "sizes below / above onset": f"{int(r.sizes_below)} / {int(r.sizes_above)}" if emergent else "–",
+                "interval covers": r.interval if emergent else "–",
+                "why": r.reason,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def seed_table(thresholds: pd.DataFrame) -> pd.DataFrame:
+    """Each task's main metric: the verdict and onset of every seed alone beside the pooled fit."""
+    if "seed" not in thresholds or thresholds["seed"].astype(str).nunique() < 2:
+        return pd.DataFrame()
+    t = thresholds[thresholds["metric"].isin(MAIN)].assign(seed=thresholds["seed"].astype(str))
+    t = t.assign(
+        cell=[
+            r.verdict + (f" {with_interval(r.threshold, r.ci_low, r.ci_high)}" if r.verdict == "emergent" else "")
+            for r in t.itertuples()
+        ]
+    )
+    wide = t.pivot_table(index=["task", "prompt", "metric"], columns="seed", values="cell", aggfunc="first")
+    order = ["all"] + sorted((c for c in wide.columns if c != "all"), key=lambda c: (len(c), c))
+    wide = wide[order].rename(columns=lambda c: "all seeds" if c == "all" else f"seed {c}")
+    return wide.reset_index()
+
+
+def interval_note(thresholds: pd.DataFrame) -> str:
+    """What the intervals of the pooled fits include, in one sentence."""
+    p = pooled(thresholds)
+    runs = int(p["n_runs"].max()) if "n_runs" in p and len(p) else 1
+    if runs < 2:
+        return (
+            "This study has one seed per size, so each interval covers item noise only: it does not include "
+            "run-to-run variance, and a rerun with another seed or on another machine may land outside it."
+        )
+    return (
+        f"Intervals come from a hierarchical bootstrap: the {runs} runs (seeds) of each size are resampled, then "
+        "the items of each resampled checkpoint, so they include run-to-run variance. The per-seed fits below "
+        "have intervals over items only."
+    )
+
+
+def sentences(thresholds: pd.DataFrame, n_sizes: int) -> list[str]:
+    """One sentence per task's main metric (all seeds pooled), from its row of the table."""
+    out = []
+    seeds = thresholds.assign(seed=thresholds["seed"].astype(str)) if "seed" in thresholds else None
+    for r in pooled(thresholds).itertuples():
+        if r.metric not in MAIN:
+            continue
+        if r.verdict == "emergent":
+            below = int(r.sizes_below)
+            marks = (
+                f"; midpoint {_landmark(r, 'midpoint')}, saturation {_landmark(r, 'saturation')}"
+                if _num(r.midpoint)
+                else " (the metric has no best score, so no midpoint or saturation)"
+            )
+            s = (
+                f"{_name(r)}: emergent. Performance stays at chance above a loss of "
+                f"{with_interval(r.threshold, r.ci_low, r.ci_high)} nats/token (onset; 95% interval over "
+                f"{r.interval}) and rises below it{marks}. The rise rests on {below} of {n_sizes} sizes"
+                + (" (fewer than 3: little evidence that sizes share one curve)." if below < 3 else ".")
+            )
+            if seeds is not None:
+                alone = seeds[(seeds.task == r.task) & (seeds.prompt == r.prompt) & (seeds.metric == r.metric)]
+                alone = alone[alone.seed != "all"]
+                if len(alone):
+                    agree = int((alone.verdict == "emergent").sum())
+                    s += f" Seeds fitted alone: {agree} of {len(alone)} emergent"
+                    inside = alone[(alone.verdict == "emergent")]
+                    if len(inside):
+                        s += ", at " + ", ".join(f"{t:.3f}" for t in inside.threshold)
+                    s += (
+                        "."
+                        if agree == len(alone)
+                        else ": a weaker finding, which only the seeds pooled show (the others: "
+                        + "; ".join(f"{v}" for v in alone[alone.verdict != "emergent"].verdict)
+                        + ")."
+                    )
+        elif r.verdict == "inconclusive":
+            s = f"{_name(r)}: inconclusive: {r.reason}."
+        else:
+            s = f"{_name(r)}: {r.verdict} ({r.reason})."
+        out.append(s)
+    return out
+
+
+DEFINITIONS = (
+    "The threshold of an emergent task is its onset: the loss at which the fitted curve has risen 10% of its "
+    "total rise above its flat (chance) level; for the hinge, its knot. The midpoint (50%) and the saturation "
+    "(90%; for the hinge, the rise is measured up to the best possible score) are reported beside it. An onset "
+    f"with fewer than {EDGE_POINTS} checkpoints beyond it, or beyond either end of its interval, on either side, "
+    "is at the edge of the data and never a finding: the verdict is then inconclusive. Fits use every "
+    "checkpoint after learning-rate warm-up (the warm-up checkpoints, hollow in the figure, sit at chance far "
+    "above the other losses: a plateau made by random initial weights, not evidence about the ability)."
+)
+
+
+def scaling_text(fit: dict) -> str:
+    """The scaling-law fit in one sentence: the identified parameters with standard errors, the others named
+    undetermined with the reason."""
+    undetermined = fit.get("undetermined") or {}
+    shown = [
+        f"{k} = {fit[k]:.3g} ± {fit.get(k + '_se', float('nan')):.2g}"
+        for k in ("E", "A", "alpha", "B", "beta")
+        if k not in undetermined
+    ]
+    text = ", ".join(shown) if shown else "no parameter is determined"
+    if undetermined:
+        text += "; undetermined: " + "; ".join(f"{k} ({why})" for k, why in undetermined.items())
+    return text
