@@ -1,5 +1,7 @@
 """The study's analysis and its page on a simulated multi-seed results table."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -72,5 +74,8 @@ def test_page_says_what_the_intervals_cover(results, tmp_path):
     assert "Each seed alone" in page and "seed 2" in page
     assert "sentiment, acc: emergent. Performance stays at chance above a loss of" in page
     assert "onset" in page and "midpoint" in page and "saturation" in page
-    # This made-up law runs alpha to the bound of its search: named undetermined, no number.
-    assert "undetermined: alpha (at the bound of its search range (4))" in page
+    # Every parameter the scaling fit could not determine is named with its reason, without a number.
+    fit = json.loads((tables / "scaling.json").read_text())["fit"]
+    assert fit["undetermined"]  # this made-up law leaves some parameters undetermined
+    for k, why in fit["undetermined"].items():
+        assert f"{k} ({why})" in page and f"{k} = " not in page

@@ -53,8 +53,8 @@ TREND_ALPHA = 0.05
 EDGE_POINTS = 5
 # Widest onset interval, as a share of the observed loss range, that still locates an onset.
 MAX_CI_SHARE = 0.25
-# Fewest model sizes with checkpoints on each side of an emergent onset (or all sizes, when
-# there are fewer): a loss threshold that sizes share cannot rest on one or two of them.
+# Fewest model sizes with checkpoints on each side of an emergent onset's interval (or all
+# sizes, when there are fewer): a loss threshold that sizes share cannot rest on one or two.
 MIN_SIZES = 3
 
 
@@ -161,7 +161,7 @@ def fit_threshold(
         "inconclusive";
       - an onset interval wider than a quarter of the observed loss range: "inconclusive";
       - with model labels, fewer than 3 models (sizes; all of them when there are fewer) with
-        checkpoints on each side of the onset (sizes_below, sizes_above): "inconclusive";
+        checkpoints below the onset's interval and above it (sizes_below, sizes_above): "inconclusive";
       - fewer than a quarter of the points above the onset (too few lack the ability): "inconclusive";
       - else "emergent".
     - "smooth": Spearman correlation negative with p < 0.05.
@@ -176,8 +176,9 @@ def fit_threshold(
     threshold_model, fitted parameters (hinge_c, hinge_s, hinge_eta, sigmoid_c, sigmoid_h,
     sigmoid_eta, sigmoid_w, smooth_a, smooth_b, and *_top for bounded metrics; in normalised
     units), rise, noise_sd, n_points, n_runs, sizes_below and sizes_above (models with
-    checkpoints below and above an onset that got that far) and resolution_warning (proportions of so few
-    items that one item, 1 / min n, exceeds a quarter of the observed range of values).
+    checkpoints below and above the interval of an onset that got that far) and
+    resolution_warning (proportions of so few items that one item, 1 / min n, exceeds a
+    quarter of the observed range of values).
     ValueError for mismatched lengths, non-finite numbers, or proportions outside [0, 1].
     """
     loss, value = np.asarray(loss, float).ravel(), np.asarray(value, float).ravel()
@@ -297,12 +298,14 @@ def fit_threshold(
         }
     if model is not None:
         sizes = pd.DataFrame({"m": model, "x": loss}).groupby("m")["x"]
-        out.update(sizes_below=int((sizes.min() < onset).sum()), sizes_above=int((sizes.max() > onset).sum()))
+        # Counted beyond the interval's ends, not the estimate: the verdict must not hinge on
+        # where in its interval the onset happens to land.
+        out.update(sizes_below=int((sizes.min() < lo).sum()), sizes_above=int((sizes.max() > hi).sum()))
         need = min(MIN_SIZES, sizes.ngroups)
         if min(out["sizes_below"], out["sizes_above"]) < need:
             return {
                 **out,
-                "reason": f"only {out['sizes_below']} of {sizes.ngroups} sizes reach below the onset and "
+                "reason": f"only {out['sizes_below']} of {sizes.ngroups} sizes reach below the onset's interval and "
                 f"{out['sizes_above']} lie above it (need {need} on each side): too few sizes to show a loss "
                 "threshold that sizes share; train larger or longer",
             }

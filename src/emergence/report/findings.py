@@ -79,6 +79,7 @@ def seed_table(thresholds: pd.DataFrame) -> pd.DataFrame:
     wide = t.pivot_table(index=["task", "prompt", "metric"], columns="seed", values="cell", aggfunc="first")
     order = ["all"] + sorted((c for c in wide.columns if c != "all"), key=lambda c: (len(c), c))
     wide = wide[order].rename(columns=lambda c: "all seeds" if c == "all" else f"seed {c}")
+    wide.columns.name = None
     return wide.reset_index()
 
 
