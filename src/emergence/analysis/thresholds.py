@@ -281,7 +281,8 @@ def fit_threshold(
     for j, name in enumerate(LANDMARKS):
         out[f"{name}_low"], out[f"{name}_high"] = _percentiles(boots[:, j], n_boot, level)
     for name in ("midpoint", "saturation"):
-        out[f"{name}_at_edge"] = edge(loss, out[name], out[f"{name}_low"], out[f"{name}_high"]) is not None
+        if np.isfinite(out[name]):  # NaN for a hinge without a best score to rise to
+            out[f"{name}_at_edge"] = edge(loss, out[name], out[f"{name}_low"], out[f"{name}_high"]) is not None
     onset, lo, hi = out["onset"], out["onset_low"], out["onset_high"]
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return {**out, "reason": "the bootstrap could not refit the threshold"}

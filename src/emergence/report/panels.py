@@ -50,6 +50,14 @@ def log_loss_axis(ax) -> None:
         ax.invert_xaxis()
 
 
+def _budget_legend(df: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """`df` with its token budgets as labels ("3M tokens") and the marker keywords that order
+    them by size (as numbers, 10M would sort before 3M)."""
+    budgets = sorted(df["budget"].unique())
+    names = {b: f"{b / 1e6:g}M tokens" for b in budgets}
+    return df.assign(budget=df["budget"].map(names)), {"style": "budget", "style_order": [names[b] for b in budgets]}
+
+
 def _size_legend(df: pd.DataFrame) -> dict:
     """Colour by size in order of parameters, so the palette reads small -> large."""
     order = df.sort_values("nonembedding_params")["size"].drop_duplicates().tolist()
@@ -111,7 +119,7 @@ def performance_vs_x(
     """One facet per task (and prompt), points coloured by model size; chance line, fitted
     curve and threshold band when the analysis found one. Checkpoints taken during warm-up,
     which no fit uses, are drawn hollow."""
-    df = df.copy()
+    df, budget = _budget_legend(df)
     df["panel"] = df["task"] + (" / " + df["prompt"]).where(df["prompt"] != "standard", "")
     panels = sorted(df["panel"].unique())
     cols = min(3, len(panels))
@@ -122,8 +130,7 @@ def performance_vs_x(
         d = df[df.panel == panel]
         warm = d["warmup"].astype(bool) if "warmup" in d else pd.Series(False, index=d.index)
         sns.scatterplot(
-            data=d[~warm], x=x, y="value", style="budget", palette=palette, ax=ax, s=28, legend=ax is axes.flat[0],
-            **hue,
+            data=d[~warm], x=x, y="value", palette=palette, ax=ax, s=28, legend=ax is axes.flat[0], **hue, **budget,
         )  # fmt: skip
         if warm.any():
             ax.scatter(d.loc[warm, x], d.loc[warm, "value"], s=20, facecolors="none", edgecolors="grey", lw=0.8,
@@ -178,7 +185,7 @@ def cot_gain(df: pd.DataFrame, palette: str):
 
 def kshot(df: pd.DataFrame, palette: str):
     """Performance against the number of demonstrations, one line per model (last checkpoint)."""
-    last = df[df.step == df.groupby("model").step.transform("max")]
+    last, budget = _budget_legend(df[df.step == df.groupby("model").step.transform("max")])
     g = sns.relplot(
         data=last,
         x="shots",
@@ -186,7 +193,7 @@ def kshot(df: pd.DataFrame, palette: str):
         col="task",
         kind="line",
         marker="o",
-        style="budget",
+        **budget,
         palette=palette,
         height=3.6,
         aspect=1.2,
@@ -248,9 +255,8 @@ def _metric_order(metrics: pd.Series) -> pd.Series:
 
 
 def icl_score(df: pd.DataFrame, palette: str):
-    g = sns.relplot(
-        data=df, x="loss", y="value", style="budget", palette=palette, height=4, aspect=1.4, **_size_legend(df)
-    )
+    df, budget = _budget_legend(df)
+    g = sns.relplot(data=df, x="loss", y="value", palette=palette, height=4, aspect=1.4, **budget, **_size_legend(df))
     for ax in g.axes.flat:
         ax.axhline(0, color="grey", ls=":", lw=1.2)
         log_loss_axis(ax)
@@ -265,7 +271,8 @@ def icl_score(df: pd.DataFrame, palette: str):
 def scaling_fit(points: pd.DataFrame):
     """Fitted against observed final loss of each run."""
     fig, ax = plt.subplots(figsize=(5, 4.5))
-    sns.scatterplot(data=points, x="predicted", y="loss", hue="size", style="budget", ax=ax, s=50)
+    points, budget = _budget_legend(points)
+    sns.scatterplot(data=points, x="predicted", y="loss", hue="size", ax=ax, s=50, **budget)
     lo, hi = points[["predicted", "loss"]].min().min(), points[["predicted", "loss"]].max().max()
     ax.plot([lo, hi], [lo, hi], color="grey", ls=":", label="y = x")
     ax.set(
