@@ -156,14 +156,15 @@ def cmd_collect(args) -> dict:
 
 
 def cmd_analyze(args) -> dict:
-    from emergence.analysis.analyze import analyze
+    from emergence.analysis.analyze import analyze, pooled
 
     thresholds = analyze(_spec(args.spec).analysis, Path(args.tables))
-    if len(thresholds):
-        shown = ["task", "prompt", "metric", "seed", "verdict", "threshold", "ci_low", "ci_high"]
-        print(thresholds[shown].to_string(index=False), file=sys.stderr)
-    pooled = thresholds[thresholds["seed"] == "all"] if len(thresholds) else thresholds
-    return {"thresholds": len(pooled), "emergent": int((pooled["verdict"] == "emergent").sum()) if len(pooled) else 0}
+    if not len(thresholds):
+        return {"thresholds": 0, "emergent": 0}
+    shown = ["task", "prompt", "metric", "seed", "verdict", "threshold", "ci_low", "ci_high"]
+    print(thresholds[shown].to_string(index=False), file=sys.stderr)
+    main = pooled(thresholds)
+    return {"thresholds": len(main), "emergent": int((main["verdict"] == "emergent").sum())}
 
 
 def cmd_figure(args) -> dict:

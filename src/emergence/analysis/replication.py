@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from emergence.analysis.analyze import pooled
 from emergence.errors import InputError
 from emergence.evaluate.metrics import MAIN
 from emergence.io import read_csv_columns
@@ -16,9 +17,7 @@ KEY = ["task", "prompt", "metric"]
 
 
 def _pooled_main(path: Path) -> pd.DataFrame:
-    t = read_csv_columns(path, (*KEY, "verdict", "threshold", "ci_low", "ci_high"))
-    if "seed" in t.columns:
-        t = t[t["seed"].astype(str) == "all"]
+    t = pooled(read_csv_columns(path, (*KEY, "verdict", "threshold", "ci_low", "ci_high")))
     return t[t["metric"].isin(MAIN)].set_index(KEY)
 
 

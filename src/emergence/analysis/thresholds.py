@@ -99,10 +99,15 @@ EDGE_REASONS = {
 }
 
 
+def _range(chance: float | None, higher_is_better: bool) -> tuple[float, float]:
+    """(top, bottom) of the normalised values: a metric with a chance level is bounded."""
+    return (1.0, floor(chance, higher_is_better)) if chance is not None else (np.inf, -np.inf)
+
+
 def _bootstrap(kind, loss, value, n, chance, higher_is_better, scheme, model, run, n_boot, rng) -> np.ndarray:
     """Landmarks (onset, midpoint, saturation) of `kind` refitted on `n_boot` resamples, one
     row each; rows of resamples with too few distinct losses to fit are left out."""
-    top, bottom = (1.0, floor(chance, higher_is_better)) if chance is not None else (np.inf, -np.inf)
+    top, bottom = _range(chance, higher_is_better)
     rows = []
     for idx, v in B.resamples(scheme, loss.size, model, run, n, value, n_boot, rng):
         x = loss[idx]
@@ -198,7 +203,7 @@ def fit_threshold(
             raise ValueError("with item counts n, every value must be a proportion in [0, 1]")
     scheme = B.choose(bootstrap, model, run, n)
     y = normalise(value, chance, higher_is_better)
-    top, bottom = (1.0, floor(chance, higher_is_better)) if chance is not None else (np.inf, -np.inf)
+    top, bottom = _range(chance, higher_is_better)
     nan = float("nan")
     out = {
         "verdict": "inconclusive",
