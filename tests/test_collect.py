@@ -49,6 +49,6 @@ def test_wsd_checkpoints_shared_by_budgets_appear_once_under_the_largest(tmp_pat
     cosine = fake_model(tmp_path, "w8-20-s0", 20, [2, 4, 20])
     dirs = [short, long, cosine]
     table = results_table(dirs, [d / "t.parquet" for d in dirs])
-    assert list(table.columns) == RESULT_COLUMNS
+    assert list(table.columns) == [*RESULT_COLUMNS, "n_layers"]
     steps = table.groupby("model")["step"].apply(sorted).to_dict()
     assert steps == {"w8-10-s0": [9, 10], "w8-30-s0": [2, 4, 6, 12, 24, 30], "w8-20-s0": [2, 4, 20]}

@@ -13,9 +13,10 @@ from flax import nnx
 
 from emergence.config import ModelRun, ModelSize
 from emergence.data.tokenizer import load_tokenizer
-from emergence.evaluate.evaluator import evaluate, icl_metrics
+from emergence.errors import InputError
+from emergence.evaluate.evaluator import evaluate, icl_documents, icl_metrics, kshot_gains
 from emergence.evaluate.items import Request, Task
-from emergence.evaluate.metrics import ICL, MC, chance_levels, produced_by
+from emergence.evaluate.metrics import HEADS, ICL, MC, chance_levels, produced_by
 from emergence.model.inference import load_model_config, load_params
 from emergence.model.transformer import init_model
 
@@ -88,7 +89,7 @@ def test_multiple_choice_scores_are_the_models_log_likelihoods(model_dir, tok):
     assert acc.value == pytest.approx(samples.acc.mean()) and acc.n == 3 and acc.chance == 0.5
     setting = ["model", "step", "tokens", "task", "prompt", "shots", "labels", "metric", "value", "n", "chance"]
     assert set(rows.columns) >= set(setting)
-    assert set(rows.metric) == set(produced_by(MC))
+    assert set(rows.metric) == set(produced_by(MC)) - {"kshot_gain"}  # zero shots only: no gain to write
 
 
 def test_every_checkpoint_is_evaluated_and_icl_score_is_late_minus_early(model_dir, tok, smoke_data):
@@ -263,3 +264,44 @@ def test_a_damaged_checkpoint_is_one_line(tmp_path, model_dir, smoke_data):
     assert result.returncode == 2, result.stderr[-2000:]
     assert len(result.stderr.strip().splitlines()) == 1 and "cannot be restored" in result.stderr, result.stderr[-3000:]
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_icl_windows_are_the_starts_of_documents_longer_than_the_context():
+    eos = 0
+    val = np.array([5, 6, eos, 1, 2, 3, 4, 5, 6, 7, eos, 9, 8, 7, 6, 5, 4, eos], np.uint16)
+    assert icl_documents(val, eos, context=5) == [[1, 2, 3, 4, 5, 6], [9, 8, 7, 6, 5, 4]]
+    assert icl_documents(val, eos, context=5, n_docs=1) == [[1, 2, 3, 4, 5, 6]]
+    with pytest.raises(InputError, match="no validation document is 9 tokens long"):
+        icl_documents(val, eos, context=8)
+
+
+def test_kshot_gain_is_each_items_accuracy_with_the_most_shots_minus_without():
+    def req(item, shots, labels):
+        return Request("standard", shots, labels, item, "", "", "", (" a", " b"), 0)
+
+    acc = {("x", 0, "gold"): 0.0, ("y", 0, "gold"): 1.0, ("x", 4, "gold"): 1.0, ("y", 4, "gold"): 1.0,
+           ("x", 2, "gold"): 0.0, ("x", 4, "flipped"): 0.0, ("y", 4, "flipped"): 0.0,
+           ("x", 0, "unrelated"): 1.0, ("x", 4, "unrelated"): 1.0}  # fmt: skip
+    reqs = tuple(req(i, k, lab) for (i, k, lab) in acc)
+    gains = kshot_gains(reqs, [{"acc": v} for v in acc.values()])
+    assert gains == {
+        ("standard", 4, "gold"): {"kshot_gain": [1.0, 0.0]},
+        ("standard", 4, "flipped"): {"kshot_gain": [0.0, -1.0]},
+        ("standard", 4, "unrelated"): {"kshot_gain": [0.0]},  # against its own zero-shot choices
+    }
+
+
+def test_induction_heads_are_scored_per_checkpoint_and_head(model_dir, tok, smoke_data):
+    mcfg = load_model_config(model_dir)
+    task = Task("ind", "induction_heads", HEADS, {"seed": 0}, (), chance_levels(HEADS, mcfg.context // 2), n_items=4)
+    rows, samples = evaluate(model_dir, task, tok, data_dir=smoke_data)
+    steps = json.loads((model_dir / "model.json").read_text())["checkpoint_steps"]
+    assert sorted(rows.step.unique()) == steps
+    assert set(rows.metric) == set(produced_by(HEADS)) and (rows.n == 4).all()
+    assert len(samples) == len(steps) * mcfg.n_layers * mcfg.n_heads
+    for step in steps:
+        heads = samples[samples.step == step]
+        got = rows[rows.step == step].set_index("metric").value
+        assert got["prefix_matching"] == pytest.approx(heads.prefix_matching.max())
+        assert got["repeat_loss_gain"] == pytest.approx(got["repeat_loss_first"] - got["repeat_loss_second"])
+        assert ((heads.prefix_matching >= 0) & (heads.prefix_matching <= 1)).all()

@@ -76,12 +76,18 @@ def test_every_registered_figure_has_its_drawing_function():
 
 def test_every_metric_a_scoring_produces_is_registered():
     import numpy as np
+    import pandas as pd
 
     from emergence.evaluate import scoring
-    from emergence.evaluate.evaluator import icl_metrics
-    from emergence.evaluate.metrics import GENERATION, ICL, MC, METRICS, produced_by
+    from emergence.evaluate.evaluator import icl_metrics, kshot_gains
+    from emergence.evaluate.induction import summarize
+    from emergence.evaluate.items import Request
+    from emergence.evaluate.metrics import GENERATION, HEADS, ICL, MC, METRICS, produced_by
 
-    assert set(scoring.mc_metrics([0.0, -1.0], [1, 1], 0)) == set(produced_by(MC))
+    gain = kshot_gains(tuple(Request("standard", k, "gold", "i", "", "", "") for k in (0, 2)), [{"acc": 1.0}] * 2)
+    assert set(scoring.mc_metrics([0.0, -1.0], [1, 1], 0)) | set(*gain.values()) == set(produced_by(MC))
+    heads = pd.DataFrame({"layer": [0], "head": [0], "prefix_matching": [0.5], "copying": [1.0]})
+    assert set(summarize(heads, np.ones((1, 7)), 4)) == set(produced_by(HEADS))
     assert set(icl_metrics(np.ones(32), (0.1, 0.9))) == set(produced_by(ICL))
     assert set(produced_by(GENERATION)) == {
         "exact_match",

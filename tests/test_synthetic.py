@@ -6,16 +6,18 @@ import re
 import pytest
 
 from emergence.config import defaults
+from emergence.data.heldout import heldout_items
 from emergence.data.synthetic import (
     EVAL_QUESTIONS,
+    MAPPING_INPUTS,
     NEGATIVE,
     POSITIVE,
     TRAIN_QUESTIONS,
     TRAIN_STATEMENTS,
     World,
     generate_documents,
-    heldout_items,
     is_heldout,
+    mapping_key,
 )
 from emergence.errors import ConfigError
 
@@ -177,3 +179,50 @@ def test_one_digit_arithmetic_still_has_a_heldout_space():
 def test_asking_for_more_items_than_the_heldout_space_holds_is_a_config_error():
     with pytest.raises(ConfigError, match="held-out classification"):
         heldout_items(CFG, 0, "classification", 10_000)
+
+
+MAPPING_LINE = re.compile(r"(\w+) -> (\w+)")
+
+
+def mappings_of(docs) -> list[dict[str, str]]:
+    """Each mapping document's mapping, as its lines state it (ValueError if a line contradicts it)."""
+    out = []
+    for family, text in docs:
+        if family == "mapping":
+            mapping = {}
+            for line in text.split("\n"):
+                x, y = MAPPING_LINE.fullmatch(line).groups()
+                if mapping.setdefault(x, y) != y:
+                    raise ValueError(f"input {x} has two labels in one document")
+            out.append(mapping)
+    return out
+
+
+def test_each_mapping_document_states_its_own_balanced_mapping_and_none_is_held_out():
+    cfg = dataclasses.replace(CFG, mixture={"mapping": 1.0, "filler": 1.0})
+    maps = mappings_of(generate_documents(cfg, 0, "train", 100_000))
+    assert len(maps) > 50
+    keys = [mapping_key(m) for m in maps]
+    assert len(set(keys)) > 0.9 * len(keys)  # documents draw their own mappings
+    for m in maps:
+        assert len(m) == MAPPING_INPUTS and sorted(collections.Counter(m.values()).values()) == [2, 2]
+        assert not set(m) & set(m.values())  # an input is never a label
+    heldout = {i["key"] for i in heldout_items(cfg, 0, "mapping", 200)}
+    assert all(is_heldout("mapping", k, CFG.holdout_fraction) for k in heldout)
+    assert not heldout & set(keys)  # no evaluation mapping is a training document's
+    val = {mapping_key(m) for m in mappings_of(generate_documents(cfg, 0, "val", 30_000))}
+    assert not heldout & val
+
+
+def test_mapping_items_ask_an_input_of_their_own_mapping_with_its_two_labels_as_choices():
+    for item in heldout_items(CFG, 0, "mapping", 20):
+        m = item["mapping"]
+        assert item["label"] == m[item["input"]] and item["answer"] == f" {item['label']}"
+        assert item["choices"] == sorted(f" {y}" for y in set(m.values())) and item["answer"] in item["choices"]
+        assert item["prompt"] == f"{item['input']} ->"
+
+
+def test_repeats_documents_repeat_one_line():
+    cfg = dataclasses.replace(CFG, mixture={"repeats": 1.0})
+    for _, text in list(generate_documents(cfg, 0, "train", 20_000)):
+        assert len(set(text.split("\n"))) == 1 and text.count("\n") >= 1

@@ -7,6 +7,7 @@ import pytest
 from emergence.config import StudyConfig, task_spec
 from emergence.data.synthetic import POSITIVE
 from emergence.errors import InputError
+from emergence.evaluate.items import Item
 from emergence.evaluate.tasks import KINDS, build_requests, build_task, contamination
 
 CFG = StudyConfig.from_dict({"corpus": {"synthetic": {"train_chars": 20000, "val_chars": 2000}}})
@@ -28,6 +29,10 @@ def by_setting(reqs):
 
 def demo_lines(r):
     return r.text.split("\n")[:-1]
+
+
+def query(r):
+    return r.text.split("\n")[-1]
 
 
 def test_label_settings_change_only_the_demonstration_labels():
@@ -116,3 +121,45 @@ def test_generated_items_are_absent_from_the_corpus_and_the_check_finds_planted_
         f.write(json.dumps({"text": planted}) + "\n")
     with pytest.raises(InputError, match="1 held-out items occur verbatim"):
         build_task(spec, CFG, tmp_path / "corpus", tok, 128)
+
+
+def test_mapping_demonstrations_are_lines_of_the_items_own_mapping():
+    built = requests("mapping", shots=(0, 4, 16), labels=("gold", "random", "unrelated", "no_format"))
+    s = by_setting(built["requests"])
+    items = {i["id"]: i for i in built["items"]}
+    assert set(s) == {("standard", k, lab) for k in (4, 16) for lab in ("gold", "random", "unrelated", "no_format")} | {
+        ("standard", 0, "gold"),
+        ("standard", 0, "unrelated"),
+    }
+    for r in s[("standard", 0, "gold")]:
+        assert r.text == items[r.item]["question"]  # zero-shot: the query alone, at chance by construction
+    for r in s[("standard", 16, "gold")]:
+        pairs = dict(items[r.item]["meta"]["pairs"])
+        for line in demo_lines(r):
+            x, y = line.split(" -> ")
+            assert pairs[x] == y
+        assert r.choices == tuple(items[r.item]["choices"]) and r.choices[r.label] == f" {pairs[query(r)[:-3]]}"
+    for r in s[("standard", 16, "unrelated")]:
+        assert r.choices == (" foo", " bar") and {line.split(" -> ")[1] for line in demo_lines(r)} <= {"foo", "bar"}
+    # the query's input is among 16 demonstrations of 4 inputs in nearly every prompt, among 4 in fewer
+    seen = {k: sum(query(r)[:-3] + " -> " in r.text for r in s[("standard", k, "gold")]) for k in (4, 16)}
+    assert seen[16] >= 9 and seen[4] < seen[16]
+
+
+def test_min_et_al_ablations_keep_or_drop_their_ingredient():
+    s = by_setting(requests("sentiment", shots=(2,), labels=("gold", "labels_only", "inputs_only"))["requests"])
+    for gold, labels_only, inputs_only in zip(
+        *(s[("standard", 2, lab)] for lab in ("gold", "labels_only", "inputs_only"))
+    ):
+        for g, lo, io in zip(demo_lines(gold), demo_lines(labels_only), demo_lines(inputs_only)):
+            g_in, g_lab = g.rsplit(" ", 1)
+            assert lo == g_lab and io == g_in  # labels only: the label word; inputs only: the input with its format
+
+
+def test_a_mapping_item_is_contaminated_only_by_a_document_stating_its_whole_mapping():
+    items = [Item(**i) for i in requests("mapping", shots=(0,), n_items=3)["items"]]
+    pairs = items[0].meta["pairs"]
+    whole = "\n".join(f"{x} -> {y}" for x, y in pairs * 2)
+    part = "\n".join(f"{x} -> {y}" for x, y in pairs[:3])
+    assert contamination(items, KINDS["mapping"], "\n\n".join(["Ba tolen.", part])) == 0
+    assert contamination(items, KINDS["mapping"], "\n\n".join(["Ba tolen.", whole, part])) == 1

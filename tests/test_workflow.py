@@ -183,7 +183,7 @@ def test_changing_the_corpus_reruns_everything_downstream(study):
         "shards": 1,
         "trunk": 2,
         "train": 2,
-        "task": 3,
+        "task": 5,
         "evaluate": 2,
         **DOWNSTREAM,
     }

@@ -2,7 +2,8 @@
 
 - `results`: one row per model x checkpoint x task x prompt x shots x labels x metric:
   model, size, budget, seed, params, nonembedding_params, tokens, step, flops, loss, bpb,
-  task, prompt, shots, labels, metric, value, n, chance. `loss` is the validation loss
+  task, prompt, shots, labels, metric, value, n, chance, and n_layers (optional: tables
+  from elsewhere may lack it; the figures then do not mark one-layer models). `loss` is the validation loss
   (nats/token) at that checkpoint, `bpb` the same in bits per byte, `tokens` the tokens
   trained so far and `flops` the training compute so far; `warmup` is true for checkpoints
   taken before the learning rate first reached its peak (see `warmup_end`). Under the WSD schedule the
@@ -36,6 +37,7 @@ def _model_info(model_dir: Path) -> dict:
         "seed": run["seed"],
         "params": summary["params"],
         "nonembedding_params": summary["nonembedding_params"],
+        "n_layers": summary.get("model", {}).get("n_layers"),
         "flops_per_token": summary["flops_per_token"],
         "tokens_per_step": summary["batch_size"] * run["context"],
         # WSD: checkpoints a larger budget of the same trunk also has (none under cosine).
@@ -86,7 +88,7 @@ def results_table(model_dirs: list[Path], eval_files: list[Path]) -> pd.DataFram
     table["tokens"] = table["step"] * table["tokens_per_step"]
     table["flops"] = table["tokens"] * table["flops_per_token"]
     return (
-        table[RESULT_COLUMNS]
+        table[[*RESULT_COLUMNS, "n_layers"]]
         .sort_values(["task", "prompt", "shots", "labels", "metric", "model", "step"])
         .reset_index(drop=True)
     )

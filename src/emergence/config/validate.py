@@ -121,7 +121,7 @@ def _check_budgets(cfg: dict) -> None:
 
 # What each task kind supports: chain-of-thought prompts, label settings, a file.
 _COT_KINDS = {"addition", "multistep", "gsm8k"}
-_MC_KINDS = {"fact_choice", "sentiment", "mmlu"}
+_MC_KINDS = {"fact_choice", "sentiment", "mapping", "mmlu"}
 _FILE_KINDS = {"mmlu", "gsm8k"}
 
 
@@ -136,5 +136,7 @@ def _check_task(name: str, task: dict) -> None:
     odd = set(task["labels"]) - {"gold"}
     if odd and kind not in _MC_KINDS:
         raise ConfigError(f"{where}: labels {sorted(odd)} need a multiple-choice kind: {', '.join(sorted(_MC_KINDS))}")
-    if {"ood", "no_format"} & odd and kind != "sentiment":
-        raise ConfigError(f"{where}: labels 'ood' and 'no_format' are defined for kind sentiment only")
+    if "ood" in odd and kind != "sentiment":
+        raise ConfigError(f"{where}: labels 'ood' are defined for kind sentiment only")
+    if {"unrelated", "no_format"} & odd and kind not in ("sentiment", "mapping"):
+        raise ConfigError(f"{where}: labels 'unrelated' and 'no_format' are defined for kinds sentiment and mapping")

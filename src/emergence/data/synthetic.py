@@ -1,4 +1,4 @@
-"""Deterministic synthetic corpus: five text families with a guaranteed held-out item space.
+"""Deterministic synthetic corpus: seven text families with a guaranteed held-out item space.
 
 Families (the keys of `SyntheticConfig.mixture`), one line each:
 - filler:         `Ba tolen ri mas kovu.`  (pseudo-words with Zipfian frequencies)
@@ -9,6 +9,14 @@ Families (the keys of `SyntheticConfig.mixture`), one line each:
                   `12+7+30=49`, `Q: 12+7+30=? A: 12+7=19, 19+30=49. #### 49`
 - classification: `review: the soup was not tasty -> negative`
 - copying:        `copy: velo rani tusk => velo rani tusk`, `copy: xkqzt => xkqzt`
+- mapping:        `ba -> kotir` (`ba -> kotir`, `mel -> sanu`, `ba -> kotir`, ...): each document
+                  draws its own mapping of 4 input words onto 2 label words and states it
+                  line after line, so a label is predictable only from the earlier lines of
+                  the same document (in-context learning).
+- repeats:        `tovu zerin ba kolumi sen drapo` written again and again: a document repeats
+                  one span of filler words drawn uniformly, which only a model that copies
+                  from its context can predict after its first occurrence (the induction-head
+                  signal).
 
 A document is a run of lines of one family, about 300-1500 characters long.
 
@@ -21,6 +29,8 @@ generators reject (resample) any line that states a held-out item:
   held out unless `max_digits` is 1 (then they are the whole space).
 - classification: the key is (subject, negation, adjective).
 - copying: the key is the copied sequence.
+- mapping: the key is the document's whole mapping (`mapping_key`); a held-out mapping
+  is never a training document's, so an evaluation prompt's mapping is new to the model.
 - facts: the key is (entity, attribute). Every fact is stated in training by the
   declarative templates (a model cannot know a fact it never read), but a held-out fact
   is never asked in question form; and the evaluation question templates
@@ -40,7 +50,7 @@ import numpy as np
 from emergence.config import SyntheticConfig
 from emergence.errors import ConfigError
 
-FAMILIES = ("filler", "facts", "arithmetic", "classification", "copying")
+FAMILIES = ("filler", "facts", "arithmetic", "classification", "copying", "mapping", "repeats")
 SPLIT_STREAMS = {"train": 1, "val": 2}
 
 ATTRIBUTE_VALUES = {  # "city" values are pseudo-words drawn per world
@@ -73,6 +83,12 @@ SUBJECTS = ["the " + w for w in "soup film hotel book service coffee concert gam
 POSITIVE = "tasty great lovely excellent pleasant wonderful charming superb delightful good fun friendly".split()
 NEGATIVE = "awful bad boring terrible dull horrible rude bland poor dreadful messy noisy".split()
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
+# Per-document mappings: inputs are the shortest filler words, labels the next ones
+# (ranges of `World.words`, disjoint so an input is never a label).
+MAPPING_INPUTS, MAPPING_LABELS = 4, 2
+_MAPPING_INPUT_WORDS, _MAPPING_LABEL_WORDS = slice(0, 120), slice(120, 160)
+# Semantically unrelated labels (Wei et al. 2023) that no generated word may equal.
+UNRELATED_LABELS = ("foo", "bar")
 
 # Pseudo-words: syllables of onset + vowel, with an optional final coda.
 _ONSETS = "b d f g h k l m n p r s t v z br dr gr kr pl st tr".split()
@@ -80,7 +96,9 @@ _VOWELS = list("aeiou")
 _CODAS = ["", "", "", "n", "r", "l", "s"]
 # Real words the templates use; a pseudo-word equal to one would blur the families.
 _TEMPLATE_TEXT = [ATTRIBUTE_VALUES, TRAIN_STATEMENTS, TRAIN_QUESTIONS, EVAL_QUESTIONS, SUBJECTS, POSITIVE, NEGATIVE]
-_RESERVED = set(re.findall(r"[a-z]+", repr(_TEMPLATE_TEXT).lower()) + "copy review not was".split())
+_RESERVED = set(
+    re.findall(r"[a-z]+", repr(_TEMPLATE_TEXT).lower()) + "copy review not was".split() + list(UNRELATED_LABELS)
+)
 _DOC_CHARS = (300, 1500)
 # Randomised fair queueing of families: a larger jitter gives a less regular order,
 # at the price of character shares that converge more slowly.
@@ -147,7 +165,7 @@ class World:
 
 
 # ---- arithmetic ----
-def _operands(world: World, rng: np.random.Generator, k: int) -> tuple[int, ...]:
+def draw_operands(world: World, rng: np.random.Generator, k: int) -> tuple[int, ...]:
     # Draw the length first so that short operands are as common as long ones.
     digits = rng.integers(1, world.cfg.max_digits + 1, size=k)
     lo = np.where(digits == 1, 0, 10 ** (digits - 1))
@@ -185,7 +203,7 @@ def arithmetic_forms(operands: tuple[int, ...]) -> dict:
 def _arithmetic_line(world: World, rng: np.random.Generator) -> str:
     while True:
         k, worked = 2 + int(rng.integers(2)), bool(rng.integers(2))
-        ops = _operands(world, rng, k)
+        ops = draw_operands(world, rng, k)
         f = arithmetic_forms(ops)
         stated = f["stated"] if worked else [ops]
         if not any(world.arithmetic_heldout(s) for s in stated):
@@ -211,7 +229,7 @@ def _classification_line(world: World, rng: np.random.Generator) -> str:
 
 
 # ---- copying ----
-def _copy_item(world: World, rng: np.random.Generator, kind: str) -> dict:
+def copy_item(world: World, rng: np.random.Generator, kind: str) -> dict:
     if kind == "words":
         seq = [world.words[i] for i in rng.integers(len(world.words), size=int(rng.integers(3, 9)))]
         text = " ".join(seq)
@@ -223,9 +241,59 @@ def _copy_item(world: World, rng: np.random.Generator, kind: str) -> dict:
 
 def _copying_line(world: World, rng: np.random.Generator) -> str:
     while True:
-        item = _copy_item(world, rng, "words" if rng.integers(2) else "letters")
+        item = copy_item(world, rng, "words" if rng.integers(2) else "letters")
         if not world.heldout("copying", item["key"]):
             return item["prompt"] + item["answer"]
+
+
+# ---- per-document mappings ----
+def mapping_key(mapping: dict[str, str]) -> str:
+    """The hold-out key of a mapping: its pairs in input order, `ba:kotir|mel:sanu|...`."""
+    return "|".join(f"{x}:{y}" for x, y in sorted(mapping.items()))
+
+
+def draw_mapping(world: World, rng: np.random.Generator) -> dict[str, str]:
+    """A document's mapping: MAPPING_INPUTS input words onto MAPPING_LABELS label words, each on as many inputs."""
+    inputs, labels = world.words[_MAPPING_INPUT_WORDS], world.words[_MAPPING_LABEL_WORDS]
+    xs = [inputs[i] for i in rng.choice(len(inputs), size=MAPPING_INPUTS, replace=False)]
+    ys = [labels[i] for i in rng.choice(len(labels), size=MAPPING_LABELS, replace=False)]
+    # Balanced (each label on as many inputs), so guessing the label seen most often is at chance.
+    assigned = ys * (MAPPING_INPUTS // MAPPING_LABELS)
+    return {x: assigned[i] for x, i in zip(xs, rng.permutation(MAPPING_INPUTS))}
+
+
+def mapping_line(x: str, y: str) -> str:
+    return f"{x} -> {y}"
+
+
+_MAPPING_LINE = re.compile(r"(\S+) -> (\S+)")
+
+
+def document_mapping(text: str) -> dict[str, str] | None:
+    """The mapping a document states, if every line of it is an `x -> y` line stating one
+    label per input (as mapping documents do); None otherwise."""
+    mapping: dict[str, str] = {}
+    for line in text.split("\n"):
+        m = _MAPPING_LINE.fullmatch(line)
+        if not m or mapping.setdefault(m[1], m[2]) != m[2]:
+            return None
+    return mapping or None
+
+
+def _mapping_writer(world: World, rng: np.random.Generator):
+    """The line writer of one mapping document: a fresh mapping that is not held out,
+    then each line states it for an input drawn at random."""
+    while True:
+        mapping = draw_mapping(world, rng)
+        if not world.heldout("mapping", mapping_key(mapping)):
+            break
+    inputs = list(mapping)
+
+    def write(world: World, rng: np.random.Generator) -> str:
+        x = inputs[rng.integers(len(inputs))]
+        return mapping_line(x, mapping[x])
+
+    return write
 
 
 # ---- facts and filler ----
@@ -261,6 +329,15 @@ def _filler_line(world: World, rng: np.random.Generator) -> str:
     return s[0].upper() + s[1:] + "."
 
 
+def _repeats_writer(world: World, rng: np.random.Generator):
+    """The line writer of one repeats document: the same span of 6-12 filler words drawn
+    uniformly (not by their Zipf frequencies, so no word statistics predict it) every line."""
+    line = " ".join(world.words[i] for i in rng.integers(len(world.words), size=int(rng.integers(6, 13))))
+    return lambda world, rng: line
+
+
+# Families whose documents share state between lines: a factory of each document's line writer.
+_DOCUMENT_WRITERS = {"mapping": _mapping_writer, "repeats": _repeats_writer}
 _LINE_WRITERS = {
     "filler": _filler_line,
     "arithmetic": _arithmetic_line,
@@ -297,7 +374,8 @@ def generate_documents(cfg: SyntheticConfig, seed: int, split: str, n_chars: int
     while total < n_chars:
         # The family furthest behind its share goes next, with jitter so the order is random.
         k = int(np.argmin((produced + rng.random(len(families)) * _JITTER_CHARS) / weights))
-        write, target = writers[families[k]], int(rng.integers(*_DOC_CHARS))
+        family, target = families[k], int(rng.integers(*_DOC_CHARS))
+        write = _DOCUMENT_WRITERS[family](world, rng) if family in _DOCUMENT_WRITERS else writers[family]
         lines, size = [], 0
         while size < target:
             lines.append(write(world, rng))
@@ -306,70 +384,3 @@ def generate_documents(cfg: SyntheticConfig, seed: int, split: str, n_chars: int
         produced[k] += len(text)
         total += len(text)
         yield families[k], text
-
-
-def _fact_item(world: World, rng: np.random.Generator, entity: str, attribute: str) -> dict:
-    value = world.facts[entity, attribute]
-    templates = EVAL_QUESTIONS[attribute]
-    others = [v for v in world.values[attribute] if v != value]
-    choices = [value, *(others[i] for i in rng.choice(len(others), size=3, replace=False))]
-    return {"key": f"{entity}|{attribute}", "entity": entity, "attribute": attribute, "value": value,
-            "prompt": templates[rng.integers(len(templates))].format(e=entity), "answer": f" {value}",
-            "choices": [f" {choices[i]}" for i in rng.permutation(4)]}  # fmt: skip
-
-
-def heldout_items(cfg: SyntheticConfig, seed: int, family: str, n: int, rng_seed: int = 0) -> list[dict]:
-    """`n` distinct held-out evaluation items of `family`, deterministic in (cfg, seed, rng_seed).
-
-    Every item has "family", "key" (its hold-out key), "prompt" and "answer", where
-    prompt + answer is exactly the line the training text would have held. Beyond those:
-    - arithmetic: "operands" (list of 2 or 3 ints; items alternate 2 and 3), "result"
-      (int), "worked_prompt" `Q: 12+7+30=? A:` and "worked_answer"
-      ` 12+7=19, 19+30=49. #### 49`; prompt `12+7+30=`, answer `49` (no space).
-    - facts: "entity", "attribute", "value", "choices" (4 strings with a leading space,
-      one of them == answer); prompt is an `EVAL_QUESTIONS` template, `Q: Where does
-      Velor live? A:`, answer ` Mirad`.
-    - classification: "subject", "negated" (bool), "adjective", "label" ("positive" or
-      "negative"), "choices" [" positive", " negative"]; prompt
-      `review: the soup was not tasty ->`, answer ` negative`.
-    - copying: "kind" ("words" or "letters", alternating), "sequence" (list of str);
-      prompt `copy: velo rani tusk =>`, answer ` velo rani tusk`.
-    Raises ConfigError when the held-out space has fewer than `n` items.
-    """
-    world = World.build(cfg, seed)
-    rng = np.random.default_rng([seed, 3, rng_seed])
-    items: dict[str, dict] = {}
-    if family in ("facts", "classification"):
-        if family == "facts":
-            space = [(e, a) for e in world.entities for a in ATTRIBUTES if world.heldout("facts", f"{e}|{a}")]
-        else:
-            space = [(s, ng, a) for s in SUBJECTS for ng in (False, True) for a in POSITIVE + NEGATIVE
-                     if world.heldout("classification", f"{s}|{int(ng)}|{a}")]  # fmt: skip
-        if len(space) < n:
-            raise ConfigError(
-                f"config key 'corpus.synthetic': {len(space)} held-out {family} items exist, {n} requested"
-            )
-        for i in rng.permutation(len(space))[:n]:
-            item = _fact_item(world, rng, *space[i]) if family == "facts" else classification_item(*space[i], world)
-            items[item["key"]] = item
-    elif family in ("arithmetic", "copying"):
-        for _ in range(1000 * n + 10_000):
-            if len(items) == n:
-                break
-            if family == "arithmetic":
-                ops = _operands(world, rng, 2 + len(items) % 2)
-                if world.arithmetic_heldout(ops):
-                    f = arithmetic_forms(ops)
-                    item = {k: f[k] for k in ("key", "prompt", "answer", "worked_prompt", "worked_answer")}
-                    items.setdefault(f["key"], {**item, "operands": list(ops), "result": sum(ops)})
-            else:
-                item = _copy_item(world, rng, ("words", "letters")[len(items) % 2])
-                if world.heldout("copying", item["key"]):
-                    items.setdefault(item["key"], item)
-        if len(items) < n:
-            raise ConfigError(
-                f"config key 'corpus.synthetic': found {len(items)} held-out {family} items, {n} requested"
-            )
-    else:
-        raise ValueError(f"no held-out items for family {family!r}; use arithmetic, facts, classification or copying")
-    return [{"family": family, **item} for item in items.values()]

@@ -22,11 +22,12 @@ from emergence.config import defaults, task_spec
 from emergence.data.shards import open_tokens
 from emergence.data.tokenizer import load_tokenizer, tokenizer_sha256, vocab_size
 from emergence.errors import InputError
-from emergence.evaluate import memo, scoring
+from emergence.evaluate import induction, memo, scoring
 from emergence.evaluate.items import SETTING, Request, Task
-from emergence.evaluate.metrics import ICL, MC, main_metric
+from emergence.evaluate.metrics import HEADS, ICL, MC, main_metric
 from emergence.evaluate.tasks import KINDS, assemble_task
 from emergence.io import check_output, read_json, write_table
+from emergence.model.heads import HeadProbe
 from emergence.model.inference import Inference, ParamsReader, load_model_config
 
 
@@ -82,12 +83,25 @@ def _score_generation(inf, params, requests: tuple[Request, ...], tok, enc, nume
     return out
 
 
-def icl_losses(inf: Inference, params, val_tokens: np.ndarray, n_windows: int = 64) -> np.ndarray:
-    """Mean loss (nats) at each position of the context, over the first validation windows."""
-    L = inf.mcfg.context
-    n = max(1, min(n_windows, (len(val_tokens) - 1) // L))
-    windows = [val_tokens[i * L : i * L + L + 1].astype(np.int64).tolist() for i in range(n)]
-    logprobs = inf.continuation_logprobs(params, [(w[:1], w[1:]) for w in windows])
+def icl_documents(val_tokens: np.ndarray, eos: int, context: int, n_docs: int = 64) -> list[list[int]]:
+    """The first `context` + 1 tokens of each of the first `n_docs` validation documents that
+    are at least that long: every position of a window is then in one document, so its loss
+    at a late position can profit from everything before it in that document.
+    InputError when no document is long enough."""
+    ends = np.flatnonzero(np.asarray(val_tokens) == eos)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    long = [int(a) for a, b in zip(starts, ends) if b - a >= context + 1][:n_docs]
+    if not long:
+        raise InputError(
+            f"icl_score: no validation document is {context + 1} tokens long (the context + 1); "
+            "it needs documents longer than the context (remove the icl_score task for a corpus of short documents)"
+        )
+    return [val_tokens[a : a + context + 1].astype(np.int64).tolist() for a in long]
+
+
+def icl_losses(inf: Inference, params, documents: list[list[int]]) -> np.ndarray:
+    """Mean loss (nats) at each position of the context, over the documents' windows."""
+    logprobs = inf.continuation_logprobs(params, [(w[:1], w[1:]) for w in documents])
     return -np.mean(np.stack(logprobs), axis=0)
 
 
@@ -106,11 +120,39 @@ def icl_metrics(loss_L: np.ndarray, positions: tuple[float, float]) -> dict[str,
     return {"icl_score": late - early, "loss_early": early, "loss_late": late}
 
 
+def kshot_gains(requests: tuple[Request, ...], scored: list[dict]) -> dict[tuple, dict[str, list[float]]]:
+    """Per item, accuracy with the most demonstrations minus without any, for each prompt
+    style and label setting: {setting: {"kshot_gain": values}}. The baseline is the same
+    label setting's zero-shot prompt where it has one (settings with answer choices of
+    their own), else the prompt's first zero-shot setting."""
+    acc = defaultdict(dict)
+    for r, s in zip(requests, scored):
+        acc[r.setting][r.item] = s["acc"]
+    out = {}
+    for prompt in {r.prompt for r in requests}:
+        most = max(k for (p, k, _) in acc if p == prompt)
+        zero = [lab for (p, k, lab) in acc if p == prompt and k == 0]
+        if not zero or most == 0:
+            continue
+        for (p, k, lab), by_item in acc.items():
+            if p == prompt and k == most:
+                base = acc[prompt, 0, lab if lab in zero else zero[0]]
+                out[p, k, lab] = {"kshot_gain": [v - base[i] for i, v in by_item.items() if i in base]}
+    return out
+
+
 def _evaluate_step(inf, params, task: Task, at: dict, enc, tokenizer, val) -> tuple[list[dict], list[dict]]:
     """(metric rows, sample rows) of one task at one checkpoint."""
     kind, rows, samples = KINDS[task.kind], [], []
+    if kind.scoring == HEADS:
+        heads, summary = induction.induction_scores(val["probe"], params, val[task.task])
+        for metric, value in summary.items():
+            rows.append({**at, "prompt": "none", "shots": 0, "labels": "none", "metric": metric, "value": value,
+                         "n": task.n_items, "chance": task.chance.get(metric)})  # fmt: skip
+        samples += [{**at, "item": f"layer{h.layer}.head{h.head}", **h._asdict()} for h in heads.itertuples(False)]
+        return rows, samples
     if kind.scoring == ICL:
-        loss_L = icl_losses(inf, params, val)
+        loss_L = icl_losses(inf, params, val["icl"])
         for metric, value in icl_metrics(loss_L, tuple(task.spec["icl_positions"])).items():
             rows.append({**at, "prompt": "none", "shots": 0, "labels": "none", "metric": metric, "value": value,
                          "n": 1, "chance": task.chance.get(metric)})  # fmt: skip
@@ -127,12 +169,43 @@ def _evaluate_step(inf, params, task: Task, at: dict, enc, tokenizer, val) -> tu
             groups[r.setting][metric].append(value)
             s[metric] = value
         samples.append({**at, **dict(zip(SETTING, r.setting)), "item": r.item, "answer": r.answer, **s})
+    if kind.scoring == MC:
+        for setting, gains in kshot_gains(reqs, scored).items():
+            groups[setting].update(gains)
     for setting, by_metric in groups.items():
         for metric, values in by_metric.items():
             value, n = scoring.aggregate(values)
             rows.append({**at, **dict(zip(SETTING, setting)), "metric": metric, "value": value, "n": n,
                          "chance": task.chance.get(metric)})  # fmt: skip
     return rows, samples
+
+
+# A token is a candidate for the repeated random sequences if it occurs this often in the
+# validation text: a token the model never saw would test its embedding, not its heads.
+MIN_CANDIDATE_COUNT = 10
+
+
+def validation_probes(tasks: list[Task], data_dir: Path | None, mcfg) -> dict:
+    """What the validation-based kinds read, built once per model: the ICL score's long
+    documents ("icl"), and for each induction-heads task its repeated random sequences
+    (by task name) of `context // 2` tokens drawn from the validation text's common tokens,
+    with the jitted attention probe ("probe")."""
+    context = mcfg.context
+    scorings = {KINDS[t.kind].scoring for t in tasks}
+    if not scorings & {ICL, HEADS}:
+        return {}
+    val = open_tokens(data_dir / "val.npy")
+    eos = read_json(data_dir / "meta.json", "token shards' meta")["eos_id"]
+    probes = {"icl": icl_documents(val, eos, context)} if ICL in scorings else {}
+    counts = np.bincount(np.asarray(val), minlength=eos + 1)
+    counts[eos] = 0
+    candidates = np.flatnonzero(counts >= MIN_CANDIDATE_COUNT)
+    for t in tasks:
+        if KINDS[t.kind].scoring == HEADS:
+            rng = np.random.default_rng([t.spec["seed"], 7])
+            probes[t.task] = induction.repeated_sequences(rng, candidates, t.n_items, context // 2)
+            probes["probe"] = HeadProbe(mcfg)
+    return probes
 
 
 def evaluate_tasks(
@@ -156,8 +229,7 @@ def evaluate_tasks(
             enc_cache[text] = tokenizer.encode(text).ids
         return enc_cache[text]
 
-    needs_val = any(KINDS[t.kind].scoring == ICL for t in tasks)
-    val = open_tokens(Path(data_dir) / "val.npy") if needs_val else None
+    val = validation_probes(tasks, Path(data_dir) if data_dir else None, mcfg)
     read_params = ParamsReader(model_dir, mcfg)
     out = {t.task: ([], []) for t in tasks}
     for step in steps:

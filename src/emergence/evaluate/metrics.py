@@ -12,9 +12,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-# How a kind of task is scored: log-likelihood of each choice, greedy generation, or the
-# loss along validation windows (Olsson et al.'s in-context-learning score).
-MC, GENERATION, ICL = "multiple_choice", "generation", "icl"
+# How a kind of task is scored: log-likelihood of each choice, greedy generation, the
+# loss along validation documents (Olsson et al.'s in-context-learning score), or the
+# attention heads on repeated random tokens (induction heads).
+MC, GENERATION, ICL, HEADS = "multiple_choice", "generation", "icl", "heads"
+
+
+def uniform_prefix_matching(half: int) -> float:
+    """The prefix-matching score of a head attending uniformly to every position up to its
+    own, on `half` tokens repeated once: the mean over the second repeat of 1 / (i + 1)."""
+    return sum(1.0 / (i + 1) for i in range(half, 2 * half)) / half
 
 
 def _one_in(n_choices: int) -> float:
@@ -59,6 +66,9 @@ _DECLARED = (
         chance=lambda n: 1.0 - 1.0 / n,
     ),
     Metric("margin", MC, "log-likelihood margin (nats)", chance=lambda n: 0.0),
+    # Accuracy with the most demonstrations minus without any (the same items): what the
+    # demonstrations add. Written for every label setting; analysed at gold labels.
+    Metric("kshot_gain", MC, "k-shot gain (accuracy, most shots minus none)", chance=lambda n: 0.0),
     Metric(
         "exact_match",
         GENERATION,
@@ -77,6 +87,21 @@ _DECLARED = (
     ),
     Metric("loss_early", ICL, "loss early in the context (nats)", higher_is_better=False, analysed=False),
     Metric("loss_late", ICL, "loss late in the context (nats)", higher_is_better=False, analysed=False),
+    # Induction heads (Olsson et al. 2022) on random tokens repeated once; per head in the
+    # samples table, the best head here. The chance level of a head is uniform attention
+    # (its `n` is the repeat's length).
+    Metric(
+        "prefix_matching",
+        HEADS,
+        "prefix-matching score (best head)",
+        bounded=True,
+        chance=uniform_prefix_matching,
+        main=True,
+    ),
+    Metric("copying", HEADS, "copying score of that head (logits)", chance=lambda n: 0.0),
+    Metric("repeat_loss_gain", HEADS, "loss on 1st minus 2nd repeat (nats)", chance=lambda n: 0.0),
+    Metric("repeat_loss_first", HEADS, "loss on the 1st repeat (nats)", higher_is_better=False, analysed=False),
+    Metric("repeat_loss_second", HEADS, "loss on the 2nd repeat (nats)", higher_is_better=False, analysed=False),
 )
 METRICS: dict[str, Metric] = {m.name: m for m in _DECLARED}
 # Headline metrics in order of preference (a task has exactly one of them).

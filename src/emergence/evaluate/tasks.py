@@ -17,12 +17,20 @@ import numpy as np
 
 from emergence.config import StudyConfig, TaskSpec
 from emergence.data.corpus import iter_texts
-from emergence.data.synthetic import World, filler_sentence, heldout_items
+from emergence.data.heldout import heldout_items
+from emergence.data.synthetic import (
+    UNRELATED_LABELS,
+    World,
+    document_mapping,
+    filler_sentence,
+    mapping_key,
+    mapping_line,
+)
 from emergence.data.tokenizer import load_tokenizer
 from emergence.errors import InputError
 from emergence.evaluate.benchmark_files import load_benchmark
 from emergence.evaluate.items import Item, Request, Task
-from emergence.evaluate.metrics import GENERATION, ICL, MC, chance_levels
+from emergence.evaluate.metrics import GENERATION, HEADS, ICL, MC, chance_levels
 from emergence.io import write_json
 
 
@@ -35,6 +43,8 @@ class Kind:
     numeric: bool = False
     # True for generated items that must never occur in the training text.
     synthetic: bool = True
+    # Demonstrations are lines of the item's own mapping (meta["pairs"]), not other items.
+    own_demos: bool = False
 
 
 def _arith(n_operands: int) -> Callable:
@@ -87,6 +97,38 @@ def _sentiment(spec: TaskSpec, cfg: StudyConfig, n: int) -> list[Item]:
     ]
 
 
+def _mapping(spec: TaskSpec, cfg: StudyConfig, n: int) -> list[Item]:
+    raw = heldout_items(cfg.corpus.synthetic, cfg.seed, "mapping", n, rng_seed=spec.seed)
+    return [
+        Item(
+            r["key"],
+            r["prompt"],
+            r["label"],
+            choices=tuple(r["choices"]),
+            label=r["choices"].index(r["answer"]),
+            meta={"text": r["input"], "pairs": sorted(r["mapping"].items())},
+        )
+        for r in raw
+    ]
+
+
+def _pair_demos(item: Item, shots: int, rng: np.random.Generator) -> list[Item]:
+    """`shots` lines of the item's own mapping, inputs drawn at random as in a training
+    document (so the query's input is among them with probability 1 - (3/4)^shots)."""
+    pairs = item.meta["pairs"]
+    return [
+        Item(
+            x,
+            mapping_line(x, "").rstrip(),
+            y,
+            choices=item.choices,
+            label=item.choices.index(f" {y}"),
+            meta={"text": x},
+        )
+        for x, y in (pairs[j] for j in rng.integers(len(pairs), size=shots))
+    ]
+
+
 def _copying(spec: TaskSpec, cfg: StudyConfig, n: int) -> list[Item]:
     raw = heldout_items(cfg.corpus.synthetic, cfg.seed, "copying", n, rng_seed=spec.seed)
     return [Item(r["key"], r["prompt"], r["answer"].strip()) for r in raw]
@@ -110,11 +152,15 @@ KINDS: dict[str, Kind] = {
     "fact_recall": Kind(GENERATION, _facts(choice=False)),
     "fact_choice": Kind(MC, _facts(choice=True)),
     "sentiment": Kind(MC, _sentiment),
+    "mapping": Kind(MC, _mapping, own_demos=True),
     "copying": Kind(GENERATION, _copying),
     "mmlu": Kind(MC, _benchmark("mmlu"), synthetic=False),
     "gsm8k": Kind(GENERATION, _benchmark("gsm8k"), numeric=True, synthetic=False),
     "icl_score": Kind(ICL, None),
+    "induction_heads": Kind(HEADS, None),
 }
+# Demonstration settings that replace the answer choices: (label setting) -> choices by gold index.
+CHOICES_OF = {"unrelated": tuple(f" {w}" for w in UNRELATED_LABELS)}
 
 
 def question(item: Item, prompt: str) -> str:
@@ -131,8 +177,10 @@ def target(item: Item, prompt: str) -> str:
 
 
 def render_demo(item: Item, prompt: str, labels: str, rng: np.random.Generator, world: World | None) -> str:
-    """One demonstration line under a label setting: gold, random or flipped labels,
-    out-of-distribution inputs (filler sentences, random labels), or no format markers."""
+    """One demonstration line under a label setting (Min et al. 2022; Wei et al. 2023):
+    gold, random or flipped labels; unrelated labels (foo/bar in place of the choices);
+    out-of-distribution inputs (filler sentences) with random labels; labels only; inputs
+    only; or the pair without its format (no separator)."""
     if labels == "gold":
         return question(item, prompt) + target(item, prompt)
     n = len(item.choices)
@@ -140,11 +188,23 @@ def render_demo(item: Item, prompt: str, labels: str, rng: np.random.Generator, 
         return item.question + item.choices[rng.integers(n)]
     if labels == "flipped":
         return item.question + item.choices[(item.label + 1) % n]
+    if labels == "unrelated":
+        return item.question + CHOICES_OF["unrelated"][item.label]
     if labels == "ood":
         return f"review: {filler_sentence(world, rng).rstrip('.').lower()} ->" + item.choices[rng.integers(n)]
+    if labels == "labels_only":
+        return item.choices[item.label].strip()
+    if labels == "inputs_only":
+        return item.question
     if labels == "no_format":
         return item.meta["text"] + item.choices[item.label]
     raise ValueError(labels)
+
+
+def zero_shot_labels(labels: tuple[str, ...]) -> list[str]:
+    """The label settings evaluated without demonstrations: one (every setting is then the
+    same prompt), and each setting with answer choices of its own (unrelated labels)."""
+    return list(dict.fromkeys([labels[0], *(lab for lab in labels if lab in CHOICES_OF)]))
 
 
 def stops(kind: Kind, prompt: str) -> tuple[str, ...]:
@@ -155,9 +215,9 @@ def build_requests(spec: TaskSpec, cfg: StudyConfig, n_tokens: Callable[[str], i
     """All requests of a task, and the shots values skipped because a prompt would not fit
     in `context` tokens (n_tokens counts a text's tokens)."""
     kind = KINDS[spec.kind]
-    pool = kind.load(spec, cfg, spec.n_items + spec.demo_pool)
+    pool = kind.load(spec, cfg, spec.n_items + (0 if kind.own_demos else spec.demo_pool))
     items, demos = pool[: spec.n_items], pool[spec.n_items :] or pool
-    if len({d.id for d in demos}) - (demos is pool) < max(spec.shots):
+    if not kind.own_demos and len({d.id for d in demos}) - (demos is pool) < max(spec.shots):
         raise InputError(
             f"task {spec.name}: {len(pool)} items are too few to draw {max(spec.shots)} "
             "demonstrations besides each item"
@@ -167,16 +227,19 @@ def build_requests(spec: TaskSpec, cfg: StudyConfig, n_tokens: Callable[[str], i
     for prompt in spec.prompts:
         max_new = spec.cot_max_new_tokens if prompt == "cot" else spec.max_new_tokens
         for shots in spec.shots:
-            # Without demonstrations every label setting is the same prompt: evaluate it once.
-            for labels in spec.labels if shots else spec.labels[:1]:
+            for labels in spec.labels if shots else zero_shot_labels(spec.labels):
                 batch = []
                 for i, item in enumerate(items):
                     rng = np.random.default_rng([spec.seed, i, shots])
-                    # Demonstrations from the separate pool, or (no pool) from the other items.
-                    others = [d for d in demos if d.id != item.id]
-                    chosen = [others[j] for j in rng.choice(len(others), size=min(shots, len(others)), replace=False)]
+                    if kind.own_demos:
+                        chosen = _pair_demos(item, shots, rng)
+                    else:  # from the separate pool, or (no pool) from the other items
+                        others = [d for d in demos if d.id != item.id]
+                        size = min(shots, len(others))
+                        chosen = [others[j] for j in rng.choice(len(others), size=size, replace=False)]
                     lines = [render_demo(d, prompt, labels, rng, world) for d in chosen]
                     text = "".join(line + "\n" for line in lines) + question(item, prompt)
+                    choices = CHOICES_OF.get(labels, item.choices)
                     batch.append(
                         Request(
                             prompt=prompt,
@@ -184,9 +247,9 @@ def build_requests(spec: TaskSpec, cfg: StudyConfig, n_tokens: Callable[[str], i
                             labels=labels,
                             item=item.id,
                             text=text,
-                            target=target(item, prompt),
+                            target=choices[item.label] if choices else target(item, prompt),
                             answer=item.answer,
-                            choices=item.choices,
+                            choices=choices,
                             label=item.label,
                             max_new=max_new,
                             stops=stops(kind, prompt),
@@ -206,7 +269,11 @@ def contamination(items: list[Item], kind: Kind, corpus_text: str) -> int:
     """Items whose question (in either prompt style) or standard answer line occurs verbatim in the corpus.
 
     A match must not continue a longer number or sum: "3+37=" is not found inside "13+37="
-    or "3+3+37=", which are other items."""
+    or "3+3+37=", which are other items. An item with a mapping of its own (own_demos) is
+    found when a document of the corpus states that whole mapping."""
+    if kind.own_demos:
+        stated = {mapping_key(m) for doc in corpus_text.split("\n\n") if (m := document_mapping(doc))}
+        return sum(mapping_key(dict(item.meta["pairs"])) in stated for item in items)
     found = 0
     for item in items:
         needles = {question(item, "standard").strip()}
@@ -240,6 +307,9 @@ def assemble_task(spec: TaskSpec, cfg: StudyConfig, tokenizer, context: int, con
     kind = KINDS[spec.kind]
     if kind.scoring == ICL:
         return Task(spec.name, spec.kind, kind.scoring, dataclasses.asdict(spec), (), chance_levels(ICL, 0))
+    if kind.scoring == HEADS:  # sequences of `context // 2` random tokens, repeated once
+        chance = chance_levels(HEADS, context // 2)
+        return Task(spec.name, spec.kind, kind.scoring, dataclasses.asdict(spec), (), chance, n_items=spec.n_items)
     built = build_requests(spec, cfg, lambda t: len(tokenizer.encode(t).ids), context)
     items = [Item(**i) for i in built["items"]]
     found = contamination_of(items) if contamination_of else 0
@@ -269,7 +339,7 @@ def build_task(spec: TaskSpec, cfg: StudyConfig, corpus_dir: Path, tokenizer, co
         cfg,
         tokenizer,
         context,
-        lambda items: contamination(items, KINDS[spec.kind], "\n".join(iter_texts(corpus))),
+        lambda items: contamination(items, KINDS[spec.kind], "\n\n".join(iter_texts(corpus))),
     )
 
 

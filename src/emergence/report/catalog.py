@@ -78,22 +78,48 @@ FIGURES: tuple[Figure, ...] = (
     Figure(
         "kshot",
         "k-shot curves",
-        "Performance against the number of demonstrations k, at each model's final checkpoint.",
+        "Accuracy against the number of demonstrations k (gold labels), every checkpoint after warm-up grouped "
+        "into four bands of pretraining loss with as many checkpoints each (mean and 95% interval over the band). "
+        "A task whose mapping is chosen per prompt (mapping) is at chance at k = 0 by construction: only reading "
+        "the demonstrations lifts it. The dotted line is chance.",
         (RESULTS,),
     ),
     Figure(
         "label_settings",
         "Demonstration labels",
-        "Accuracy with gold, random and flipped labels (and other demonstration settings) in the "
-        "demonstrations, against loss and by size: following flipped labels below chance means the model reads "
-        "the demonstrations' labels.",
+        "Accuracy with the most demonstrations under each demonstration setting against loss (mean over the "
+        "checkpoints in each of eight loss bins): gold, random and flipped labels, semantically unrelated labels "
+        "(foo/bar, also the answer choices), and Min et al.'s ablations. Accuracy below chance with flipped "
+        "labels means the model follows the demonstrations over its prior (Wei et al. 2023); above chance with "
+        "unrelated labels means it learns the mapping from the demonstrations alone.",
+        (RESULTS,),
+    ),
+    Figure(
+        "ablations",
+        "What the demonstrations carry",
+        "The k-shot gain (accuracy with the most demonstrations minus without any, on the same items) of each "
+        "demonstration setting, per band of pretraining loss: gold labels; random labels; out-of-distribution "
+        "inputs (ood); labels only; inputs only; pairs without the separator (no_format) (Min et al. 2022). "
+        "A setting's bar against the gold bar is the share of the gain that survives without that ingredient.",
+        (RESULTS,),
+    ),
+    Figure(
+        "induction_heads",
+        "Induction heads",
+        "On sequences of random common tokens repeated once: the best head's prefix-matching score (its mean "
+        "attention from a token of the second repeat to the token after that token's first occurrence), that "
+        "head's copying score (how much its output raises the logit of the tokens it attends to) and the loss on "
+        "the first repeat minus the second, against training tokens (left) and loss (right), one line per run. "
+        "One-layer models (dashed) cannot form induction heads, which need a head of an earlier layer: they are "
+        "the negative control. The dotted line is a head attending uniformly.",
         (RESULTS,),
     ),
     Figure(
         "icl_score",
         "In-context learning score",
         "In-context-learning score (Olsson et al. 2022): mean loss late in the context minus mean loss early in "
-        "it, on validation text, against the checkpoint's loss. More negative: more in-context learning.",
+        "it, on validation documents longer than the context (every window starts at a document's start), "
+        "against the checkpoint's loss. More negative: more in-context learning.",
         (RESULTS,),
     ),
     Figure(

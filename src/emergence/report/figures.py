@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from emergence.analysis.analyze import main_metric, main_setting
+from emergence.analysis.analyze import fitted_checkpoints, main_metric, main_setting
 from emergence.analysis.collect import read_results
 from emergence.analysis.curves import predict
 from emergence.config import PlotsConfig
@@ -124,25 +124,47 @@ def cot_gain(t: Tables, cfg: PlotsConfig):
     return F.cot_gain(gen[gen.apply(lambda r: shots.get(r.task) == r.shots, axis=1)], cfg.palette)
 
 
+def _fitted(results: pd.DataFrame) -> pd.DataFrame:
+    return fitted_checkpoints(results) if "warmup" in results else results
+
+
 def kshot(t: Tables, cfg: PlotsConfig):
-    results = t.results
-    gold = results[(results["labels"] == "gold") & (results.prompt == "standard")]
-    multi = [d[d.metric == main_metric(d)] for _, d in gold.groupby("task") if d.shots.nunique() > 1]
+    results = _fitted(t.results)
+    gold = results[(results["labels"] == "gold") & (results.prompt == "standard") & (results.metric == "acc")]
+    multi = [d for _, d in gold.groupby("task") if d.shots.nunique() > 1]
     return (
         F.kshot(pd.concat(multi), cfg.palette)
         if multi
-        else _placeholder("No task was evaluated at several numbers of demonstrations.")
+        else _placeholder("No multiple-choice task was evaluated at several numbers of demonstrations.")
     )
 
 
 def label_settings(t: Tables, cfg: PlotsConfig):
-    results = t.results
+    results = _fitted(t.results)
     lab = results[(results.prompt == "standard") & (results.metric == "acc") & (results.shots > 0)]
     lab = [d[d.shots == d.shots.max()] for _, d in lab.groupby("task") if d["labels"].nunique() > 1]
     return (
         F.label_settings(pd.concat(lab))
         if lab
         else _placeholder("No multiple-choice task was evaluated with several label settings.")
+    )
+
+
+def ablations(t: Tables, cfg: PlotsConfig):
+    results = _fitted(t.results)
+    gain = results[(results.prompt == "standard") & (results.metric == "kshot_gain")]
+    gain = [d for _, d in gain.groupby("task") if d["labels"].nunique() > 1]
+    return (
+        F.ablations(pd.concat(gain), cfg.palette)
+        if gain
+        else _placeholder("No multiple-choice task was evaluated with and without demonstrations in several settings.")
+    )
+
+
+def induction_heads(t: Tables, cfg: PlotsConfig):
+    heads = t.results[t.results.metric.isin(["prefix_matching", "copying", "repeat_loss_gain"])]
+    return (
+        F.induction_heads(heads, cfg.palette) if len(heads) else _placeholder("No induction_heads task in this study.")
     )
 
 

@@ -167,3 +167,61 @@ def scaling_text(fit: dict) -> str:
     if undetermined:
         text += "; undetermined: " + "; ".join(f"{k} ({why})" for k, why in undetermined.items())
     return text
+
+
+# The in-context-learning questions, each a metric whose threshold the analysis fits.
+ICL_METRICS = {
+    "kshot_gain": "the k-shot gain",
+    "prefix_matching": "the induction heads' prefix-matching score",
+    "copying": "the induction heads' copying score",
+    "repeat_loss_gain": "the loss gain on a repeated sequence",
+    "icl_score": "the in-context-learning score",
+}
+
+
+def _interval(r) -> tuple[float, float] | None:
+    return (r.ci_low, r.ci_high) if r.verdict == "emergent" and _num(r.ci_low) and _num(r.ci_high) else None
+
+
+def icl_findings(thresholds: pd.DataFrame) -> list[str]:
+    """Which in-context-learning measures show a threshold and where (all seeds pooled), and
+    whether the induction-head phase change precedes, coincides with or follows each k-shot
+    gain's onset: their onset intervals overlap (coincide), or one lies wholly at higher loss
+    (reached earlier in training: precedes)."""
+    rows = pooled(thresholds)
+    rows = rows[rows["metric"].isin(list(ICL_METRICS))]
+    out = []
+    for r in rows.itertuples():
+        what = f"{r.task}: {ICL_METRICS[r.metric]}"
+        if r.verdict == "emergent":
+            out.append(
+                f"{what} has a threshold: onset at a loss of {with_interval(r.threshold, r.ci_low, r.ci_high)} "
+                f"nats/token (95% interval over {r.interval}), crossed by {int(r.sizes_below)} sizes."
+            )
+        else:
+            out.append(f"{what} shows no threshold: {r.verdict} ({r.reason}).")
+    heads = rows[rows["metric"] == "prefix_matching"]
+    for g in rows[rows["metric"] == "kshot_gain"].itertuples():
+        for h in heads.itertuples():
+            a, b = _interval(h), _interval(g)
+            if a is None or b is None:
+                missing = " and ".join(
+                    name for name, iv in ((f"the {h.task} prefix-matching score", a), (f"{g.task}'s k-shot gain", b))
+                    if iv is None
+                )  # fmt: skip
+                out.append(
+                    f"Induction heads ({h.task}) against the {g.task} k-shot gain: not compared, since {missing} "
+                    "has no emergent onset."
+                )
+                continue
+            if a[1] < b[0]:
+                relation = "follows (its onset interval lies wholly at lower loss)"
+            elif a[0] > b[1]:
+                relation = "precedes (its onset interval lies wholly at higher loss, reached earlier in training)"
+            else:
+                relation = "coincides with (their onset intervals overlap)"
+            out.append(
+                f"The induction-head phase change ({h.task}, onset {with_interval(h.threshold, *a)}) {relation} the "
+                f"{g.task} k-shot gain's onset ({with_interval(g.threshold, *b)})."
+            )
+    return out

@@ -183,38 +183,149 @@ def cot_gain(df: pd.DataFrame, palette: str):
     return g.figure
 
 
+def loss_bands(df: pd.DataFrame, n: int = 4) -> pd.Series:
+    """Each row's band of validation loss: `n` bands with as many checkpoints each, labelled
+    by their range and ordered from the highest loss (worst models) to the lowest."""
+    per_ckpt = df.drop_duplicates(["model", "step"]).set_index(["model", "step"])["loss"]
+    n = max(1, min(n, per_ckpt.nunique()))
+    codes = pd.qcut(per_ckpt.rank(method="first", ascending=False), n, labels=False)
+    names = {c: f"loss {per_ckpt[codes == c].max():.2f}-{per_ckpt[codes == c].min():.2f}" for c in range(n)}
+    band = codes.map(names).rename("loss band")
+    keys = pd.MultiIndex.from_frame(df[["model", "step"]])
+    return pd.Series(pd.Categorical(band.reindex(keys).to_numpy(), [names[c] for c in range(n)]), index=df.index)
+
+
 def kshot(df: pd.DataFrame, palette: str):
-    """Performance against the number of demonstrations, one line per model (last checkpoint)."""
-    last, budget = _budget_legend(df[df.step == df.groupby("model").step.transform("max")])
+    """Performance against the number of demonstrations, one line per loss band (mean over
+    the band's checkpoints; bars: 95% interval over them)."""
+    df = pd.concat([d.assign(band=loss_bands(d)) for _, d in df.groupby("task")])
     g = sns.relplot(
-        data=last,
+        data=df,
         x="shots",
         y="value",
         col="task",
+        hue="band",
         kind="line",
         marker="o",
-        **budget,
+        err_style="bars",
         palette=palette,
         height=3.6,
         aspect=1.2,
         facet_kws={"sharey": False},
-        **_size_legend(last),
     )
-    g.set(xlabel="demonstrations in the prompt (k)", ylabel="performance (task's main metric)")
-    g.figure.suptitle("k-shot curves at each model's final checkpoint", y=1.03)
+    for ax, (_, d) in zip(g.axes.flat, df.groupby("task")):
+        if d["chance"].notna().any():
+            ax.axhline(d["chance"].dropna().iloc[0], color="grey", ls=":", lw=1.2)
+    g.set(xlabel="demonstrations in the prompt (k)", ylabel="accuracy (gold labels)")
+    g.legend.set_title("checkpoints by\nloss band (nats)")
+    g.figure.suptitle("k-shot curves by pretraining loss (better models: lower loss)", y=1.03)
     return g.figure
+
+
+def ablations(df: pd.DataFrame, palette: str):
+    """Min et al.'s ablations: the k-shot gain of each demonstration setting, per loss band."""
+    df = pd.concat([d.assign(band=loss_bands(d)) for _, d in df.groupby("task")])
+    order = [lab for lab in LABEL_ORDER if lab in set(df["labels"])]
+    g = sns.catplot(
+        data=df,
+        x="labels",
+        y="value",
+        hue="band",
+        col="task",
+        kind="bar",
+        order=order,
+        palette=palette,
+        height=3.6,
+        aspect=1.5,
+        sharey=False,
+    )
+    for ax in g.axes.flat:
+        ax.axhline(0, color="grey", lw=1)
+        ax.tick_params(axis="x", rotation=30)
+    g.set(xlabel="demonstrations", ylabel="k-shot gain (accuracy, most shots minus none)")
+    g.legend.set_title("checkpoints by\nloss band (nats)")
+    g.figure.suptitle("What the demonstrations carry (Min et al. 2022), by pretraining loss", y=1.03)
+    return g.figure
+
+
+# Demonstration settings in the order the figures show them.
+LABEL_ORDER = ("gold", "random", "flipped", "unrelated", "ood", "labels_only", "inputs_only", "no_format")
 
 
 def label_settings(df: pd.DataFrame):
-    """Gold, random and flipped demonstration labels (and other settings) against loss."""
-    g = sns.relplot(data=df, x="loss", y="value", hue="labels", col="task", style="size", height=3.6, aspect=1.2)
-    for ax in g.axes.flat:
+    """Each demonstration setting's accuracy against loss (mean per model and loss bin)."""
+    order = [lab for lab in LABEL_ORDER if lab in set(df["labels"])]
+    df = df.assign(loss_bin=df.groupby("task")["loss"].transform(lambda x: _bin_centres(x)))
+    g = sns.relplot(
+        data=df,
+        x="loss_bin",
+        y="value",
+        hue="labels",
+        hue_order=order,
+        col="task",
+        kind="line",
+        marker="o",
+        errorbar=None,
+        height=3.6,
+        aspect=1.3,
+        facet_kws={"sharey": False},
+    )
+    for ax, (_, d) in zip(g.axes.flat, df.groupby("task")):
         log_loss_axis(ax)
-        if df["chance"].notna().any():
-            ax.axhline(df["chance"].dropna().iloc[0], color="grey", ls=":", lw=1.2)
-    g.set(xlabel="validation loss (nats/token, log)", ylabel="accuracy")
-    g.figure.suptitle("Demonstration labels: gold, random, flipped", y=1.03)
+        if d["chance"].notna().any():
+            ax.axhline(d["chance"].dropna().iloc[0], color="grey", ls=":", lw=1.2)
+    g.set(xlabel="validation loss (nats/token, log)", ylabel="accuracy (most shots)")
+    g.figure.suptitle("Demonstration labels (Wei et al. 2023): gold, random, flipped, unrelated, ...", y=1.03)
     return g.figure
+
+
+def _bin_centres(loss: pd.Series, n: int = 8) -> pd.Series:
+    """Each loss replaced by the mean loss of its bin: `n` bins of equal width in log loss."""
+    edges = np.geomspace(loss.min(), loss.max() * (1 + 1e-9), n + 1)
+    bins = np.clip(np.searchsorted(edges, loss, side="right") - 1, 0, n - 1)
+    return loss.groupby(bins).transform("mean")
+
+
+def induction_heads(df: pd.DataFrame, palette: str):
+    """The best head's prefix-matching and copying scores and the repeat loss gain, against
+    training tokens and against loss, one line per model (the one-layer sizes dashed)."""
+    metrics = [m for m in ("prefix_matching", "copying", "repeat_loss_gain") if m in set(df["metric"])]
+    layers = df["n_layers"] if "n_layers" in df else pd.Series(np.nan, index=df.index)
+    df = df.assign(depth=layers.map(lambda n: "1 layer" if n == 1 else "2+ layers"))
+    fig, axes = plt.subplots(len(metrics), 2, figsize=(10, 3.1 * len(metrics)), squeeze=False)
+    hue = _size_legend(df)
+    for row, metric in zip(axes, metrics):
+        d = df[df.metric == metric]
+        for ax, x in zip(row, ("tokens", "loss")):
+            sns.lineplot(
+                data=d.sort_values(["model", "step"]),
+                x=x,
+                y="value",
+                units="model",
+                estimator=None,
+                style="depth",
+                style_order=["2+ layers", "1 layer"],
+                palette=palette,
+                ax=ax,
+                legend=ax is axes.flat[0],
+                marker="o",
+                markersize=3,
+                **hue,
+            )
+            if x == "loss":
+                log_loss_axis(ax)
+            else:
+                ax.set_xscale("log")
+            if d["chance"].notna().any():
+                ax.axhline(d["chance"].dropna().iloc[0], color="grey", ls=":", lw=1.2)
+            ax.set(xlabel=LOSS + ", log" if x == "loss" else "training tokens (log)", ylabel=label(metric))
+    if axes.flat[0].get_legend():
+        handles, labels_ = axes.flat[0].get_legend_handles_labels()
+        axes.flat[0].get_legend().remove()
+        fig.legend(handles, labels_, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.suptitle("Induction heads on random tokens repeated once (dotted: a head attending uniformly)")
+    fig.tight_layout()
+    return fig
 
 
 def metric_pairs(df: pd.DataFrame, palette: str):

@@ -1,0 +1,36 @@
+"""Report sentences generated from the thresholds table."""
+
+import pandas as pd
+
+from emergence.report.findings import icl_findings
+
+
+def row(task, metric, verdict, threshold=None, lo=None, hi=None, reason="ok"):
+    return {"task": task, "prompt": "none" if metric == "prefix_matching" else "standard", "metric": metric,
+            "seed": "all", "verdict": verdict, "threshold": threshold, "ci_low": lo, "ci_high": hi,
+            "interval": "runs and items", "sizes_below": 3, "reason": reason}  # fmt: skip
+
+
+def test_icl_findings_state_each_threshold_and_order_the_phase_change_by_interval():
+    table = pd.DataFrame(
+        [
+            row("induction", "prefix_matching", "emergent", 2.1, 2.0, 2.2),
+            row("mapping", "kshot_gain", "emergent", 1.85, 1.8, 1.9),
+            row("letters", "kshot_gain", "emergent", 2.15, 2.05, 2.3),
+            row("late", "kshot_gain", "emergent", 2.5, 2.4, 2.6),
+            row("sentiment", "kshot_gain", "inconclusive", reason="the onset is at the edge of the data"),
+            {**row("mapping", "kshot_gain", "emergent", 1.0, 0.9, 1.1), "seed": "0"},  # a per-seed row: not stated
+        ]
+    )
+    text = icl_findings(table)
+    assert (
+        "induction: the induction heads' prefix-matching score has a threshold: onset at a loss of 2.100 [2.000, 2.200]"
+        in text[0]
+    )
+    assert "sentiment: the k-shot gain shows no threshold: inconclusive (the onset is at the edge of the data)." in text
+    joined = " ".join(text)
+    assert "2.100 [2.000, 2.200]) precedes (its onset interval lies wholly at higher loss" in joined
+    assert "coincides with (their onset intervals overlap) the letters k-shot gain" in joined
+    assert "follows (its onset interval lies wholly at lower loss) the late k-shot gain" in joined
+    assert "sentiment's k-shot gain has no emergent onset" in joined
+    assert "1.000" not in joined
