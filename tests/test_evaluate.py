@@ -89,7 +89,7 @@ def test_multiple_choice_scores_are_the_models_log_likelihoods(model_dir, tok):
     assert acc.value == pytest.approx(samples.acc.mean()) and acc.n == 3 and acc.chance == 0.5
     setting = ["model", "step", "tokens", "task", "prompt", "shots", "labels", "metric", "value", "n", "chance"]
     assert set(rows.columns) >= set(setting)
-    assert set(rows.metric) == set(produced_by(MC)) - {"kshot_gain"}  # zero shots only: no gain to write
+    assert set(rows.metric) == set(produced_by(MC)) - {"kshot_gain", "follows_labels"}  # zero shots, gold labels
 
 
 def test_every_checkpoint_is_evaluated_and_icl_score_is_late_minus_early(model_dir, tok, smoke_data):
@@ -305,3 +305,24 @@ def test_induction_heads_are_scored_per_checkpoint_and_head(model_dir, tok, smok
         assert got["prefix_matching"] == pytest.approx(heads.prefix_matching.max())
         assert got["repeat_loss_gain"] == pytest.approx(got["repeat_loss_first"] - got["repeat_loss_second"])
         assert ((heads.prefix_matching >= 0) & (heads.prefix_matching <= 1)).all()
+
+
+def test_follows_labels_is_the_share_answering_with_the_demonstrated_label(model_dir, tok):
+    def req(labels, choices, label):
+        return Request("standard", 2, labels, "i", "review: the soup was tasty ->", "", "", choices, label)
+
+    reqs = (
+        req("flipped", (" positive", " negative"), 0),
+        req("unrelated", (" foo", " bar"), 1),
+        req("gold", (" a", " b"), 0),
+    )
+    mcfg = load_model_config(model_dir)
+    from emergence.evaluate.evaluator import _score_mc
+    from emergence.model.inference import Inference
+
+    step = json.loads((model_dir / "model.json").read_text())["checkpoint_steps"][-1]
+    scored = _score_mc(Inference(mcfg), load_params(model_dir, step, mcfg), reqs, lambda t: tok.encode(t).ids)
+    flipped, unrelated, gold = scored
+    assert flipped["metrics"]["follows_labels"] == float(flipped["prediction"] == 1)  # the other choice
+    assert unrelated["metrics"]["follows_labels"] == float(unrelated["prediction"] == 1)  # foo/bar as demonstrated
+    assert "follows_labels" not in gold["metrics"]

@@ -2,11 +2,12 @@
 
 import pandas as pd
 
-from emergence.report.findings import icl_findings
+from emergence.report.findings import ablation_sentences, icl_findings
 
 
 def row(task, metric, verdict, threshold=None, lo=None, hi=None, reason="ok"):
     return {"task": task, "prompt": "none" if metric == "prefix_matching" else "standard", "metric": metric,
+            "labels": "flipped" if metric == "follows_labels" else "gold",
             "seed": "all", "verdict": verdict, "threshold": threshold, "ci_low": lo, "ci_high": hi,
             "interval": "runs and items", "sizes_below": 3, "reason": reason}  # fmt: skip
 
@@ -19,6 +20,7 @@ def test_icl_findings_state_each_threshold_and_order_the_phase_change_by_interva
             row("letters", "kshot_gain", "emergent", 2.15, 2.05, 2.3),
             row("late", "kshot_gain", "emergent", 2.5, 2.4, 2.6),
             row("sentiment", "kshot_gain", "inconclusive", reason="the onset is at the edge of the data"),
+            row("sentiment", "follows_labels", "flat", reason="no trend"),
             {**row("mapping", "kshot_gain", "emergent", 1.0, 0.9, 1.1), "seed": "0"},  # a per-seed row: not stated
         ]
     )
@@ -33,4 +35,24 @@ def test_icl_findings_state_each_threshold_and_order_the_phase_change_by_interva
     assert "coincides with (their onset intervals overlap) the letters k-shot gain" in joined
     assert "follows (its onset interval lies wholly at lower loss) the late k-shot gain" in joined
     assert "sentiment's k-shot gain has no emergent onset" in joined
+    assert "sentiment: answering with the demonstrations' labels (flipped labels) shows no threshold: flat" in joined
     assert "1.000" not in joined
+
+
+def test_ablation_shares_are_stated_only_where_gold_demonstrations_gain():
+    rows = []
+    for step, loss in enumerate([3.0, 2.0, 1.5]):
+        for task, gains in (
+            ("big", {"gold": 0.4, "random": 0.1, "no_format": 0.3}),
+            ("none", {"gold": 0.01, "random": 0.0}),
+        ):
+            rows += [{"task": task, "prompt": "standard", "model": "m", "step": step, "loss": loss, "warmup": step == 0,
+                      "metric": "kshot_gain", "labels": lab, "value": v} for lab, v in gains.items()]  # fmt: skip
+    text = ablation_sentences(pd.DataFrame(rows))
+    assert text[0] == (
+        "big, mean of the 2 lowest-loss checkpoints: gold demonstrations add +0.40 accuracy; "
+        "share kept by no_format 75%, random 25%."
+    )
+    assert text[1].startswith(
+        "none, mean of the 2 lowest-loss checkpoints: gold demonstrations add +0.01 accuracy, too little"
+    )

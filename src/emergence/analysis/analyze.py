@@ -1,8 +1,9 @@
 """The study's analysis: thresholds per task, prompt and metric; the collapse test; the scaling law.
 
 Each task is analysed at its main setting: gold demonstration labels and the largest
-number of demonstrations evaluated for that prompt style. The other settings (fewer
-shots, other labels) are compared in the figures.
+number of demonstrations evaluated for that prompt style (and `follows_labels` at flipped
+and unrelated labels). The other settings (fewer shots, other labels) are compared in the
+figures.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from emergence.io import read_csv_columns, write_json, write_table
 
 
 def main_setting(results: pd.DataFrame) -> pd.DataFrame:
-    """Rows of each task x prompt at gold labels (or none) and the most demonstrations evaluated."""
-    df = results[results["labels"].isin(["gold", "none"])]
+    """Rows of each task x prompt at the most demonstrations evaluated, each metric at the
+    label settings it is analysed at (`Metric.analysed_at`: gold labels, or none, for most)."""
+    at = results["metric"].map(lambda m: METRICS[m].analysed_at if m in METRICS else ("gold", "none"))
+    df = results[[lab in a for lab, a in zip(results["labels"], at)]]
     most = df.groupby(["task", "prompt"])["shots"].transform("max")
     return df[df["shots"] == most]
 
@@ -94,12 +97,13 @@ def _curve_row(d: pd.DataFrame, metric: str, seed: str, n_boot: int, boot_seed: 
 def thresholds_table(
     results: pd.DataFrame, n_boot: int, seed: int, level: float, bootstrap: str = "auto"
 ) -> pd.DataFrame:
-    """Per task x prompt x metric at the main setting: verdict, onset (the threshold),
+    """Per task x prompt x labels x metric at the main setting: verdict, onset (the threshold),
     midpoint and saturation with their intervals, from the checkpoints after warm-up of all
     seeds pooled (seed "all"; intervals resample runs within each size when there are several
     seeds) and, when there are several, of each seed alone (intervals over items only)."""
     rows = []
-    for (_, _, metric), d in main_setting(fitted_checkpoints(results)).groupby(["task", "prompt", "metric"], sort=True):
+    settings = main_setting(fitted_checkpoints(results)).groupby(["task", "prompt", "labels", "metric"], sort=True)
+    for (_, _, _, metric), d in settings:
         if not METRICS[metric].analysed:
             continue
         d = d.sort_values(["model", "step"])

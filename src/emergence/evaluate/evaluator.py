@@ -49,10 +49,17 @@ def _choice_logliks(inf, params, requests: tuple[Request, ...], enc) -> list[lis
     return out
 
 
+# Label settings whose demonstrations map an input to another choice than its gold label:
+# the index of the choice the demonstrations imply, from the gold index and the number of choices.
+_DEMONSTRATED = {"flipped": lambda label, n: (label + 1) % n, "unrelated": lambda label, n: label}
+
+
 def _score_mc(inf, params, requests: tuple[Request, ...], enc) -> list[dict]:
     out = []
     for r, ll in zip(requests, _choice_logliks(inf, params, requests, enc)):
         m = scoring.mc_metrics(ll, [len(c.encode()) for c in r.choices], r.label)
+        if r.shots and r.labels in _DEMONSTRATED:
+            m["follows_labels"] = float(np.argmax(ll) == _DEMONSTRATED[r.labels](r.label, len(r.choices)))
         out.append({"metrics": m, "choice_logliks": ll, "prediction": int(np.argmax(ll))})
     return out
 

@@ -47,6 +47,8 @@ class Metric:
     main: bool = False
     # Thresholds are fitted for it (the two halves of the ICL score are not).
     analysed: bool = True
+    # The demonstration settings at which it is analysed (default: gold labels, or none).
+    analysed_at: tuple[str, ...] = ("gold", "none")
     # Continuous metrics drawn beside this discontinuous one (the mirage check).
     twins: tuple[str, ...] = ()
 
@@ -69,6 +71,18 @@ _DECLARED = (
     # Accuracy with the most demonstrations minus without any (the same items): what the
     # demonstrations add. Written for every label setting; analysed at gold labels.
     Metric("kshot_gain", MC, "k-shot gain (accuracy, most shots minus none)", chance=lambda n: 0.0),
+    # The share of items answered with the label the demonstrations map the input to, where
+    # that is not the gold label: flipped labels (Wei et al. 2023: does the model override
+    # its prior?) and unrelated labels (foo/bar: does it learn the mapping in context?).
+    Metric(
+        "follows_labels",
+        MC,
+        "answers follow the demonstrations' labels",
+        proportion=True,
+        bounded=True,
+        chance=_one_in,
+        analysed_at=("flipped", "unrelated"),
+    ),
     Metric(
         "exact_match",
         GENERATION,

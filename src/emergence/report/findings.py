@@ -172,6 +172,7 @@ def scaling_text(fit: dict) -> str:
 # The in-context-learning questions, each a metric whose threshold the analysis fits.
 ICL_METRICS = {
     "kshot_gain": "the k-shot gain",
+    "follows_labels": "answering with the demonstrations' labels",
     "prefix_matching": "the induction heads' prefix-matching score",
     "copying": "the induction heads' copying score",
     "repeat_loss_gain": "the loss gain on a repeated sequence",
@@ -192,7 +193,7 @@ def icl_findings(thresholds: pd.DataFrame) -> list[str]:
     rows = rows[rows["metric"].isin(list(ICL_METRICS))]
     out = []
     for r in rows.itertuples():
-        what = f"{r.task}: {ICL_METRICS[r.metric]}"
+        what = f"{r.task}: {ICL_METRICS[r.metric]}" + (f" ({r.labels} labels)" if r.metric == "follows_labels" else "")
         if r.verdict == "emergent":
             out.append(
                 f"{what} has a threshold: onset at a loss of {with_interval(r.threshold, r.ci_low, r.ci_high)} "
@@ -224,4 +225,32 @@ def icl_findings(thresholds: pd.DataFrame) -> list[str]:
                 f"The induction-head phase change ({h.task}, onset {with_interval(h.threshold, *a)}) {relation} the "
                 f"{g.task} k-shot gain's onset ({with_interval(g.threshold, *b)})."
             )
+    return out
+
+
+# A gold k-shot gain below this (accuracy) is too small to share out among the ingredients.
+MIN_GAIN = 0.05
+
+
+def ablation_sentences(results: pd.DataFrame, n_best: int = 10) -> list[str]:
+    """Min et al.'s question per task: how much of the gold demonstrations' k-shot gain each
+    other setting keeps, averaged over the `n_best` lowest-loss checkpoints that have every
+    setting (after warm-up); stated as shares only where the gold gain is at least MIN_GAIN."""
+    gain = results[(results["metric"] == "kshot_gain") & ~results["warmup"].astype(bool)]
+    out = []
+    for (task, prompt), d in gain.groupby(["task", "prompt"]):
+        task = task if prompt == "standard" else f"{task} ({prompt})"
+        wide = d.pivot_table(index=["model", "step", "loss"], columns="labels", values="value").dropna()
+        if "gold" not in wide or wide.shape[1] < 2 or wide.empty:
+            continue
+        best = wide.sort_values("loss").head(n_best).mean()
+        where = f"{task}, mean of the {min(n_best, len(wide))} lowest-loss checkpoints"
+        if best["gold"] < MIN_GAIN:
+            out.append(
+                f"{where}: gold demonstrations add {best['gold']:+.2f} accuracy, too little to say what carries it "
+                f"(other settings: {', '.join(f'{k} {v:+.2f}' for k, v in best.drop('gold').items())})."
+            )
+        else:
+            shares = ", ".join(f"{k} {v / best['gold']:.0%}" for k, v in best.drop("gold").items())
+            out.append(f"{where}: gold demonstrations add {best['gold']:+.2f} accuracy; share kept by {shares}.")
     return out

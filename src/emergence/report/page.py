@@ -109,7 +109,9 @@ def write_report(out: Path, *, config: dict, tables: Path, figures_dir: Path, be
         definitions=findings.DEFINITIONS,
         resolution_warnings=[f"{r.task}/{r.prompt}/{r.metric}" for r in warn.itertuples()] if len(warn) else [],
         collapse=list(collapse.itertuples()),
-        icl_sentences=(findings.icl_findings(thresholds) if len(thresholds) else []) + icl_summary(results),
+        icl_sentences=(findings.icl_findings(thresholds) if len(thresholds) else [])
+        + findings.ablation_sentences(results)
+        + icl_summary(results),
         scaling_note=scaling.get("note"),
         scaling_fit=findings.scaling_text(scaling) if scaling and not scaling.get("note") else "",
         figures=figures,
