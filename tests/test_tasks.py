@@ -69,6 +69,9 @@ def test_label_settings_change_only_the_demonstration_labels():
 def test_zero_shots_is_evaluated_once_not_per_label_setting():
     s = by_setting(requests("sentiment", shots=(0, 2), labels=("gold", "flipped"))["requests"])
     assert set(s) == {("standard", 0, "gold"), ("standard", 2, "gold"), ("standard", 2, "flipped")}
+    # ... once with the task's own choices (gold, wherever it is listed) and once per setting with its own choices
+    s = by_setting(requests("sentiment", shots=(0, 2), labels=("unrelated", "random", "gold"))["requests"])
+    assert {k for k in s if k[1] == 0} == {("standard", 0, "gold"), ("standard", 0, "unrelated")}
 
 
 def test_chain_of_thought_demonstrations_carry_worked_steps():
@@ -140,7 +143,7 @@ def test_mapping_demonstrations_are_lines_of_the_items_own_mapping():
             assert pairs[x] == y
         assert r.choices == tuple(items[r.item]["choices"]) and r.choices[r.label] == f" {pairs[query(r)[:-3]]}"
     for r in s[("standard", 16, "unrelated")]:
-        assert r.choices == (" foo", " bar") and {line.split(" -> ")[1] for line in demo_lines(r)} <= {"foo", "bar"}
+        assert r.choices == (" cat", " dog") and {line.split(" -> ")[1] for line in demo_lines(r)} <= {"cat", "dog"}
     # the query's input is among 16 demonstrations of 4 inputs in nearly every prompt, among 4 in fewer
     seen = {k: sum(query(r)[:-3] + " -> " in r.text for r in s[("standard", k, "gold")]) for k in (4, 16)}
     assert seen[16] >= 9 and seen[4] < seen[16]

@@ -25,7 +25,7 @@ from emergence.errors import InputError
 from emergence.evaluate import induction, memo, scoring
 from emergence.evaluate.items import SETTING, Request, Task
 from emergence.evaluate.metrics import HEADS, ICL, MC, main_metric
-from emergence.evaluate.tasks import KINDS, assemble_task
+from emergence.evaluate.tasks import CHOICES_OF, KINDS, assemble_task, demonstrated_label
 from emergence.io import check_output, read_json, write_table
 from emergence.model.heads import HeadProbe
 from emergence.model.inference import Inference, ParamsReader, load_model_config
@@ -49,17 +49,12 @@ def _choice_logliks(inf, params, requests: tuple[Request, ...], enc) -> list[lis
     return out
 
 
-# Label settings whose demonstrations map an input to another choice than its gold label:
-# the index of the choice the demonstrations imply, from the gold index and the number of choices.
-_DEMONSTRATED = {"flipped": lambda label, n: (label + 1) % n, "unrelated": lambda label, n: label}
-
-
 def _score_mc(inf, params, requests: tuple[Request, ...], enc) -> list[dict]:
     out = []
     for r, ll in zip(requests, _choice_logliks(inf, params, requests, enc)):
         m = scoring.mc_metrics(ll, [len(c.encode()) for c in r.choices], r.label)
-        if r.shots and r.labels in _DEMONSTRATED:
-            m["follows_labels"] = float(np.argmax(ll) == _DEMONSTRATED[r.labels](r.label, len(r.choices)))
+        if r.shots and r.labels == "flipped":  # (under other settings it is the accuracy, or meaningless)
+            m["follows_labels"] = float(np.argmax(ll) == demonstrated_label(r.labels, r.label, len(r.choices)))
         out.append({"metrics": m, "choice_logliks": ll, "prediction": int(np.argmax(ll))})
     return out
 
@@ -131,7 +126,7 @@ def kshot_gains(requests: tuple[Request, ...], scored: list[dict]) -> dict[tuple
     """Per item, accuracy with the most demonstrations minus without any, for each prompt
     style and label setting: {setting: {"kshot_gain": values}}. The baseline is the same
     label setting's zero-shot prompt where it has one (settings with answer choices of
-    their own), else the prompt's first zero-shot setting."""
+    their own), else the zero-shot prompt with the task's own choices."""
     acc = defaultdict(dict)
     for r, s in zip(requests, scored):
         acc[r.setting][r.item] = s["acc"]
@@ -143,7 +138,8 @@ def kshot_gains(requests: tuple[Request, ...], scored: list[dict]) -> dict[tuple
             continue
         for (p, k, lab), by_item in acc.items():
             if p == prompt and k == most:
-                base = acc[prompt, 0, lab if lab in zero else zero[0]]
+                own = [z for z in zero if z not in CHOICES_OF] or zero  # the zero-shot prompt with the task's choices
+                base = acc[prompt, 0, lab if lab in zero else own[0]]
                 out[p, k, lab] = {"kshot_gain": [v - base[i] for i, v in by_item.items() if i in base]}
     return out
 
@@ -152,7 +148,7 @@ def _evaluate_step(inf, params, task: Task, at: dict, enc, tokenizer, val) -> tu
     """(metric rows, sample rows) of one task at one checkpoint."""
     kind, rows, samples = KINDS[task.kind], [], []
     if kind.scoring == HEADS:
-        heads, summary = induction.induction_scores(val["probe"], params, val[task.task])
+        heads, summary = induction.induction_scores(val["probe"], params, val["sequences"][task.task])
         for metric, value in summary.items():
             rows.append({**at, "prompt": "none", "shots": 0, "labels": "none", "metric": metric, "value": value,
                          "n": task.n_items, "chance": task.chance.get(metric)})  # fmt: skip
@@ -195,22 +191,22 @@ MIN_CANDIDATE_COUNT = 10
 def validation_probes(tasks: list[Task], data_dir: Path | None, mcfg) -> dict:
     """What the validation-based kinds read, built once per model: the ICL score's long
     documents ("icl"), and for each induction-heads task its repeated random sequences
-    (by task name) of `context // 2` tokens drawn from the validation text's common tokens,
-    with the jitted attention probe ("probe")."""
+    ("sequences", by task name) of `context // 2` tokens drawn from the validation text's
+    common tokens, with the jitted attention probe ("probe")."""
     context = mcfg.context
     scorings = {KINDS[t.kind].scoring for t in tasks}
     if not scorings & {ICL, HEADS}:
         return {}
     val = open_tokens(data_dir / "val.npy")
     eos = read_json(data_dir / "meta.json", "token shards' meta")["eos_id"]
-    probes = {"icl": icl_documents(val, eos, context)} if ICL in scorings else {}
+    probes = {"icl": icl_documents(val, eos, context), "sequences": {}} if ICL in scorings else {"sequences": {}}
     counts = np.bincount(np.asarray(val), minlength=eos + 1)
     counts[eos] = 0
     candidates = np.flatnonzero(counts >= MIN_CANDIDATE_COUNT)
     for t in tasks:
         if KINDS[t.kind].scoring == HEADS:
             rng = np.random.default_rng([t.spec["seed"], 7])
-            probes[t.task] = induction.repeated_sequences(rng, candidates, t.n_items, context // 2)
+            probes["sequences"][t.task] = induction.repeated_sequences(rng, candidates, t.n_items, context // 2)
             probes["probe"] = HeadProbe(mcfg)
     return probes
 

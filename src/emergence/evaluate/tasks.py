@@ -19,7 +19,6 @@ from emergence.config import StudyConfig, TaskSpec
 from emergence.data.corpus import iter_texts
 from emergence.data.heldout import heldout_items
 from emergence.data.synthetic import (
-    UNRELATED_LABELS,
     World,
     document_mapping,
     filler_sentence,
@@ -159,8 +158,17 @@ KINDS: dict[str, Kind] = {
     "icl_score": Kind(ICL, None),
     "induction_heads": Kind(HEADS, None),
 }
-# Demonstration settings that replace the answer choices: (label setting) -> choices by gold index.
-CHOICES_OF = {"unrelated": tuple(f" {w}" for w in UNRELATED_LABELS)}
+# Demonstration settings that replace the answer choices: (label setting) -> choices by gold
+# index. Semantically unrelated labels (Wei et al. 2023) are words the corpus uses often,
+# never as a label, so their embeddings are trained: "cat" for the first class, "dog" the second.
+CHOICES_OF = {"unrelated": (" cat", " dog")}
+
+
+def demonstrated_label(labels: str, label: int, n_choices: int) -> int:
+    """The choice a demonstration shows for an input whose gold choice is `label`: the other
+    (next) one under flipped labels, the gold index otherwise (unrelated labels show the
+    gold index of their own choices)."""
+    return (label + 1) % n_choices if labels == "flipped" else label
 
 
 def question(item: Item, prompt: str) -> str:
@@ -178,7 +186,7 @@ def target(item: Item, prompt: str) -> str:
 
 def render_demo(item: Item, prompt: str, labels: str, rng: np.random.Generator, world: World | None) -> str:
     """One demonstration line under a label setting (Min et al. 2022; Wei et al. 2023):
-    gold, random or flipped labels; unrelated labels (foo/bar in place of the choices);
+    gold, random or flipped labels; unrelated labels (`CHOICES_OF` in place of the choices);
     out-of-distribution inputs (filler sentences) with random labels; labels only; inputs
     only; or the pair without its format (no separator)."""
     if labels == "gold":
@@ -187,7 +195,7 @@ def render_demo(item: Item, prompt: str, labels: str, rng: np.random.Generator, 
     if labels == "random":
         return item.question + item.choices[rng.integers(n)]
     if labels == "flipped":
-        return item.question + item.choices[(item.label + 1) % n]
+        return item.question + item.choices[demonstrated_label(labels, item.label, n)]
     if labels == "unrelated":
         return item.question + CHOICES_OF["unrelated"][item.label]
     if labels == "ood":
@@ -202,9 +210,12 @@ def render_demo(item: Item, prompt: str, labels: str, rng: np.random.Generator, 
 
 
 def zero_shot_labels(labels: tuple[str, ...]) -> list[str]:
-    """The label settings evaluated without demonstrations: one (every setting is then the
-    same prompt), and each setting with answer choices of its own (unrelated labels)."""
-    return list(dict.fromkeys([labels[0], *(lab for lab in labels if lab in CHOICES_OF)]))
+    """The label settings evaluated without demonstrations: one with the task's own choices
+    (every such setting is then the same prompt; gold where configured), and each setting
+    with answer choices of its own (unrelated labels)."""
+    own = [lab for lab in labels if lab not in CHOICES_OF]
+    first = ["gold"] if "gold" in own else own[:1]
+    return first + [lab for lab in labels if lab in CHOICES_OF]
 
 
 def stops(kind: Kind, prompt: str) -> tuple[str, ...]:

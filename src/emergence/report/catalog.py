@@ -89,7 +89,7 @@ FIGURES: tuple[Figure, ...] = (
         "Demonstration labels",
         "Accuracy with the most demonstrations under each demonstration setting against loss (mean over the "
         "checkpoints in each of eight loss bins): gold, random and flipped labels, semantically unrelated labels "
-        "(foo/bar, also the answer choices), and Min et al.'s ablations. Accuracy below chance with flipped "
+        "(cat/dog, also the answer choices), and Min et al.'s ablations. Accuracy below chance with flipped "
         "labels means the model follows the demonstrations over its prior (Wei et al. 2023); above chance with "
         "unrelated labels means it learns the mapping from the demonstrations alone.",
         (RESULTS,),
