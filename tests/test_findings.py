@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from emergence.report.findings import ablation_sentences, icl_findings
+from emergence.report.findings import ablation_sentences, control_sentences, icl_findings
 
 
 def row(task, metric, verdict, threshold=None, lo=None, hi=None, reason="ok"):
@@ -32,7 +32,7 @@ def test_icl_findings_state_each_threshold_and_order_the_phase_change_by_interva
     assert "sentiment: the k-shot gain shows no threshold: inconclusive (the onset is at the edge of the data)." in text
     joined = " ".join(text)
     assert "2.100 [2.000, 2.200]) precedes (its onset interval lies wholly at higher loss" in joined
-    assert "coincides with (their onset intervals overlap) the letters k-shot gain" in joined
+    assert "cannot be ordered against (their onset intervals overlap) the letters k-shot gain" in joined
     assert "follows (its onset interval lies wholly at lower loss) the late k-shot gain" in joined
     assert "sentiment's k-shot gain has no emergent onset" in joined
     assert "sentiment: answering with the demonstrations' labels (flipped labels) shows no threshold: flat" in joined
@@ -56,3 +56,15 @@ def test_ablation_shares_are_stated_only_where_gold_demonstrations_gain():
     assert text[1].startswith(
         "none, mean of the 2 lowest-loss checkpoints: gold demonstrations add +0.01 accuracy, too little"
     )
+
+
+def test_the_one_layer_control_is_stated_against_chance_and_the_deeper_sizes():
+    rows = [{"metric": "prefix_matching", "size": size, "model": f"{size}-s0", "step": step, "n_layers": layers,
+             "value": v, "chance": 0.011, "warmup": step == 0}
+            for size, layers, values in (("w64l1", 1, [0.5, 0.012, 0.02]), ("w64l2", 2, [0.01, 0.3, 0.6]))
+            for step, v in enumerate(values)]  # fmt: skip
+    assert control_sentences(pd.DataFrame(rows)) == [
+        "One-layer control (w64l1): its best head's prefix-matching score is at most 0.020 over its 2 checkpoints "
+        "after warm-up (a head attending uniformly scores 0.011); the deeper sizes reach at most 0.600."
+    ]
+    assert control_sentences(pd.DataFrame(rows).drop(columns="n_layers")) == []

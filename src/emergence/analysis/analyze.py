@@ -2,8 +2,9 @@
 
 Each task is analysed at its main setting: gold demonstration labels and the largest
 number of demonstrations evaluated for that prompt style (and `follows_labels` at flipped
-and unrelated labels). The other settings (fewer shots, other labels) are compared in the
-figures.
+labels). Induction-head scores are fitted on models of two or more layers: one-layer models
+are their negative control. The other settings (fewer shots, other labels) are compared in
+the figures.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from emergence.analysis.collect import read_results
 from emergence.analysis.scaling import fit_scaling, scaling_predict
 from emergence.analysis.thresholds import fit_threshold
 from emergence.config import AnalysisConfig
-from emergence.evaluate.metrics import MAIN, METRICS
+from emergence.evaluate.metrics import HEADS, MAIN, METRICS
 from emergence.io import read_csv_columns, write_json, write_table
 
 
@@ -106,6 +107,11 @@ def thresholds_table(
     for (_, _, _, metric), d in settings:
         if not METRICS[metric].analysed:
             continue
+        if METRICS[metric].scoring == HEADS and "n_layers" in d:
+            # One-layer models cannot form induction heads: they are the control, not the family.
+            d = d[d["n_layers"] != 1]
+            if d.empty:
+                continue
         d = d.sort_values(["model", "step"])
         seeds = sorted(d["seed"].unique())
         rows.append(_curve_row(d, metric, "all", n_boot, seed, level, bootstrap))

@@ -86,7 +86,8 @@ LETTERS = "abcdefghijklmnopqrstuvwxyz"
 # Per-document mappings: inputs are the shortest filler words, labels the next ones
 # (ranges of `World.words`, disjoint so an input is never a label).
 MAPPING_INPUTS, MAPPING_LABELS = 4, 2
-_MAPPING_INPUT_WORDS, _MAPPING_LABEL_WORDS = slice(0, 120), slice(120, 160)
+MAPPING_WORDS = 160  # the filler words the mapping family uses (corpus.synthetic.n_words must reach it)
+_MAPPING_INPUT_WORDS, _MAPPING_LABEL_WORDS = slice(0, 120), slice(120, MAPPING_WORDS)
 # Semantically unrelated labels (Wei et al. 2023) that no generated word may equal.
 UNRELATED_LABELS = ("foo", "bar")
 

@@ -124,12 +124,8 @@ def cot_gain(t: Tables, cfg: PlotsConfig):
     return F.cot_gain(gen[gen.apply(lambda r: shots.get(r.task) == r.shots, axis=1)], cfg.palette)
 
 
-def _fitted(results: pd.DataFrame) -> pd.DataFrame:
-    return fitted_checkpoints(results) if "warmup" in results else results
-
-
 def kshot(t: Tables, cfg: PlotsConfig):
-    results = _fitted(t.results)
+    results = fitted_checkpoints(t.results)
     gold = results[(results["labels"] == "gold") & (results.prompt == "standard") & (results.metric == "acc")]
     multi = [d for _, d in gold.groupby("task") if d.shots.nunique() > 1]
     return (
@@ -140,7 +136,7 @@ def kshot(t: Tables, cfg: PlotsConfig):
 
 
 def label_settings(t: Tables, cfg: PlotsConfig):
-    results = _fitted(t.results)
+    results = fitted_checkpoints(t.results)
     lab = results[(results.prompt == "standard") & (results.metric == "acc") & (results.shots > 0)]
     lab = [d[d.shots == d.shots.max()] for _, d in lab.groupby("task") if d["labels"].nunique() > 1]
     return (
@@ -151,7 +147,7 @@ def label_settings(t: Tables, cfg: PlotsConfig):
 
 
 def ablations(t: Tables, cfg: PlotsConfig):
-    results = _fitted(t.results)
+    results = fitted_checkpoints(t.results)
     gain = results[(results.prompt == "standard") & (results.metric == "kshot_gain")]
     gain = [d for _, d in gain.groupby("task") if d["labels"].nunique() > 1]
     return (

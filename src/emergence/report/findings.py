@@ -186,9 +186,9 @@ def _interval(r) -> tuple[float, float] | None:
 
 def icl_findings(thresholds: pd.DataFrame) -> list[str]:
     """Which in-context-learning measures show a threshold and where (all seeds pooled), and
-    whether the induction-head phase change precedes, coincides with or follows each k-shot
-    gain's onset: their onset intervals overlap (coincide), or one lies wholly at higher loss
-    (reached earlier in training: precedes)."""
+    whether the induction-head phase change precedes or follows each k-shot gain's onset:
+    one onset interval lies wholly at higher loss (reached earlier in training: precedes),
+    or they overlap (the order cannot be told)."""
     rows = pooled(thresholds)
     rows = rows[rows["metric"].isin(list(ICL_METRICS))]
     out = []
@@ -220,7 +220,7 @@ def icl_findings(thresholds: pd.DataFrame) -> list[str]:
             elif a[0] > b[1]:
                 relation = "precedes (its onset interval lies wholly at higher loss, reached earlier in training)"
             else:
-                relation = "coincides with (their onset intervals overlap)"
+                relation = "cannot be ordered against (their onset intervals overlap)"
             out.append(
                 f"The induction-head phase change ({h.task}, onset {with_interval(h.threshold, *a)}) {relation} the "
                 f"{g.task} k-shot gain's onset ({with_interval(g.threshold, *b)})."
@@ -230,13 +230,17 @@ def icl_findings(thresholds: pd.DataFrame) -> list[str]:
 
 # A gold k-shot gain below this (accuracy) is too small to share out among the ingredients.
 MIN_GAIN = 0.05
+# Min et al.'s ablations: each removes or spoils one ingredient of gold demonstrations.
+ABLATIONS = ("random", "ood", "labels_only", "inputs_only", "no_format")
 
 
 def ablation_sentences(results: pd.DataFrame, n_best: int = 10) -> list[str]:
     """Min et al.'s question per task: how much of the gold demonstrations' k-shot gain each
-    other setting keeps, averaged over the `n_best` lowest-loss checkpoints that have every
+    of their ablations (`ABLATIONS`; not flipped or unrelated labels, which change what a
+    right answer is) keeps, averaged over the `n_best` lowest-loss checkpoints that have every
     setting (after warm-up); stated as shares only where the gold gain is at least MIN_GAIN."""
     gain = results[(results["metric"] == "kshot_gain") & ~results["warmup"].astype(bool)]
+    gain = gain[gain["labels"].isin(["gold", *ABLATIONS])]
     out = []
     for (task, prompt), d in gain.groupby(["task", "prompt"]):
         task = task if prompt == "standard" else f"{task} ({prompt})"
@@ -253,4 +257,23 @@ def ablation_sentences(results: pd.DataFrame, n_best: int = 10) -> list[str]:
         else:
             shares = ", ".join(f"{k} {v / best['gold']:.0%}" for k, v in best.drop("gold").items())
             out.append(f"{where}: gold demonstrations add {best['gold']:+.2f} accuracy; share kept by {shares}.")
+    return out
+
+
+def control_sentences(results: pd.DataFrame) -> list[str]:
+    """The one-layer negative control of the induction-head scores: the highest best-head
+    prefix-matching score each one-layer size reaches, beside chance and beside the highest
+    of the deeper sizes (the fits leave one-layer models out)."""
+    pm = results[(results["metric"] == "prefix_matching") & ~results["warmup"].astype(bool)]
+    if "n_layers" not in pm or not (pm["n_layers"] == 1).any():
+        return []
+    deep = pm[pm["n_layers"] != 1]
+    out = []
+    for size, d in pm[pm["n_layers"] == 1].groupby("size"):
+        deeper = f"; the deeper sizes reach at most {deep['value'].max():.3f}" if len(deep) else ""
+        out.append(
+            f"One-layer control ({size}): its best head's prefix-matching score is at most {d['value'].max():.3f} over "
+            f"its {d[['model', 'step']].drop_duplicates().shape[0]} checkpoints after warm-up (a head attending "
+            f"uniformly scores {d['chance'].iloc[0]:.3f}){deeper}."
+        )
     return out

@@ -110,6 +110,7 @@ def write_report(out: Path, *, config: dict, tables: Path, figures_dir: Path, be
         resolution_warnings=[f"{r.task}/{r.prompt}/{r.metric}" for r in warn.itertuples()] if len(warn) else [],
         collapse=list(collapse.itertuples()),
         icl_sentences=(findings.icl_findings(thresholds) if len(thresholds) else [])
+        + findings.control_sentences(results)
         + findings.ablation_sentences(results)
         + icl_summary(results),
         scaling_note=scaling.get("note"),

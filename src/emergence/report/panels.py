@@ -21,6 +21,7 @@ import seaborn as sns  # noqa: E402
 
 from emergence.evaluate.metrics import METRICS, label  # noqa: E402
 from emergence.io import atomic_write  # noqa: E402
+from emergence.report.findings import ABLATIONS  # noqa: E402
 
 LOSS = "validation loss (nats/token)"
 
@@ -184,21 +185,22 @@ def cot_gain(df: pd.DataFrame, palette: str):
 
 
 def loss_bands(df: pd.DataFrame, n: int = 4) -> pd.Series:
-    """Each row's band of validation loss: `n` bands with as many checkpoints each, labelled
-    by their range and ordered from the highest loss (worst models) to the lowest."""
+    """Each row's band of validation loss: `n` bands of the checkpoints (model x step) with
+    as many checkpoints each, ordered from the highest loss (worst models) to the lowest and
+    labelled by number and range, as an ordered categorical."""
     per_ckpt = df.drop_duplicates(["model", "step"]).set_index(["model", "step"])["loss"]
-    n = max(1, min(n, per_ckpt.nunique()))
+    n = max(1, min(n, len(per_ckpt)))
     codes = pd.qcut(per_ckpt.rank(method="first", ascending=False), n, labels=False)
-    names = {c: f"loss {per_ckpt[codes == c].max():.2f}-{per_ckpt[codes == c].min():.2f}" for c in range(n)}
-    band = codes.map(names).rename("loss band")
+    names = [f"{c + 1}: {per_ckpt[codes == c].max():.2f}-{per_ckpt[codes == c].min():.2f}" for c in range(n)]
     keys = pd.MultiIndex.from_frame(df[["model", "step"]])
-    return pd.Series(pd.Categorical(band.reindex(keys).to_numpy(), [names[c] for c in range(n)]), index=df.index)
+    band = codes.reindex(keys).map(dict(enumerate(names))).to_numpy()
+    return pd.Series(pd.Categorical(band, categories=names, ordered=True), index=df.index)
 
 
 def kshot(df: pd.DataFrame, palette: str):
     """Performance against the number of demonstrations, one line per loss band (mean over
     the band's checkpoints; bars: 95% interval over them)."""
-    df = pd.concat([d.assign(band=loss_bands(d)) for _, d in df.groupby("task")])
+    df = df.assign(band=loss_bands(df))
     g = sns.relplot(
         data=df,
         x="shots",
@@ -223,9 +225,9 @@ def kshot(df: pd.DataFrame, palette: str):
 
 
 def ablations(df: pd.DataFrame, palette: str):
-    """Min et al.'s ablations: the k-shot gain of each demonstration setting, per loss band."""
-    df = pd.concat([d.assign(band=loss_bands(d)) for _, d in df.groupby("task")])
-    order = [lab for lab in LABEL_ORDER if lab in set(df["labels"])]
+    """Min et al.'s ablations: the k-shot gain of gold demonstrations and of each ablation, per loss band."""
+    df = df.assign(band=loss_bands(df))
+    order = ["gold", *(lab for lab in ABLATIONS if lab in set(df["labels"]))]
     g = sns.catplot(
         data=df,
         x="labels",
@@ -253,7 +255,7 @@ LABEL_ORDER = ("gold", "random", "flipped", "unrelated", "ood", "labels_only", "
 
 
 def label_settings(df: pd.DataFrame):
-    """Each demonstration setting's accuracy against loss (mean per model and loss bin)."""
+    """Each demonstration setting's accuracy against loss (mean over the checkpoints of each loss bin)."""
     order = [lab for lab in LABEL_ORDER if lab in set(df["labels"])]
     df = df.assign(loss_bin=df.groupby("task")["loss"].transform(lambda x: _bin_centres(x)))
     g = sns.relplot(
@@ -290,8 +292,10 @@ def induction_heads(df: pd.DataFrame, palette: str):
     """The best head's prefix-matching and copying scores and the repeat loss gain, against
     training tokens and against loss, one line per model (the one-layer sizes dashed)."""
     metrics = [m for m in ("prefix_matching", "copying", "repeat_loss_gain") if m in set(df["metric"])]
-    layers = df["n_layers"] if "n_layers" in df else pd.Series(np.nan, index=df.index)
-    df = df.assign(depth=layers.map(lambda n: "1 layer" if n == 1 else "2+ layers"))
+    known = "n_layers" in df and df["n_layers"].notna().all()
+    style = {"style": "depth", "style_order": ["2+ layers", "1 layer"]} if known else {}
+    if known:
+        df = df.assign(depth=df["n_layers"].map(lambda n: "1 layer" if n == 1 else "2+ layers"))
     fig, axes = plt.subplots(len(metrics), 2, figsize=(10, 3.1 * len(metrics)), squeeze=False)
     hue = _size_legend(df)
     for row, metric in zip(axes, metrics):
@@ -303,8 +307,7 @@ def induction_heads(df: pd.DataFrame, palette: str):
                 y="value",
                 units="model",
                 estimator=None,
-                style="depth",
-                style_order=["2+ layers", "1 layer"],
+                **style,
                 palette=palette,
                 ax=ax,
                 legend=ax is axes.flat[0],
@@ -316,14 +319,14 @@ def induction_heads(df: pd.DataFrame, palette: str):
                 log_loss_axis(ax)
             else:
                 ax.set_xscale("log")
-            if d["chance"].notna().any():
+            if d["chance"].notna().any():  # uniform attention (prefix matching); no effect (the others)
                 ax.axhline(d["chance"].dropna().iloc[0], color="grey", ls=":", lw=1.2)
             ax.set(xlabel=LOSS + ", log" if x == "loss" else "training tokens (log)", ylabel=label(metric))
     if axes.flat[0].get_legend():
         handles, labels_ = axes.flat[0].get_legend_handles_labels()
         axes.flat[0].get_legend().remove()
         fig.legend(handles, labels_, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    fig.suptitle("Induction heads on random tokens repeated once (dotted: a head attending uniformly)")
+    fig.suptitle("Induction heads on random tokens repeated once (dotted: a head attending uniformly; no effect)")
     fig.tight_layout()
     return fig
 
