@@ -81,34 +81,23 @@ def _facts(choice: bool) -> Callable:
     return load
 
 
+def _two_choice_items(raw: list[dict], meta: Callable[[dict], dict]) -> list[Item]:
+    """Items of a generated two-label family (sentiment, mapping), each with `meta(raw item)`."""
+    return [
+        Item(r["key"], r["prompt"], r["label"], choices=tuple(r["choices"]),
+             label=r["choices"].index(r["answer"]), meta=meta(r))
+        for r in raw
+    ]  # fmt: skip
+
+
 def _sentiment(spec: TaskSpec, cfg: StudyConfig, n: int) -> list[Item]:
     raw = heldout_items(cfg.corpus.synthetic, cfg.seed, "classification", n, rng_seed=spec.seed)
-    return [
-        Item(
-            r["key"],
-            r["prompt"],
-            r["label"],
-            choices=tuple(r["choices"]),
-            label=r["choices"].index(r["answer"]),
-            meta={"text": r["prompt"].removeprefix("review: ").removesuffix(" ->")},
-        )
-        for r in raw
-    ]
+    return _two_choice_items(raw, lambda r: {"text": r["prompt"].removeprefix("review: ").removesuffix(" ->")})
 
 
 def _mapping(spec: TaskSpec, cfg: StudyConfig, n: int) -> list[Item]:
     raw = heldout_items(cfg.corpus.synthetic, cfg.seed, "mapping", n, rng_seed=spec.seed)
-    return [
-        Item(
-            r["key"],
-            r["prompt"],
-            r["label"],
-            choices=tuple(r["choices"]),
-            label=r["choices"].index(r["answer"]),
-            meta={"text": r["input"], "pairs": sorted(r["mapping"].items())},
-        )
-        for r in raw
-    ]
+    return _two_choice_items(raw, lambda r: {"text": r["input"], "pairs": sorted(r["mapping"].items())})
 
 
 def _pair_demos(item: Item, shots: int, rng: np.random.Generator) -> list[Item]:

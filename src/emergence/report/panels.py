@@ -215,13 +215,18 @@ def kshot(df: pd.DataFrame, palette: str):
         aspect=1.2,
         facet_kws={"sharey": False},
     )
-    for ax, (_, d) in zip(g.axes.flat, df.groupby("task")):
-        if d["chance"].notna().any():
-            ax.axhline(d["chance"].dropna().iloc[0], color="grey", ls=":", lw=1.2)
+    _chance_lines(g, df)
     g.set(xlabel="demonstrations in the prompt (k)", ylabel="accuracy (gold labels)")
     g.legend.set_title("checkpoints by\nloss band (nats)")
     g.figure.suptitle("k-shot curves by pretraining loss (better models: lower loss)", y=1.03)
     return g.figure
+
+
+def _chance_lines(g, df: pd.DataFrame) -> None:
+    """A dotted line at each task's chance level on its facet (facets in task order)."""
+    for ax, (_, d) in zip(g.axes.flat, df.groupby("task")):
+        if d["chance"].notna().any():
+            ax.axhline(d["chance"].dropna().iloc[0], color="grey", ls=":", lw=1.2)
 
 
 def ablations(df: pd.DataFrame, palette: str):
@@ -272,10 +277,9 @@ def label_settings(df: pd.DataFrame):
         aspect=1.3,
         facet_kws={"sharey": False},
     )
-    for ax, (_, d) in zip(g.axes.flat, df.groupby("task")):
+    for ax in g.axes.flat:
         log_loss_axis(ax)
-        if d["chance"].notna().any():
-            ax.axhline(d["chance"].dropna().iloc[0], color="grey", ls=":", lw=1.2)
+    _chance_lines(g, df)
     g.set(xlabel="validation loss (nats/token, log)", ylabel="accuracy (most shots)")
     g.figure.suptitle("Demonstration labels (Wei et al. 2023): gold, random, flipped, unrelated, ...", y=1.03)
     return g.figure
