@@ -140,12 +140,3 @@ def test_trunks_are_one_per_size_and_seed_and_know_every_budget():
     assert len(trunks) == len(cfg.models.sizes) * 2
     assert {t.budgets for t in trunks} == {(1000000, 3000000)}
     assert {t.name for t in trunks} >= {"w64l2-s0", "w64l2-s1"}
-
-
-def test_a_vocabulary_too_small_for_the_mapping_family_is_one_line():
-    raw = {"corpus": {"synthetic": {"n_words": 100, "mixture": {"filler": 1.0, "mapping": 0.5}}}}
-    with pytest.raises(ConfigError, match=r"'corpus.synthetic.n_words': 100 filler words.*first 160"):
-        validate(raw)
-    validate(
-        {"corpus": {"synthetic": {"n_words": 100, "mixture": {"filler": 1.0}}}, "tasks": {"icl": {"kind": "icl_score"}}}
-    )

@@ -21,6 +21,8 @@ def test_icl_findings_state_each_threshold_and_order_the_phase_change_by_interva
             row("late", "kshot_gain", "emergent", 2.5, 2.4, 2.6),
             row("sentiment", "kshot_gain", "inconclusive", reason="the onset is at the edge of the data"),
             row("sentiment", "follows_labels", "flat", reason="no trend"),
+            row("flatheads", "prefix_matching", "flat", reason="no rise"),
+            row("flatheads", "copying", "emergent", 1.8, 1.7, 1.9),
             {**row("mapping", "kshot_gain", "emergent", 1.0, 0.9, 1.1), "seed": "0"},  # a per-seed row: not stated
         ]
     )
@@ -36,6 +38,7 @@ def test_icl_findings_state_each_threshold_and_order_the_phase_change_by_interva
     assert "follows (its onset interval lies wholly at lower loss) the late k-shot gain" in joined
     assert "sentiment's k-shot gain has no emergent onset" in joined
     assert "sentiment: answering with the demonstrations' labels (flipped labels) shows no threshold: flat" in joined
+    assert "flatheads: a copying score without prefix matching is no induction head" in joined
     assert "1.000" not in joined
 
 

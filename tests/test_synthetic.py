@@ -226,3 +226,12 @@ def test_repeats_documents_repeat_one_line():
     cfg = dataclasses.replace(CFG, mixture={"repeats": 1.0})
     for _, text in list(generate_documents(cfg, 0, "train", 20_000)):
         assert len(set(text.split("\n"))) == 1 and text.count("\n") >= 1
+
+
+def test_a_vocabulary_too_small_for_the_mapping_family_is_a_config_error():
+    small = dataclasses.replace(CFG, n_words=100, mixture={"filler": 1.0, "mapping": 0.5})
+    with pytest.raises(ConfigError, match=r"'corpus.synthetic.n_words': 100 filler words.*first 160"):
+        list(generate_documents(small, 0, "train", 20_000))
+    with pytest.raises(ConfigError, match="n_words"):
+        heldout_items(dataclasses.replace(small, mixture={"filler": 1.0}), 0, "mapping", 5)
+    assert list(generate_documents(dataclasses.replace(small, mixture={"filler": 1.0}), 0, "train", 2_000))

@@ -91,20 +91,7 @@ def validate(raw: dict | None) -> dict:
         _check_task(name, task)
     if cfg["corpus"]["source"] == "files" and not cfg["corpus"]["files"]:
         raise ConfigError("config key 'corpus.files': source is 'files' but no files are listed")
-    _check_mapping_words(cfg)
     return cfg
-
-
-def _check_mapping_words(cfg: dict) -> None:
-    from emergence.data.synthetic import MAPPING_WORDS  # here: the data package imports this one
-
-    synthetic = cfg["corpus"]["synthetic"]
-    uses = synthetic["mixture"].get("mapping", 0) > 0 or any(t["kind"] == "mapping" for t in cfg["tasks"].values())
-    if uses and synthetic["n_words"] < MAPPING_WORDS:
-        raise ConfigError(
-            f"config key 'corpus.synthetic.n_words': {synthetic['n_words']} filler words, but the mapping family "
-            f"and task draw their inputs and labels from the first {MAPPING_WORDS}; raise it or drop mapping"
-        )
 
 
 def _check_budgets(cfg: dict) -> None:

@@ -255,6 +255,11 @@ def mapping_key(mapping: dict[str, str]) -> str:
 
 def draw_mapping(world: World, rng: np.random.Generator) -> dict[str, str]:
     """A document's mapping: MAPPING_INPUTS input words onto MAPPING_LABELS label words, each on as many inputs."""
+    if len(world.words) < MAPPING_WORDS:
+        raise ConfigError(
+            f"config key 'corpus.synthetic.n_words': {len(world.words)} filler words, but the mapping family and "
+            f"task draw their inputs and labels from the first {MAPPING_WORDS}; raise it or drop mapping"
+        )
     inputs, labels = world.words[_MAPPING_INPUT_WORDS], world.words[_MAPPING_LABEL_WORDS]
     xs = [inputs[i] for i in rng.choice(len(inputs), size=MAPPING_INPUTS, replace=False)]
     ys = [labels[i] for i in rng.choice(len(labels), size=MAPPING_LABELS, replace=False)]

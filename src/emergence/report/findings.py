@@ -174,7 +174,7 @@ ICL_METRICS = {
     "kshot_gain": "the k-shot gain",
     "follows_labels": "answering with the demonstrations' labels",
     "prefix_matching": "the induction heads' prefix-matching score",
-    "copying": "the induction heads' copying score",
+    "copying": "the copying score of the head that prefix-matches best",
     "repeat_loss_gain": "the loss gain on a repeated sequence",
     "icl_score": "the in-context-learning score",
 }
@@ -201,6 +201,14 @@ def icl_findings(thresholds: pd.DataFrame) -> list[str]:
             )
         else:
             out.append(f"{what} shows no threshold: {r.verdict} ({r.reason}).")
+    matching = {r.task for r in rows.itertuples() if r.metric == "prefix_matching" and r.verdict == "emergent"}
+    for r in rows.itertuples():
+        if r.metric == "copying" and r.verdict == "emergent" and r.task not in matching:
+            out.append(
+                f"{r.task}: a copying score without prefix matching is no induction head (the head copies what it "
+                "attends to, but does not attend to the token after the current one's earlier occurrence; one-layer "
+                "models copy too)."
+            )
     heads = rows[rows["metric"] == "prefix_matching"]
     for g in rows[rows["metric"] == "kshot_gain"].itertuples():
         for h in heads.itertuples():
@@ -210,9 +218,10 @@ def icl_findings(thresholds: pd.DataFrame) -> list[str]:
                     name for name, iv in ((f"the {h.task} prefix-matching score", a), (f"{g.task}'s k-shot gain", b))
                     if iv is None
                 )  # fmt: skip
+                verb = "have" if a is None and b is None else "has"
                 out.append(
                     f"Induction heads ({h.task}) against the {g.task} k-shot gain: not compared, since {missing} "
-                    "has no emergent onset."
+                    f"{verb} no emergent onset."
                 )
                 continue
             if a[1] < b[0]:

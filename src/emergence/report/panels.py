@@ -185,9 +185,8 @@ def cot_gain(df: pd.DataFrame, palette: str):
 
 
 def loss_bands(df: pd.DataFrame, n: int = 4) -> pd.Series:
-    """Each row's band of validation loss: `n` bands of the checkpoints (model x step) with
-    as many checkpoints each, ordered from the highest loss (worst models) to the lowest and
-    labelled by number and range, as an ordered categorical."""
+    """Each row's band of validation loss (ordered categorical): `n` bands of equally many
+    checkpoints (model x step), from the highest loss to the lowest, labelled by number and range."""
     per_ckpt = df.drop_duplicates(["model", "step"]).set_index(["model", "step"])["loss"]
     n = max(1, min(n, len(per_ckpt)))
     codes = pd.qcut(per_ckpt.rank(method="first", ascending=False), n, labels=False)
@@ -198,8 +197,7 @@ def loss_bands(df: pd.DataFrame, n: int = 4) -> pd.Series:
 
 
 def kshot(df: pd.DataFrame, palette: str):
-    """Performance against the number of demonstrations, one line per loss band (mean over
-    the band's checkpoints; bars: 95% interval over them)."""
+    """Accuracy against the number of demonstrations, one line per loss band (mean, 95% interval)."""
     df = df.assign(band=loss_bands(df))
     g = sns.relplot(
         data=df,
@@ -249,9 +247,9 @@ def ablations(df: pd.DataFrame, palette: str):
     for ax in g.axes.flat:
         ax.axhline(0, color="grey", lw=1)
         ax.tick_params(axis="x", rotation=30)
-    g.set(xlabel="demonstrations", ylabel="k-shot gain (accuracy, most shots minus none)")
+    g.set(xlabel="demonstrations", ylabel="k-shot gain (accuracy)")
     g.legend.set_title("checkpoints by\nloss band (nats)")
-    g.figure.suptitle("What the demonstrations carry (Min et al. 2022), by pretraining loss", y=1.03)
+    g.figure.suptitle("What the demonstrations carry (Min et al. 2022), by pretraining loss", y=1.06)
     return g.figure
 
 
@@ -330,7 +328,7 @@ def induction_heads(df: pd.DataFrame, palette: str):
         handles, labels_ = axes.flat[0].get_legend_handles_labels()
         axes.flat[0].get_legend().remove()
         fig.legend(handles, labels_, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    fig.suptitle("Induction heads on random tokens repeated once (dotted: a head attending uniformly; no effect)")
+    fig.suptitle("Induction heads on random tokens repeated once\n(dotted: a head attending uniformly; no effect)")
     fig.tight_layout()
     return fig
 
