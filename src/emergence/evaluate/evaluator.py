@@ -136,9 +136,9 @@ def kshot_gains(requests: tuple[Request, ...], scored: list[dict]) -> dict[tuple
         zero = [lab for (p, k, lab) in acc if p == prompt and k == 0]
         if not zero or most == 0:
             continue
+        own = [z for z in zero if z not in CHOICES_OF] or zero  # the zero-shot prompt with the task's choices
         for (p, k, lab), by_item in acc.items():
             if p == prompt and k == most:
-                own = [z for z in zero if z not in CHOICES_OF] or zero  # the zero-shot prompt with the task's choices
                 base = acc[prompt, 0, lab if lab in zero else own[0]]
                 out[p, k, lab] = {"kshot_gain": [v - base[i] for i, v in by_item.items() if i in base]}
     return out
@@ -199,15 +199,18 @@ def validation_probes(tasks: list[Task], data_dir: Path | None, mcfg) -> dict:
         return {}
     val = open_tokens(data_dir / "val.npy")
     eos = read_json(data_dir / "meta.json", "token shards' meta")["eos_id"]
-    probes = {"icl": icl_documents(val, eos, context), "sequences": {}} if ICL in scorings else {"sequences": {}}
-    counts = np.bincount(np.asarray(val), minlength=eos + 1)
-    counts[eos] = 0
-    candidates = np.flatnonzero(counts >= MIN_CANDIDATE_COUNT)
-    for t in tasks:
-        if KINDS[t.kind].scoring == HEADS:
-            rng = np.random.default_rng([t.spec["seed"], 7])
-            probes["sequences"][t.task] = induction.repeated_sequences(rng, candidates, t.n_items, context // 2)
-            probes["probe"] = HeadProbe(mcfg)
+    probes = {"icl": icl_documents(val, eos, context)} if ICL in scorings else {}
+    heads = [t for t in tasks if KINDS[t.kind].scoring == HEADS]
+    if heads:
+        counts = np.bincount(np.asarray(val), minlength=eos + 1)
+        counts[eos] = 0
+        candidates = np.flatnonzero(counts >= MIN_CANDIDATE_COUNT)
+        probes["probe"] = HeadProbe(mcfg)
+        probes["sequences"] = {
+            t.task: induction.repeated_sequences(np.random.default_rng([t.spec["seed"], 7]), candidates,
+                                                 t.n_items, context // 2)
+            for t in heads
+        }  # fmt: skip
     return probes
 
 
