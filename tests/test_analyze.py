@@ -8,6 +8,7 @@ import pytest
 
 from emergence.analysis.analyze import analyze, thresholds_table
 from emergence.analysis.collect import RESULT_COLUMNS
+from emergence.analysis.forecast import run_forecast
 from emergence.analysis.simulate import CHANCE, ONSET, study
 from emergence.config import AnalysisConfig
 from emergence.report.page import write_report
@@ -65,7 +66,9 @@ def test_page_says_what_the_intervals_cover(results, tmp_path):
     results.to_parquet(tables / "results.parquet")
     training = results.drop_duplicates(["model", "step"]).rename(columns={"loss": "val_loss"})
     training.to_csv(tables / "training.csv", index=False)
-    analyze(AnalysisConfig(n_boot=50, seed=0, level=0.95, bootstrap="auto"), tables)
+    cfg = AnalysisConfig(n_boot=50, seed=0, level=0.95, bootstrap="auto")
+    analyze(cfg, tables)
+    held = run_forecast(tables / "results.parquet", cfg, hold_out=True, out=tables / "forecast.csv")
     (tmp_path / "figures").mkdir()
     write_report(tmp_path / "index.html", config={"study": "sim"}, tables=tables, figures_dir=tmp_path / "figures",
                  bench_dir=tmp_path / "bench")  # fmt: skip
@@ -79,3 +82,7 @@ def test_page_says_what_the_intervals_cover(results, tmp_path):
     assert fit["undetermined"]  # this made-up law leaves some parameters undetermined
     for k, why in fit["undetermined"].items():
         assert f"{k} ({why})" in page and f"{k} = " not in page
+    # The forecast of the largest size, in words generated from its table.
+    assert held["held_out"] == "s4" and "Could the smaller sizes have predicted the largest?" in page
+    assert f"for {held['covered']} of {held['rows']} task × budget pairs" in page
+    assert "sentiment (emergent across all sizes)" in page

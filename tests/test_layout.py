@@ -17,6 +17,7 @@ LAYERS = {
     "analysis": 5,
     "report": 6,
     "perf": 7,
+    "arguments": 7,
     "cli": 8,
     "__main__": 9,
 }

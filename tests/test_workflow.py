@@ -39,7 +39,7 @@ def snakemake(workdir: Path, *args: str, change: dict | None = None) -> subproce
 
 SMOKE = yaml.safe_load((ROOT / "config/smoke.yaml").read_text())
 # Jobs after evaluation that any new result reruns (the report also reruns on any config change).
-DOWNSTREAM = {"collect": 1, "analyze": 1, "figure": len(FIGURES), "report": 1}
+DOWNSTREAM = {"collect": 1, "analyze": 1, "forecast": 1, "figure": len(FIGURES), "report": 1}
 
 
 def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
@@ -101,6 +101,10 @@ def test_study_ends_with_tables_figures_and_report(study):
         assert figure.title in page and str(markupsafe.escape(figure.caption)) in page
     assert "Thresholds" in page and "data:image/png;base64" in page and "study: smoke" in page
     assert "CPU utilisation" in page and "train (WSD trunks)" in page and "evaluate" in page
+    # Two sizes leave one to forecast the other from: the stage says so instead of failing.
+    assert pd.read_csv(study / "reports/tables/forecast.csv").empty
+    note = json.loads((study / "reports/tables/forecast.json").read_text())["note"]
+    assert "leaves 1 size(s)" in note and note in page
 
 
 def _browser():

@@ -14,54 +14,21 @@ import os
 import sys
 from pathlib import Path
 
+from emergence import arguments as A
 from emergence.errors import ConfigError, EmergenceError
-
-
-def _raw_spec(text: str):
-    """A study config given inline as JSON, or as @path to a JSON or YAML file."""
-    from emergence.io import load_yaml
-
-    if text.startswith("@"):
-        return load_yaml(Path(text[1:]), ConfigError, what="--spec file")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"--spec: not valid JSON ({e.msg} at column {e.colno}); give JSON or @file.yaml") from None
-
-
-def _spec(text: str):
-    """The validated, typed study config of a --spec argument."""
-    from emergence.config import StudyConfig
-
-    return StudyConfig.from_dict(_raw_spec(text))
-
-
-def _count(minimum: int):
-    """An argparse type: an integer >= minimum."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is below {minimum}")
-        return value
-
-    return parse
 
 
 def cmd_corpus(args) -> dict:
     from emergence.data.corpus import build_corpus
 
-    meta = build_corpus(_spec(args.spec), Path(args.out))
+    meta = build_corpus(A.spec(args.spec), Path(args.out))
     return {k: meta[k] for k in ("train", "val") if k in meta}
 
 
 def cmd_tokenizer(args) -> dict:
     from emergence.data.tokenizer import build_tokenizer, vocab_size
 
-    return {"vocab_size": vocab_size(build_tokenizer(_spec(args.spec).tokenizer, Path(args.corpus), Path(args.out)))}
+    return {"vocab_size": vocab_size(build_tokenizer(A.spec(args.spec).tokenizer, Path(args.corpus), Path(args.out)))}
 
 
 def cmd_shards(args) -> dict:
@@ -72,7 +39,7 @@ def cmd_shards(args) -> dict:
 
 def _training(args):
     """The validated training section of a --training argument."""
-    return _spec(json.dumps({"training": json.loads(args.training)})).training
+    return A.spec(json.dumps({"training": json.loads(args.training)})).training
 
 
 def cmd_train(args) -> dict:
@@ -114,7 +81,7 @@ def cmd_trunk(args) -> dict:
 def cmd_task(args) -> dict:
     from emergence.evaluate.tasks import write_task
 
-    task = write_task(_spec(args.spec), args.name, Path(args.corpus), Path(args.tokenizer), Path(args.out))
+    task = write_task(A.spec(args.spec), args.name, Path(args.corpus), Path(args.tokenizer), Path(args.out))
     return {
         "task": task.task,
         "contamination": task.contamination,
@@ -158,7 +125,7 @@ def cmd_collect(args) -> dict:
 def cmd_analyze(args) -> dict:
     from emergence.analysis.analyze import analyze, pooled
 
-    thresholds = analyze(_spec(args.spec).analysis, Path(args.tables))
+    thresholds = analyze(A.spec(args.spec).analysis, Path(args.tables))
     if not len(thresholds):
         return {"thresholds": 0, "emergent": 0}
     shown = ["task", "prompt", "metric", "seed", "verdict", "threshold", "ci_low", "ci_high"]
@@ -170,7 +137,7 @@ def cmd_analyze(args) -> dict:
 def cmd_figure(args) -> dict:
     from emergence.report.figures import draw
 
-    written = draw(args.name, Path(args.tables), Path(args.out_dir), _spec(args.spec).plots)
+    written = draw(args.name, Path(args.tables), Path(args.out_dir), A.spec(args.spec).plots)
     return {"figure": args.name, "files": [str(p) for p in written]}
 
 
@@ -178,7 +145,7 @@ def cmd_report(args) -> dict:
     from emergence.config import validate
     from emergence.report.page import write_report
 
-    config = validate(_raw_spec(args.spec))
+    config = validate(A.raw_spec(args.spec))
     write_report(
         Path(args.out),
         config=config,
@@ -203,6 +170,14 @@ def cmd_compare(args) -> dict:
     return {"rows": len(table), "same_verdict": int(table["same_verdict"].sum()), "agree": agree(table)}
 
 
+def cmd_forecast(args) -> dict:
+    from emergence.analysis.forecast import run_forecast
+
+    kw = {k: getattr(args, k) for k in ("params", "tokens", "via", "crossing", "hold_out")}
+    out = Path(args.out) if args.out else None
+    return run_forecast(Path(args.runs), A.spec(args.spec).analysis, runs=args.runs_at_target, out=out, **kw)
+
+
 def cmd_fit_threshold(args) -> dict:
     from emergence.analysis.thresholds import fit_threshold_file
 
@@ -221,16 +196,9 @@ def cmd_perf_train(args) -> dict:
     return perf_train(args.config, args.size, args.seconds, args.batch_size, args.steps_per_call, args.precision)
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors as one line (`emergence evaluate: argument --shots: -1 is below 0`), exit 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"error: {self.prog}: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="emergence", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = A.Parser(prog="emergence", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=A.Parser)
 
     p = sub.add_parser("corpus", help="build the training and validation corpus")
     p.add_argument("--spec", required=True, help="study config (JSON, or @file): seed and corpus sections")
@@ -292,9 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="token shards directory (val.npy, for the ICL score)")
     p.add_argument("--task-file", help="MMLU-layout CSV/JSONL or GSM8K-layout JSONL")
     p.add_argument("--format", choices=["mmlu", "gsm8k"])
-    p.add_argument("--shots", type=_count(0), default=0, help="demonstrations drawn from the other items of the file")
+    p.add_argument("--shots", type=A.count(0), default=0, help="demonstrations drawn from the other items of the file")
     p.add_argument("--cot", action="store_true", help="worked solutions in the demonstrations (gsm8k)")
-    p.add_argument("--max-new-tokens", type=_count(1), default=48)
+    p.add_argument("--max-new-tokens", type=A.count(1), default=48)
     p.add_argument("--tokenizer", help="tokenizer.json (default with --checkpoint: the checkpoint's own study's)")
     p.add_argument("--out-dir", help="with --model-dir: writes <task>.parquet and <task>.samples.parquet per task")
     p.add_argument("--out", help="with --checkpoint: metrics table (.parquet)")
@@ -337,19 +305,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.set_defaults(func=cmd_fit_threshold)
 
+    p = sub.add_parser("forecast", help="forecast a run from smaller ones: (N, D) -> loss -> each task's score")
+    p.add_argument("runs", help="CSV (run, params, tokens, task, value, loss; docs/forecast.md) or results.parquet")
+    p.add_argument("--params", type=A.positive, help="parameters N of the run to forecast")
+    p.add_argument("--tokens", type=A.positive, help="training tokens D of the run to forecast")
+    p.add_argument("--via", default="loss", help="the intermediate loss column (default loss; e.g. a per-task bpb)")
+    p.add_argument("--runs-at-target", type=A.count(1), default=1, help="prediction intervals for the mean of k runs")
+    p.add_argument("--crossing", action="store_true", help="compute and (N, D) at which each emergent onset is reached")
+    p.add_argument("--hold-out", action="store_true", help="forecast the largest size from the others; compare")
+    p.add_argument("--spec", default="{}", help="study config (JSON, or @file): analysis section (n_boot, seed, level)")
+    p.add_argument("--out", help="also write the JSON here (--hold-out: the table as CSV, a .json beside it)")
+    p.set_defaults(func=cmd_forecast)
+
     p = sub.add_parser("compare", help="do two studies agree? two thresholds.csv side by side (verdicts, intervals)")
     p.add_argument("a", help="thresholds.csv of one study")
     p.add_argument("b", help="thresholds.csv of the other")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("perf", help="speed benchmarks that print figures (last line JSON)")
-    perf = p.add_subparsers(dest="what", required=True, parser_class=_Parser)
+    perf = p.add_subparsers(dest="what", required=True, parser_class=A.Parser)
     b = perf.add_parser("train", help="training throughput against this machine's float32 matmul peak")
     b.add_argument("--config", default="config/config.yaml", help="study config whose grid holds the model")
     b.add_argument("--size", help="size name from the config (default: the largest)")
     b.add_argument("--seconds", type=float, default=20.0, help="timed training seconds (after compilation)")
-    b.add_argument("--batch-size", type=_count(1), help="override the config's batch size")
-    b.add_argument("--steps-per-call", type=_count(1), help="override the config's optimizer steps per jitted call")
+    b.add_argument("--batch-size", type=A.count(1), help="override the config's batch size")
+    b.add_argument("--steps-per-call", type=A.count(1), help="override the config's optimizer steps per jitted call")
     b.add_argument("--precision", choices=["float32", "bfloat16"], help="override the config's training.precision")
     b.set_defaults(func=cmd_perf_train)
     b = perf.add_parser(
@@ -357,8 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--config", default="config/config.yaml")
     b.add_argument("--size", help="size name from the config (default: the largest)")
-    b.add_argument("--new-tokens", type=_count(1), default=64)
-    b.add_argument("--batch-size", type=_count(1), default=32)
+    b.add_argument("--new-tokens", type=A.count(1), default=64)
+    b.add_argument("--batch-size", type=A.count(1), default=32)
     b.set_defaults(func=cmd_perf_evaluate)
     return parser
 

@@ -1,5 +1,6 @@
 # Analysis stage: every evaluation and loss log joined into the results table (collect),
-# then thresholds, the collapse test and the scaling law (analyze).
+# then thresholds, the collapse test and the scaling law (analyze), and the forecast of the
+# largest size from the smaller ones (forecast).
 
 
 rule collect:
@@ -40,3 +41,23 @@ rule analyze:
         "benchmarks/analyze.tsv"
     shell:
         "$EMERGENCE_PYTHON -m emergence analyze --spec {params.spec:q} --tables reports/tables > {log:q} 2>&1"
+
+
+rule forecast:
+    input:
+        results="reports/tables/results.parquet",
+        code=code("analysis", "evaluate/metrics.py"),
+    output:
+        table=report("reports/tables/forecast.csv", caption="../report/forecast.rst", category="Tables"),
+        summary="reports/tables/forecast.json",
+    params:
+        spec=analysis_spec(),
+    conda:
+        "../../environment.yml"
+    log:
+        "logs/forecast.log",
+    benchmark:
+        "benchmarks/forecast.tsv"
+    shell:
+        "$EMERGENCE_PYTHON -m emergence forecast {input.results:q} --hold-out --spec {params.spec:q}"
+        " --out {output.table:q} > {log:q} 2>&1"

@@ -5,7 +5,14 @@
 rule figure:
     input:
         figure_tables,
-        code=code("report", "analysis/analyze.py", "analysis/collect.py", "analysis/thresholds.py", "evaluate/metrics.py"),
+        code=code(
+            "report",
+            "analysis/analyze.py",
+            "analysis/collect.py",
+            "analysis/ladder.py",
+            "analysis/thresholds.py",
+            "evaluate/metrics.py",
+        ),
     output:
         figure_outputs("{figure}"),
     params:
@@ -25,8 +32,16 @@ rule figure:
 rule report:
     input:
         figures=figure_files(),
-        tables=multiext("reports/tables/", "thresholds.csv", "collapse.csv", "scaling.json", "results.parquet"),
-        code=code("report/page.py", "report/catalog.py", "report/templates/index.html.j2"),
+        tables=multiext(
+            "reports/tables/",
+            "thresholds.csv",
+            "collapse.csv",
+            "scaling.json",
+            "results.parquet",
+            "forecast.csv",
+            "forecast.json",
+        ),
+        code=code("report/page.py", "report/catalog.py", "report/findings.py", "report/templates/index.html.j2"),
     output:
         "reports/index.html",
     params:

@@ -188,6 +188,35 @@ def fit_scaling(params, tokens, loss, *, n_boot: int = 100, seed: int = 0, n_sta
     return out
 
 
+def _theta(fit: dict) -> np.ndarray:
+    """The optimiser's parameter vector (a, b, e, alpha, beta) of a fit's parameters."""
+    return np.array([np.log(fit["A"]), np.log(fit["B"]), np.log(fit["E"]), fit["alpha"], fit["beta"]])
+
+
+def refit(fit: dict, params, tokens, loss) -> dict | None:
+    """The law refitted to other points (a bootstrap resample) from `fit`'s solution alone:
+    E, A, B, alpha, beta, or None where the points do not identify it (fewer than two
+    distinct N or D). A single start, where fit_scaling's own bootstrap also tries two grid
+    starts: 20 times faster, for callers that refit hundreds of times (the forecast)."""
+    N, D, L = (np.asarray(v, dtype=np.float64).ravel() for v in (params, tokens, loss))
+    if len(np.unique(N)) < 2 or len(np.unique(D)) < 2:
+        return None
+    x, _ = _minimise(_theta(fit)[None], np.log(N), np.log(D), np.log(L))
+    return None if x is None else _as_params(x)
+
+
+def compute_optimal(fit: dict, compute) -> tuple[np.ndarray, np.ndarray]:
+    """(N, D) that minimise the law's loss at training compute C = 6 N D (Hoffmann et al.'s
+    closed form: N = G (C/6)^(beta/(alpha+beta)), G = (alpha A / (beta B))^(1/(alpha+beta)));
+    NaN where an exponent is not positive."""
+    C = np.asarray(compute, dtype=np.float64) / 6.0
+    a, b = fit["alpha"], fit["beta"]
+    if not (a > 0 and b > 0):
+        return np.full_like(C, np.nan), np.full_like(C, np.nan)
+    N = (a * fit["A"] / (b * fit["B"])) ** (1 / (a + b)) * C ** (b / (a + b))
+    return N, C / N
+
+
 def scaling_predict(fit: dict, N, D) -> np.ndarray:
     """Loss predicted by a fit_scaling result at parameter counts N and token counts D."""
     N, D = np.asarray(N, dtype=np.float64), np.asarray(D, dtype=np.float64)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 # Tables (in reports/tables) that figures read.
 RESULTS, TRAINING, THRESHOLDS, SCALING = "results.parquet", "training.csv", "thresholds.csv", "scaling.json"
+FORECAST = ("forecast.csv", "forecast.json")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +129,20 @@ FIGURES: tuple[Figure, ...] = (
         "Final validation loss of each run against the fitted scaling law L(N, D) = E + A/N^α + B/D^β (Huber "
         "loss on log-loss, L-BFGS from a grid of starts; N non-embedding parameters, D training tokens).",
         (SCALING,),
+    ),
+    Figure(
+        "forecast",
+        "Forecasting the largest size",
+        "The largest size held out and forecast from the smaller ones: its loss from the scaling law fitted to "
+        "their final checkpoints, each task's score from its curve against loss fitted to all their checkpoints "
+        "(the threshold model where the task is emergent on them, a sigmoid otherwise), chained, with 95% "
+        "prediction intervals from a bootstrap over runs through both steps. First panel: forecast against what "
+        "the held-out runs reached, one point per task and token budget, green where the interval covers it. "
+        "Other panels, per task: the curve and its band (grey points: the smaller sizes' checkpoints), the "
+        "forecast (black diamond, intervals in loss and score) and the held-out size's final checkpoint (red "
+        "star) and all its checkpoints (red dots). A star left of every grey point is a loss the smaller sizes "
+        "never reached: there the curve is extrapolated.",
+        (RESULTS, *FORECAST),
     ),
 )
 BY_NAME: dict[str, Figure] = {f.name: f for f in FIGURES}

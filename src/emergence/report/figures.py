@@ -20,9 +20,11 @@ import pandas as pd
 from emergence.analysis.analyze import fitted_checkpoints, main_metric, main_setting
 from emergence.analysis.collect import read_results
 from emergence.analysis.curves import predict
+from emergence.analysis.ladder import from_results
 from emergence.config import PlotsConfig
 from emergence.evaluate.metrics import METRICS
 from emergence.io import read_csv_columns, read_json
+from emergence.report import forecast_panel
 from emergence.report import panels as F
 from emergence.report.catalog import BY_NAME
 
@@ -49,6 +51,11 @@ class Tables:
     @functools.cached_property
     def scaling(self) -> dict:
         return read_json(self.directory / "scaling.json", "scaling fit")
+
+    @functools.cached_property
+    def forecast(self) -> tuple[pd.DataFrame, dict]:
+        """The held-out forecast: its table (forecast.csv) and summary (forecast.json)."""
+        return pd.read_csv(self.directory / "forecast.csv"), read_json(self.directory / "forecast.json", "forecast")
 
 
 def _placeholder(text: str):
@@ -174,6 +181,13 @@ def scaling_fit(t: Tables, cfg: PlotsConfig):
     if len(points) and points["predicted"].notna().all():
         return F.scaling_fit(points)
     return _placeholder(t.scaling.get("fit", {}).get("note", "No scaling-law fit."))
+
+
+def forecast(t: Tables, cfg: PlotsConfig):
+    table, summary = t.forecast
+    if summary.get("note") or not len(table):
+        return _placeholder(summary.get("note") or "No forecast.")
+    return forecast_panel.forecast(table, summary, from_results(t.results))
 
 
 def draw(name: str, tables: Path, out_dir: Path, cfg: PlotsConfig) -> list[Path]:

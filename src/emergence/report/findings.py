@@ -286,3 +286,93 @@ def control_sentences(results: pd.DataFrame) -> list[str]:
             f"uniformly scores {d['chance'].iloc[0]:.3f}){deeper}."
         )
     return out
+
+
+def _pi(v, lo, hi, fmt: str = ".3g") -> str:
+    return f"{v:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]" if _num(lo) and _num(hi) else f"{v:{fmt}} (no interval)"
+
+
+def _outside(r, summary: dict) -> str:
+    """Where a held-out run's loss lies beyond the smaller sizes' checkpoints, in words."""
+    lowest = summary["curves"][r.task]["fitted_losses"][0]
+    if r.loss_actual < lowest:
+        return f"its loss {r.loss_actual:.3f} is below every checkpoint of the smaller sizes (lowest {lowest:.3f})"
+    return f"its loss {r.loss_actual:.3f} is within the smaller sizes' checkpoints"
+
+
+def _forecast_verdict(r, summary: dict) -> str:
+    """Whether the forecast of one task x budget foresaw what the held-out runs reached."""
+    if r.covered:
+        return "covered, the interval above chance" if _num(r.chance) and r.low > r.chance else "covered"
+    where = "above" if r.actual > r.high else "below"
+    if r.loss_covered and not r.covered_given_loss:
+        why = f"the loss was forecast within its interval, so the miss is the curve's: {_outside(r, summary)}"
+    elif not r.loss_covered and r.covered_given_loss:
+        why = "at the loss the runs actually reached the curve covers it, so the miss is the loss law's"
+    else:
+        why = _outside(r, summary)
+    return f"missed, {where} the interval; {why}"
+
+
+def forecast_sentences(table: pd.DataFrame, summary: dict, thresholds: pd.DataFrame) -> list[str]:
+    """The forecast check in words: how many task x budget forecasts of the held-out size cover
+    what it reached, then, for each task emergent in the whole study, whether the smaller sizes
+    showed its threshold and predicted the held-out size's jump (judged at the budget where it
+    scored best), then the other tasks' misses and why."""
+    if summary.get("note"):
+        return [summary["note"]]
+    if not len(table):
+        return []
+    held, n = summary["held_out"], len(table)
+    loss = table.drop_duplicates("tokens")
+    out = [
+        f"{held} (N = {table['params'].iloc[0]:,.0f}) held out and forecast from "
+        f"{', '.join(summary['forecast_from'])}: the 95% prediction intervals cover what its runs reached for "
+        f"{int(table['covered'].sum())} of {n} task × budget pairs, and its final loss at "
+        f"{int(loss['loss_covered'].sum())} of {len(loss)} budgets ("
+        + "; ".join(
+            f"{r.tokens / 1e6:.3g}M tokens: forecast {_pi(r.loss_predicted, r.loss_low, r.loss_high, '.3f')}, "
+            f"reached {r.loss_actual:.3f}"
+            for r in loss.itertuples()
+        )
+        + ")."
+    ]
+    main = pooled(thresholds) if len(thresholds) else thresholds
+    prompts = main.groupby("task")["prompt"].nunique() if len(main) else {}
+    emergent = set()
+    for r in main.itertuples() if len(main) else ():
+        label = f"{r.task} ({r.prompt})" if prompts[r.task] > 1 else r.task
+        if r.verdict == "emergent" and r.metric in set(table.loc[table["task"] == label, "metric"]):
+            emergent.add(label)
+    for task in sorted(emergent):
+        rows = table[table["task"] == task]
+        first, best = rows.iloc[0], rows.loc[rows["actual"].idxmax()]
+        shown = (
+            "the smaller sizes alone show its threshold too"
+            if first.verdict == "emergent"
+            else f"on the smaller sizes alone the threshold analysis says {first.verdict}, so the forecast uses a "
+            "sigmoid"
+        )
+        budgets = "; ".join(
+            f"at {r.tokens / 1e6:.3g}M tokens forecast {_pi(r.predicted, r.low, r.high)}, reached {r.actual:.3g}: "
+            + _forecast_verdict(r, summary)
+            for r in rows.itertuples()
+        )
+        jump = best.covered and _num(best.chance) and best.low > best.chance
+        said = "predicted" if jump else "did not predict"
+        out.append(
+            f"{task} (emergent across all sizes): {shown}. {budgets[0].upper()}{budgets[1:]}. The smaller sizes "
+            f"{said} {held}'s jump (judged at {best.tokens / 1e6:.3g}M tokens, where it scored best)."
+        )
+    missed = table[~table["covered"].astype(bool) & ~table["task"].isin(emergent)]
+    if len(missed):
+        out.append(
+            "Missed among the other tasks: "
+            + "; ".join(
+                f"{r.task} at {r.tokens / 1e6:.3g}M tokens (forecast {_pi(r.predicted, r.low, r.high)}, "
+                f"reached {r.actual:.3g}: {_forecast_verdict(r, summary).removeprefix('missed, ')})"
+                for r in missed.itertuples()
+            )
+            + "."
+        )
+    return out

@@ -26,7 +26,16 @@ def _table(df: pd.DataFrame) -> str:
 
 # Benchmark files by stage (the first part of their path under benchmarks/), in DAG order.
 _STAGES = {"corpus": "corpus", "tokenizer": "tokenizer", "shards": "shards", "trunks": "train (WSD trunks)",
-           "train": "train", "evals": "evaluate", "analyze": "analyse", "figures": "figures"}  # fmt: skip
+           "train": "train", "evals": "evaluate", "analyze": "analyse", "forecast": "forecast",
+           "figures": "figures"}  # fmt: skip
+
+
+# The forecast table's columns shown on the page.
+_FORECAST_COLUMNS = [
+    "task", "tokens", "verdict", "form", "loss_predicted", "loss_low", "loss_high", "loss_actual", "predicted",
+    "low", "high", "actual", "error", "covered", "given_loss", "given_loss_low", "given_loss_high",
+    "covered_given_loss",
+]  # fmt: skip
 
 
 def stage_times(bench_dir: Path) -> pd.DataFrame:
@@ -98,6 +107,10 @@ def write_report(out: Path, *, config: dict, tables: Path, figures_dir: Path, be
         if (Path(figures_dir) / f"{f.name}.png").exists()
     ]
     times = stage_times(bench_dir)
+    # Tables from before the forecast stage existed have no forecast: the page leaves it out.
+    has_forecast = (tables / "forecast.csv").exists()
+    forecast = pd.read_csv(tables / "forecast.csv") if has_forecast else pd.DataFrame()
+    forecast_summary = read_json(tables / "forecast.json", "forecast") if has_forecast else {}
     env = jinja2.Environment(loader=jinja2.PackageLoader("emergence.report", "templates"), autoescape=True)
     page = env.get_template("index.html.j2").render(
         study=str(config.get("study", "study")),
@@ -115,6 +128,8 @@ def write_report(out: Path, *, config: dict, tables: Path, figures_dir: Path, be
         + icl_summary(results),
         scaling_note=scaling.get("note"),
         scaling_fit=findings.scaling_text(scaling) if scaling and not scaling.get("note") else "",
+        forecast_sentences=findings.forecast_sentences(forecast, forecast_summary, thresholds) if has_forecast else [],
+        forecast_table=_table(forecast[[c for c in _FORECAST_COLUMNS if c in forecast]]),
         figures=figures,
         stage_times=_table(times),
         config_yaml=yaml.safe_dump(config, sort_keys=False),

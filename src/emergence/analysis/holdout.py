@@ -1,0 +1,117 @@
+"""The study's forecast check: hold out the largest size, forecast it from the others, compare.
+
+For each token budget of the held-out size, the chain (forecast.py) fitted on the other
+sizes predicts the final checkpoint's loss and every task's score, and the table sets them
+beside what the held-out runs reached (their mean over seeds). `covered` asks whether that
+mean lies in the prediction interval for the mean of as many new runs (`value_pi`: the law's
+uncertainty plus the scatter of runs and items); `covered_given_loss` asks the same of step 2
+alone, the curve at the loss the runs actually reached, which tells a miss of the loss law
+from a miss of the curve.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from emergence.analysis import forecast as F
+
+# The table's columns, in order.
+COLUMNS = (
+    "task", "metric", "held_out", "params", "tokens", "runs", "verdict", "form",
+    "loss_predicted", "loss_low", "loss_high", "loss_actual", "loss_covered",
+    "predicted", "ci_low", "ci_high", "low", "high", "actual", "error", "covered",
+    "given_loss", "given_loss_low", "given_loss_high", "covered_given_loss", "chance", "beyond",
+)  # fmt: skip
+# Losses at which each chained curve is drawn.
+_GRID = 60
+
+
+def _ends(prefix: str, interval) -> dict:
+    lo, hi = (np.nan, np.nan) if interval is None else interval
+    return {f"{prefix}low": lo, f"{prefix}high": hi}
+
+
+def _inside(x: float, interval) -> bool:
+    return interval is not None and bool(interval[0] <= x <= interval[1])
+
+
+def holdout_forecast(ladder: pd.DataFrame, *, n_boot: int = 200, seed: int = 0, level: float = 0.95):
+    """(table, summary) of the forecast of the largest size (by `params`) from the others.
+
+    The table has one row per task x budget of the held-out size (COLUMNS); the summary
+    holds the held-out size, the sizes it was forecast from, the law (forecast.law_summary)
+    and each task's chained curve (score against loss with its interval band, on a grid
+    from the held-out runs' loss range to the highest loss fitted). A ladder too small to
+    forecast from (fewer than two sizes left, or too few runs for the law or checkpoints for
+    a curve) gives a table without rows and a summary whose `note` says why: a study that
+    small is not an error."""
+    size = ladder["size"] if "size" in ladder.columns else ladder["params"].astype(str)
+    largest = ladder["params"].max()
+    target = ladder[ladder["params"] == largest]
+    train = ladder[ladder["params"] < largest]
+    held_out = str(size[target.index[0]])
+    empty = pd.DataFrame(columns=list(COLUMNS))
+    if train["params"].nunique() < 2:
+        left = train["params"].nunique()
+        note = f"Holding out the largest size ({held_out}) leaves {left} size(s) to forecast it from; it needs two."
+        return empty, {"held_out": held_out, "note": note}
+    try:
+        chain = F.fit_chain(train, n_boot=n_boot, seed=seed, level=level)
+    except ValueError as e:
+        return empty, {"held_out": held_out, "note": f"No forecast of {held_out} from the smaller sizes: {e}."}
+    final = target[target["tokens"] == target.groupby("run")["tokens"].transform("max")]
+    metric = train.groupby("task")["metric"].first().to_dict() if "metric" in train.columns else {}
+    rows = []
+    for D, cell in final.groupby("tokens", sort=True):
+        n_runs = cell["run"].nunique()
+        actual = cell.groupby("task")[["loss", "value"]].mean()
+        chained = F.predict_at(chain, float(largest), float(D), runs=n_runs, seed=seed)
+        given = F.predict_at(chain, float(largest), float(D), runs=n_runs, loss=actual["loss"].to_dict(), seed=seed)
+        for task, p in chained.items():
+            if task not in actual.index:
+                continue
+            a, g = actual.loc[task], given[task]
+            rows.append(
+                {
+                    "task": task, "metric": metric.get(task), "held_out": held_out, "params": float(largest),
+                    "tokens": float(D), "runs": int(n_runs), "verdict": p["verdict"], "form": p["form"],
+                    "loss_predicted": p["loss"], **_ends("loss_", p["loss_pi"]), "loss_actual": float(a["loss"]),
+                    "loss_covered": _inside(a["loss"], p["loss_pi"]),
+                    "predicted": p["value"], **_ends("ci_", p["value_ci"]), **_ends("", p["value_pi"]),
+                    "actual": float(a["value"]), "error": p["value"] - float(a["value"]),
+                    "covered": _inside(a["value"], p["value_pi"]),
+                    "given_loss": g["value"], **_ends("given_loss_", g["value_pi"]),
+                    "covered_given_loss": _inside(a["value"], g["value_pi"]),
+                    "chance": chain.curves[task].chance, "beyond": "; ".join(p["beyond"]),
+                }
+            )  # fmt: skip
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    lowest = float(final["loss"].min())
+    summary = {
+        "held_out": held_out,
+        "params": float(largest),
+        "forecast_from": sorted({str(s) for s in size[train.index]}),
+        "law": F.law_summary(chain),
+        "curves": {task: _band(chain, task, min(lowest, c.losses[0])) for task, c in chain.curves.items()},
+    }
+    return table, summary
+
+
+def _band(chain: F.Chain, task: str, low: float) -> dict:
+    """The task's fitted curve with its interval band (for the law) on a grid of losses."""
+    curve = chain.curves[task]
+    xs = np.linspace(low, curve.losses[1], _GRID)
+    boots = np.array([curve.value(p, xs) for p in curve.boots]).reshape(-1, xs.size)
+    ok = np.isfinite(boots).all(axis=1)
+    tail = 100 * (1 - chain.level) / 2
+    lo, hi = np.percentile(boots[ok], [tail, 100 - tail], axis=0) if ok.sum() >= 2 else (xs * np.nan, xs * np.nan)
+    return {
+        "form": curve.form,
+        "verdict": curve.verdict,
+        "fitted_losses": list(curve.losses),
+        "loss": xs.tolist(),
+        "value": curve.value(curve.fit, xs).tolist(),
+        "low": np.asarray(lo).tolist(),
+        "high": np.asarray(hi).tolist(),
+    }

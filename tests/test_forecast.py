@@ -1,0 +1,153 @@
+"""The forecast, (N, D) -> loss -> score, on simulated ladders with a planted law and curve."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import run_cli
+from test_cli import one_line_error
+
+from emergence.analysis import simulate as S
+from emergence.analysis.crossing import _crossing_compute, crossings
+from emergence.analysis.forecast import fit_chain, predict_at
+from emergence.analysis.holdout import holdout_forecast
+
+TRUE_LOSS = float(S.planted_loss(*S.TARGET))
+TRUE_VALUE = float(S.planted_value(TRUE_LOSS))
+
+
+@pytest.fixture(scope="module")
+def chain():
+    return fit_chain(S.ladder(0), n_boot=60, seed=0)
+
+
+def test_the_planted_law_and_curve_are_recovered(chain):
+    law = chain.laws[""][0]
+    assert law["alpha"] == pytest.approx(S.LAW["alpha"], abs=0.05)
+    curve = chain.curves["emergent"]
+    assert curve.verdict == "emergent" and curve.form in ("hinge", "sigmoid")
+    assert curve.onset(curve.fit) == pytest.approx(S.LADDER_ONSET, abs=0.05)
+    p = predict_at(chain, *S.TARGET)["emergent"]
+    assert p["loss"] == pytest.approx(TRUE_LOSS, abs=0.02)
+    assert p["value"] == pytest.approx(TRUE_VALUE, abs=0.06)
+    assert p["beyond"] and "3 times the largest run's" in p["beyond"][0]
+
+
+def test_the_law_is_fitted_on_final_checkpoints_only(chain):
+    # Intermediate checkpoints sit 0.05 nats above the law (not yet annealed): only the
+    # final one of each run may enter it, else the law would be biased upward.
+    points = chain.points[""]
+    assert len(points) == len(S.LADDER_SIZES) * len(S.LADDER_BUDGETS) * 3
+    assert set(points["tokens"]) == set(S.LADDER_BUDGETS)
+    residual = points["loss"] - S.planted_loss(points["params"], points["tokens"])
+    assert abs(residual.mean()) < 0.005
+
+
+def test_prediction_intervals_contain_the_law_intervals(chain):
+    p = predict_at(chain, *S.TARGET, runs=1)["emergent"]
+    for what in ("loss", "value"):
+        (clo, chi), (plo, phi) = p[f"{what}_ci"], p[f"{what}_pi"]
+        assert plo < clo and chi < phi
+    many = predict_at(chain, *S.TARGET, runs=16)["emergent"]
+    assert np.ptp(many["value_pi"]) < np.ptp(p["value_pi"])
+
+
+def test_intervals_cover_the_planted_law_at_about_the_stated_rate():
+    # 95% intervals on 12 ladders: docs/science.md has the rate on 100 (tools/forecast_coverage.py).
+    table = S.forecast_coverage(12, n_boot=60)
+    assert table["loss_covered"].sum() >= 9, table
+    assert table["value_covered"].sum() >= 9, table
+    assert (table["verdict"] == "emergent").all()
+
+
+def test_the_crossing_covers_the_planted_compute(chain):
+    out = crossings(chain)["emergent"]
+    truth = _crossing_compute(S.LAW, S.LADDER_ONSET)
+    lo, hi = out["compute_ci"]
+    assert lo <= truth <= hi
+    assert out["params"] * out["tokens"] * 6 == pytest.approx(out["compute"], rel=1e-6)
+    assert out["law_undetermined"] == {}
+
+
+def test_a_per_task_loss_gets_a_law_per_task():
+    ladder = S.ladder(1)
+    other = ladder.assign(task="other")
+    both = pd.concat([ladder, other], ignore_index=True)
+    both["bpb"] = both["loss"] * np.where(both["task"] == "other", 1.3, 1.0)
+    assert set(fit_chain(both, "bpb", n_boot=4).laws) == {"emergent", "other"}
+    assert set(fit_chain(both, "loss", n_boot=4).laws) == {""}
+
+
+def test_holding_out_the_largest_size():
+    ladder = S.ladder(2, sizes=(*S.LADDER_SIZES, 3e6))
+    table, summary = holdout_forecast(ladder, n_boot=60)
+    assert summary["held_out"] == "3000000.0" and len(summary["forecast_from"]) == len(S.LADDER_SIZES)
+    assert list(table["tokens"]) == list(S.LADDER_BUDGETS)
+    truth = S.planted_loss(3e6, table["tokens"])
+    assert (table["loss_predicted"] - truth).abs().max() < 0.02
+    assert (table["predicted"] - S.planted_value(truth)).abs().max() < 0.05
+    band = summary["curves"]["emergent"]
+    assert len(band["loss"]) == len(band["low"]) == len(band["high"])
+    assert all(lo <= v <= hi for v, lo, hi in zip(band["value"], band["low"], band["high"]))
+    small, note = holdout_forecast(S.ladder(0, sizes=(1e4, 3e4)), n_boot=4)
+    assert small.empty and "leaves 1 size(s)" in note["note"]
+
+
+@pytest.fixture(scope="module")
+def runs_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("forecast") / "runs.csv"
+    S.ladder(3).to_csv(path, index=False)
+    return path
+
+
+def test_the_command_prints_and_writes_the_documented_json(runs_csv, tmp_path):
+    out = tmp_path / "forecast.json"
+    spec = '{"analysis": {"n_boot": 40}}'
+    result = run_cli("forecast", runs_csv, "--params", "3e6", "--tokens", "1e7", "--crossing", "--spec", spec,
+                     "--out", out)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert printed == json.loads(out.read_text())
+    assert printed["target"] == {"params": 3e6, "tokens": 1e7} and printed["via"] == "loss"
+    task = printed["tasks"]["emergent"]
+    assert task["loss_ci"][0] < task["loss"] < task["loss_ci"][1]
+    assert task["value_ci"][0] < task["value"] < task["value_ci"][1]
+    assert printed["crossing"]["emergent"]["compute"] > 0
+
+
+def test_the_command_holds_out_the_largest_size(tmp_path):
+    path = tmp_path / "runs.csv"
+    S.ladder(4, sizes=(*S.LADDER_SIZES, 3e6)).to_csv(path, index=False)
+    spec = '{"analysis": {"n_boot": 20}}'
+    result = run_cli("forecast", path, "--hold-out", "--spec", spec, "--out", tmp_path / "f.csv")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["rows"] == 3
+    assert len(pd.read_csv(tmp_path / "f.csv")) == 3
+    assert json.loads((tmp_path / "f.json").read_text())["held_out"] == "3000000.0"
+
+
+@pytest.mark.parametrize(
+    "change, args, expected",
+    [
+        (lambda d: d.drop(columns="value"), [], ["missing column 'value'"]),
+        (lambda d: d.assign(tokens=d["tokens"].astype(object).where(d.index != 3, "many")), [],
+         ["column 'tokens'", "line 5"]),
+        (lambda d: d.assign(params=d["params"].where(d.index != 0, 7.0)), [], ["run 'N1e+04-D1e+06-s0'", "'params'"]),
+        (lambda d: d.assign(higher_is_better="maybe"), [], ["higher_is_better", "maybe"]),
+        (lambda d: d, ["--via", "bpb"], ["missing column 'bpb'"]),
+        (lambda d: d[d["params"] < 3e4], [], ["loss law", "two or more distinct params"]),
+        (lambda d: d, ["--hold-out"], ["--hold-out", "no --params"]),
+    ],
+)  # fmt: skip
+def test_bad_input_is_one_line(tmp_path, change, args, expected):
+    path = tmp_path / "runs.csv"
+    change(S.ladder(5)).to_csv(path, index=False)
+    result = run_cli("forecast", path, "--params", "3e6", "--tokens", "1e7", *args, "--out", tmp_path / "o.json")
+    one_line_error(result, *expected)
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_nothing_to_forecast_is_one_line(runs_csv):
+    one_line_error(run_cli("forecast", runs_csv), "nothing to forecast")
+    one_line_error(run_cli("forecast", runs_csv, "--params", "1e6"), "both --params and --tokens")
