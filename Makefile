@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup study test lint browser bench lock clean
+.PHONY: setup study test lint browser slurm bench lock clean
 
 setup: $(STAMP)
 
@@ -40,7 +40,14 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1; } || \
 	  echo "Chromium is not installed: the report's browser test will be skipped"
 
-test: $(STAMP) lint browser
+# The Slurm test (tests/test_slurm.py) starts a one-node cluster from Debian's slurm-wlm and
+# munge packages: installed here where apt-get can (as root), else that test is skipped.
+slurm:
+	@command -v slurmctld >/dev/null 2>&1 || [ -x /usr/sbin/slurmctld ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge) >/dev/null 2>&1; } || \
+	  echo "Slurm is not installed: the Slurm cluster test will be skipped"
+
+test: $(STAMP) lint browser slurm
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -44,7 +44,10 @@ def _training(args):
 
 def cmd_train(args) -> dict:
     from emergence.config import ModelRun, find_run, load_config, trunk_of
+    from emergence.train.distributed import initialize
     from emergence.train.loop import train, train_trunk
+
+    initialize(args.num_processes, args.process_id, args.coordinator)
 
     trunk_dir = Path(args.trunk) if args.trunk else None
     if args.config:
@@ -68,7 +71,10 @@ def cmd_train(args) -> dict:
 
 def cmd_trunk(args) -> dict:
     from emergence.config import Trunk
+    from emergence.train.distributed import initialize
     from emergence.train.loop import train_trunk
+
+    initialize(args.num_processes, args.process_id, args.coordinator)
 
     try:
         trunk = Trunk.from_dict(json.loads(args.trunk))
@@ -196,6 +202,13 @@ def cmd_perf_train(args) -> dict:
     return perf_train(args.config, args.size, args.seconds, args.batch_size, args.steps_per_call, args.precision)
 
 
+def _processes(p) -> None:
+    """Options of multi-process training (emergence.train.distributed); srun sets them itself."""
+    p.add_argument("--num-processes", type=A.count(1), help="JAX processes of this job (with the two below)")
+    p.add_argument("--process-id", type=A.count(0), help="this process's index, 0..num-processes-1")
+    p.add_argument("--coordinator", help="HOST:PORT of process 0, where the processes meet")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = A.Parser(prog="emergence", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=A.Parser)
@@ -227,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trunk", help="schedule wsd: the trunk's directory (--config: results/trunks/<trunk>)")
     p.add_argument("--out", help="output directory (default results/models/<model>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _processes(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("trunk", help="schedule wsd: train the warmup-stable trunk that a size's budgets branch off")
@@ -235,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--training", default="{}", help="training section as JSON")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _processes(p)
     p.set_defaults(func=cmd_trunk)
 
     p = sub.add_parser("task", help="build a task's evaluation requests (held out, checked against the corpus)")

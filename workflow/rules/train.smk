@@ -14,7 +14,7 @@ rule trunk:
     params:
         trunk=trunk_spec,
         training=training_spec(),
-    threads: workflow.cores
+    threads: all_cores()
     resources:
         gpus=0,
     conda:
@@ -40,7 +40,7 @@ rule train:
         run=run_spec,
         training=training_spec(),
         trunk=trunk_arg,
-    threads: workflow.cores
+    threads: all_cores()
     resources:
         gpus=0,
     conda:

@@ -40,9 +40,8 @@ class Engine:
             out_shardings=self.replicated,
             donate_argnums=(0, 1),
         )
-        self.val_loss_sum = jax.jit(
-            self._val_loss_sum, in_shardings=(self.replicated, NamedSharding(mesh, P("data", None)))
-        )
+        self.val_sharding = NamedSharding(mesh, P("data", None))
+        self.val_loss_sum = jax.jit(self._val_loss_sum, in_shardings=(self.replicated, self.val_sharding))
 
     def init(self, seed: int):
         params = nnx.to_pure_dict(nnx.state(init_model(self.mcfg, seed), nnx.Param))
@@ -83,7 +82,8 @@ class Engine:
         return self._token_losses(params, tokens_BxL1).sum()
 
     def validate(self, params, windows_NxBxL1: np.ndarray) -> float:
-        total = sum(float(self.val_loss_sum(params, w)) for w in windows_NxBxL1)
+        # Placed explicitly: across processes, jit takes no host arrays for a sharded input.
+        total = sum(float(self.val_loss_sum(params, jax.device_put(w, self.val_sharding))) for w in windows_NxBxL1)
         return total / (windows_NxBxL1.shape[0] * windows_NxBxL1.shape[1] * (windows_NxBxL1.shape[2] - 1))
 
 

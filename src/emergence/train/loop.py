@@ -40,6 +40,7 @@ from emergence.io import read_json, write_json, write_jsonl
 from emergence.model.checkpoints import Checkpoints
 from emergence.model.transformer import ModelConfig, flops_per_token, param_counts
 from emergence.train import code_files
+from emergence.train.distributed import primary
 from emergence.train.engine import Engine, chunks, data_mesh
 from emergence.train.optimizer import (
     branch_step,
@@ -209,7 +210,8 @@ def train_trunk(trunk: Trunk, tcfg: TrainingConfig, data_dir: Path, out_dir: Pat
     job.ckpts.close()
     summary = {"name": trunk.name, "trunk": trunk.to_dict(), "warmup_steps": warmup,
                **job.summary(state, ckpt_steps, fp)}  # fmt: skip
-    write_json(out_dir / "trunk.json", summary)
+    if primary():
+        write_json(out_dir / "trunk.json", summary)
     return summary
 
 
@@ -244,8 +246,9 @@ def train(
     state = job.advance(state, ckpt_steps, fp, progress)
     job.ckpts.close()
     summary = {"name": run.name, "run": run.to_dict(), **job.summary(state, ckpt_steps, fp), **extra}
-    write_jsonl(out_dir / "train_log.jsonl", job.log(state, ckpt_steps))
-    write_json(out_dir / "model.json", summary)
+    if primary():
+        write_jsonl(out_dir / "train_log.jsonl", job.log(state, ckpt_steps))
+        write_json(out_dir / "model.json", summary)
     return summary
 
 
