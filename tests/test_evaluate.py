@@ -11,7 +11,6 @@ import pytest
 from conftest import run_cli
 from flax import nnx
 
-from emergence.config import ModelRun, ModelSize
 from emergence.data.tokenizer import load_tokenizer
 from emergence.errors import InputError
 from emergence.evaluate.evaluator import evaluate, icl_documents, icl_metrics, kshot_gains
@@ -21,22 +20,6 @@ from emergence.model.inference import load_model_config, load_params
 from emergence.model.transformer import init_model
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, smoke_cfg, smoke_data):
-    from emergence.train.loop import train
-
-    out = tmp_path_factory.mktemp("model")
-    # A context long enough for one GSM8K demonstration plus a question.
-    train(
-        ModelRun("t-16k-s0", "t", ModelSize(16, 1, 2, 4), 160, 16384, 0),
-        dataclasses.replace(smoke_cfg.training, schedule="cosine"),
-        smoke_data,
-        out,
-        progress=False,
-    )
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -327,3 +310,44 @@ def test_follows_labels_is_the_share_answering_with_the_demonstrated_label(model
     assert flipped["metrics"]["follows_labels"] == float(flipped["prediction"] == 1)  # the other choice
     assert "follows_labels" not in unrelated["metrics"]  # there it would be the accuracy itself
     assert "follows_labels" not in gold["metrics"]
+
+
+def test_prompts_longer_than_the_context_are_cut_from_the_left_and_counted(tmp_path, model_dir, smoke_data):
+    # Two questions far past the model's 160 tokens: before, "no prompt fits" and nothing scored.
+    long = [{**r, "question": "It was a long day at the market. " * 12 + r["question"]} for r in GSM8K[:2]] + GSM8K[2:]
+    path = tmp_path / "long.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in long))
+    tok = smoke_data.parent / "tokenizer.json"
+    out, samples = tmp_path / "out.parquet", tmp_path / "samples.parquet"
+    new = ["--max-new-tokens", "8"]
+    result = evaluate_file(last_checkpoint(model_dir), path, "gsm8k", out, tok, *new, "--samples", samples)
+    assert result.returncode == 0, result.stderr
+    last = json.loads(result.stdout.strip().splitlines()[-1])
+    assert last["n"] == 3 and last["truncated"] == 2 and last["context"] == 160
+    table = pd.read_parquet(samples)
+    assert table["truncated"].sum() == 2 and len(table) == 3
+    # Read with YaRN at four times the context, the same file needs no cut.
+    result = evaluate_file(last_checkpoint(model_dir), path, "gsm8k", out, tok, *new, "--rope-scaling", "yarn",
+                           "--rope-factor", "4")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    last = json.loads(result.stdout.strip().splitlines()[-1])
+    assert last["context"] == 640 and last["n"] == 3 and last["truncated"] == 0
+
+
+def test_loss_by_position_past_the_context_for_each_method(tmp_path, model_dir, smoke_data):
+    out = tmp_path / "positions.csv"
+    result = run_cli("long-context", "--checkpoint", last_checkpoint(model_dir), "--data", smoke_data,
+                     "--factor", "2", "--windows", "2", "--out", out)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["context"] == 160 and summary["best"] in summary["methods"]
+    assert set(summary["methods"]) == {"none", "linear", "ntk", "dynamic_ntk", "yarn"}
+    table = pd.read_csv(out)
+    assert len(table) == 5 * 320 and table["loss"].gt(0).all()
+    # Causal attention: before position L, plain RoPE on windows of 2 L gives the losses of windows of L.
+    short = tmp_path / "short.csv"
+    result = run_cli("long-context", "--checkpoint", last_checkpoint(model_dir), "--data", smoke_data,
+                     "--factor", "1", "--methods", "none", "--windows", "2", "--out", short)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    plain = table[table["method"] == "none"].head(159)["loss"].to_numpy()
+    np.testing.assert_allclose(plain, pd.read_csv(short)["loss"].to_numpy()[:159], rtol=1e-4)

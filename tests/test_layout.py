@@ -18,8 +18,10 @@ LAYERS = {
     "report": 6,
     "perf": 7,
     "arguments": 7,
-    "cli": 8,
-    "__main__": 9,
+    "perf_commands": 8,
+    "context_commands": 8,
+    "cli": 9,
+    "__main__": 10,
 }
 STAGES = ("data", "train", "evaluate", "analysis", "report")
 

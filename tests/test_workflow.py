@@ -11,6 +11,7 @@ import markupsafe
 import pandas as pd
 import pytest
 import yaml
+from conftest import LONG_CONTEXT
 
 from emergence.analysis.collect import RESULT_COLUMNS
 from emergence.report.catalog import FIGURES
@@ -105,6 +106,8 @@ def test_study_ends_with_tables_figures_and_report(study):
     assert pd.read_csv(study / "reports/tables/forecast.csv").empty
     note = json.loads((study / "reports/tables/forecast.json").read_text())["note"]
     assert "leaves 1 size(s)" in note and note in page
+    # The long-context stage is off: an empty table, and figures that say so.
+    assert pd.read_csv(study / "reports/tables/long_context.csv").empty
 
 
 def _browser():
@@ -191,6 +194,29 @@ def test_changing_the_corpus_reruns_everything_downstream(study):
         "evaluate": 2,
         **DOWNSTREAM,
     }
+
+
+def test_the_long_context_stage_runs_on_the_trained_models_and_reruns_only_itself(study, tmp_path):
+    work = tmp_path / "study"
+    shutil.copytree(study, work, symlinks=True)
+    change = {"long_context": LONG_CONTEXT}
+    # Adding the stage trains and evaluates nothing again: it extends and probes each model.
+    assert planned_jobs(snakemake(work, "-n", change=change)) == {"all": 1, "extend": 2, "long_context": 2,
+                                                                   **DOWNSTREAM}  # fmt: skip
+    result = snakemake(work, change=change)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = pd.read_csv(work / "reports/tables/long_context.csv")
+    assert set(table["probe"]) == {"position", "passkey", "many_shot"}
+    assert set(table["model"]) == {"a-8192-s0", "b-8192-s0"}
+    assert set(table["method"]) == {"cut", "none", "yarn", "yarn_tuned"}
+    page = (work / "reports/index.html").read_text()
+    assert "Reading past the trained context" in page and str(markupsafe.escape("plain RoPE's loss is")) in page
+    # A probe setting reruns the probes only; the extension's settings rerun it and the probes.
+    more = {"long_context": {**LONG_CONTEXT, "windows": 3}}
+    assert planned_jobs(snakemake(work, "-n", change=more)) == {"all": 1, "long_context": 2, **DOWNSTREAM}
+    longer = {"long_context": {**LONG_CONTEXT, "extend": {**LONG_CONTEXT["extend"], "steps": 6}}}
+    assert planned_jobs(snakemake(work, "-n", change=longer)) == {"all": 1, "extend": 2, "long_context": 2,
+                                                                   **DOWNSTREAM}  # fmt: skip
 
 
 def test_adding_a_task_adds_only_its_jobs(study):

@@ -15,7 +15,10 @@ import sys
 from pathlib import Path
 
 from emergence import arguments as A
+from emergence.context_commands import add_context_commands
 from emergence.errors import ConfigError, EmergenceError
+from emergence.model.rope import METHODS
+from emergence.perf_commands import add_perf_commands
 
 
 def cmd_corpus(args) -> dict:
@@ -97,20 +100,15 @@ def cmd_task(args) -> dict:
 
 
 def cmd_evaluate(args) -> dict:
-    from emergence.evaluate import evaluator
+    from emergence.evaluate import checkpoint_file, evaluator
 
     if args.checkpoint:
-        return evaluator.evaluate_checkpoint(
-            Path(args.checkpoint),
-            Path(args.task_file),
-            args.format,
-            args.shots,
-            args.cot,
-            args.max_new_tokens,
-            Path(args.tokenizer) if args.tokenizer else None,
-            Path(args.out),
-            Path(args.samples) if args.samples else None,
-        )
+        a = args
+        return checkpoint_file.evaluate_checkpoint(
+            Path(a.checkpoint), Path(a.task_file), a.format, a.shots, a.cot, a.max_new_tokens,
+            Path(a.tokenizer) if a.tokenizer else None, Path(a.out), Path(a.samples) if a.samples else None,
+            a.rope_scaling, a.rope_factor,
+        )  # fmt: skip
     return evaluator.evaluate_model(
         Path(args.model_dir),
         [Path(t) for t in args.task],
@@ -124,7 +122,10 @@ def cmd_evaluate(args) -> dict:
 def cmd_collect(args) -> dict:
     from emergence.analysis.collect import collect
 
-    table = collect([Path(p) for p in args.models], [Path(p) for p in args.evals], Path(args.out_dir))
+    table = collect(
+        [Path(p) for p in args.models], [Path(p) for p in args.evals], Path(args.out_dir),
+        [Path(p) for p in args.long_context],
+    )  # fmt: skip
     return {"rows": len(table), "models": len(args.models), "tasks": int(table["task"].nunique())}
 
 
@@ -188,18 +189,6 @@ def cmd_fit_threshold(args) -> dict:
     from emergence.analysis.thresholds import fit_threshold_file
 
     return fit_threshold_file(Path(args.file))
-
-
-def cmd_perf_evaluate(args) -> dict:
-    from emergence.perf import perf_evaluate
-
-    return perf_evaluate(args.config, args.size, args.new_tokens, args.batch_size)
-
-
-def cmd_perf_train(args) -> dict:
-    from emergence.perf import perf_train
-
-    return perf_train(args.config, args.size, args.seconds, args.batch_size, args.steps_per_call, args.precision)
 
 
 def _processes(p) -> None:
@@ -282,11 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", help="with --model-dir: writes <task>.parquet and <task>.samples.parquet per task")
     p.add_argument("--out", help="with --checkpoint: metrics table (.parquet)")
     p.add_argument("--samples", help="with --checkpoint: per-sample table (.parquet)")
+    p.add_argument("--rope-scaling", choices=METHODS, default="none", help="with --checkpoint: position scaling")
+    p.add_argument("--rope-factor", type=A.positive, default=1.0, help="with --checkpoint: context x this factor")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("collect", help="join evaluations with validation losses into reports/tables/results.*")
     p.add_argument("--models", nargs="+", required=True, help="model.json files")
     p.add_argument("--evals", nargs="+", required=True, help="evaluation tables (.parquet)")
+    p.add_argument("--long-context", nargs="*", default=[], help="long-context stage tables (.parquet)")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_collect)
 
@@ -337,24 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("b", help="thresholds.csv of the other")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("perf", help="speed benchmarks that print figures (last line JSON)")
-    perf = p.add_subparsers(dest="what", required=True, parser_class=A.Parser)
-    b = perf.add_parser("train", help="training throughput against this machine's float32 matmul peak")
-    b.add_argument("--config", default="config/config.yaml", help="study config whose grid holds the model")
-    b.add_argument("--size", help="size name from the config (default: the largest)")
-    b.add_argument("--seconds", type=float, default=20.0, help="timed training seconds (after compilation)")
-    b.add_argument("--batch-size", type=A.count(1), help="override the config's batch size")
-    b.add_argument("--steps-per-call", type=A.count(1), help="override the config's optimizer steps per jitted call")
-    b.add_argument("--precision", choices=["float32", "bfloat16"], help="override the config's training.precision")
-    b.set_defaults(func=cmd_perf_train)
-    b = perf.add_parser(
-        "evaluate", help="multiple-choice items/s and generation tokens/s with and without the KV cache"
-    )
-    b.add_argument("--config", default="config/config.yaml")
-    b.add_argument("--size", help="size name from the config (default: the largest)")
-    b.add_argument("--new-tokens", type=A.count(1), default=64)
-    b.add_argument("--batch-size", type=A.count(1), default=32)
-    b.set_defaults(func=cmd_perf_evaluate)
+    add_context_commands(sub)
+    add_perf_commands(sub)
     return parser
 
 
@@ -363,6 +339,7 @@ _NEEDS = {
     ("train", "config"): ("model",),
     ("evaluate", "model_dir"): ("task", "data", "tokenizer", "out_dir"),
     ("evaluate", "checkpoint"): ("task_file", "format", "out"),
+    ("long-context", "model_dir"): ("spec", "tokenizer", "out"),
 }
 
 
@@ -380,10 +357,15 @@ def main(argv: list[str] | None = None) -> None:
     try:
         summary = args.func(args)
     except EmergenceError as e:
-        print(f"error: {e}", file=sys.stderr, flush=True)
         sys.stdout.flush()
-        # os._exit, not sys.exit: background threads of Orbax and asyncio would otherwise print
-        # their own tracebacks at interpreter shutdown, burying the one line that matters.
+        # Background threads of Orbax, TensorStore and asyncio print their own tracebacks when
+        # a restore fails or the interpreter shuts down: stderr goes to /dev/null before the
+        # one line that matters is written, in one write, to a copy of it; os._exit skips the
+        # shutdown that would start more of them.
+        line = f"error: {e}".splitlines()[0] + "\n"
+        err = os.dup(2)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+        os.write(err, line.encode())
         os._exit(2)
     print(json.dumps(summary))
 

@@ -8,18 +8,20 @@ rule collect:
         summaries=trained_models(),
         logs=expand("results/models/{model}/train_log.jsonl", model=RUNS),
         evals=evaluations(),
+        long_context=long_context_tables(),
         code=code("analysis/collect.py"),
     output:
         csv=report("reports/tables/results.csv", caption="../report/results.rst", category="Tables"),
         parquet="reports/tables/results.parquet",
         training="reports/tables/training.csv",
+        long_context="reports/tables/long_context.csv",
     conda:
         "../../environment.yml"
     log:
         "logs/collect.log",
     shell:
         "$EMERGENCE_PYTHON -m emergence collect --models {input.summaries:q} --evals {input.evals:q}"
-        " --out-dir reports/tables > {log:q} 2>&1"
+        " --long-context {input.long_context:q} --out-dir reports/tables > {log:q} 2>&1"
 
 
 rule analyze:

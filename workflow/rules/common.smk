@@ -140,6 +140,40 @@ def task_spec(wildcards):
     })
 
 
+def long_context_spec(wildcards):
+    """What the long-context stage depends on: its settings, the seed, and its many-shot task."""
+    lc = config["long_context"]
+    tasks = {lc["many_shot_task"]: config["tasks"][lc["many_shot_task"]]} if lc["many_shot_task"] else {}
+    return as_json({"seed": config["seed"], "corpus": config["corpus"], "long_context": lc, "tasks": tasks})
+
+
+def extend_spec():
+    """What an extension depends on: the training settings, the factor and its own settings."""
+    lc = config["long_context"]
+    spec = {k: config[k] for k in ("seed", "models", "training")}
+    return as_json({**spec, "long_context": {"factor": lc["factor"], "extend": lc["extend"]}})
+
+
+def extended_input(wildcards):
+    """The long-context stage also probes a model's extended version, when extension is on."""
+    if not config["long_context"]["extend"]["enabled"]:
+        return {}
+    return {"extended": f"results/extended/{wildcards.model}/model.json"}
+
+
+def extended_arg(wildcards):
+    return f"--extended results/extended/{wildcards.model}" if extended_input(wildcards) else ""
+
+
+def long_context_tables():
+    """One table per size (its largest budget, first seed), when the stage is on."""
+    if not config["long_context"]["enabled"]:
+        return []
+    first, largest = config["models"]["seeds"][0], max(config["models"]["token_budgets"])
+    probed = [m for m, r in RUNS.items() if r.seed == first and r.tokens == largest]
+    return expand("results/long_context/{model}.parquet", model=probed)
+
+
 def task_inputs(wildcards):
     path = config["tasks"][wildcards.task].get("path")
     return [path] if path else []

@@ -2,6 +2,8 @@
 # checked against it), then one job per model evaluates every checkpoint on every task
 # (one start-up and one read of each checkpoint). When one task changes, the job reruns
 # but evaluates only that task: the others' tables are reused (emergence.evaluate.memo).
+# With long_context.enabled, one more job per model of the first seed reads its final
+# checkpoint past the training context under each position scaling (docs/long_context.md).
 
 
 rule task:
@@ -49,3 +51,30 @@ rule evaluate:
         "$EMERGENCE_PYTHON -m emergence evaluate --model-dir results/models/{wildcards.model} --task {input.tasks:q}"
         " --tokenizer {input.tokenizer:q} --data results/data --out-dir results/evals/{wildcards.model}"
         " > {log:q} 2>&1"
+
+
+rule long_context:
+    input:
+        unpack(extended_input),
+        summary="results/models/{model}/model.json",
+        tokenizer="results/tokenizer/tokenizer.json",
+        val="results/data/val.npy",
+        code=code(*evaluation_stage.CODE),
+    output:
+        "results/long_context/{model}.parquet",
+    params:
+        spec=long_context_spec,
+        extended=extended_arg,
+    threads: 1
+    resources:
+        gpus=0,
+    conda:
+        "../../environment.yml"
+    log:
+        "logs/long_context/{model}.log",
+    benchmark:
+        "benchmarks/long_context/{model}.tsv"
+    shell:
+        "$EMERGENCE_PYTHON -m emergence long-context --model-dir results/models/{wildcards.model} --data results/data"
+        " --spec {params.spec:q} --tokenizer {input.tokenizer:q} --out {output:q}"
+        " {params.extended} > {log:q} 2>&1"

@@ -40,8 +40,15 @@ rule report:
             "results.parquet",
             "forecast.csv",
             "forecast.json",
+            "long_context.csv",
         ),
-        code=code("report/page.py", "report/catalog.py", "report/findings.py", "report/templates/index.html.j2"),
+        code=code(
+            "report/page.py",
+            "report/catalog.py",
+            "report/findings.py",
+            "report/long_context.py",
+            "report/templates/index.html.j2",
+        ),
     output:
         "reports/index.html",
     params:

@@ -52,3 +52,29 @@ rule train:
     shell:
         "$EMERGENCE_PYTHON -m emergence train --data results/data --run {params.run:q} --training {params.training:q}"
         " {params.trunk} --out results/models/{wildcards.model} > {log:q} 2>&1"
+
+
+# Optional (long_context.extend.enabled): a model's final checkpoint fine-tuned at s x its
+# context with a position scaling, then probed by the long-context stage beside the model.
+rule extend:
+    input:
+        summary="results/models/{model}/model.json",
+        data=multiext("results/data/", "train.npy", "val.npy", "meta.json"),
+        code=code(*training_stage.CODE, "train/extend.py", "model/inference.py", "model/rope.py"),
+    output:
+        log="results/extended/{model}/train_log.jsonl",
+        summary="results/extended/{model}/model.json",
+    params:
+        spec=extend_spec(),
+    threads: all_cores()
+    resources:
+        gpus=0,
+    conda:
+        "../../environment.yml"
+    log:
+        "logs/extend/{model}.log",
+    benchmark:
+        "benchmarks/extend/{model}.tsv"
+    shell:
+        "$EMERGENCE_PYTHON -m emergence extend --model-dir results/models/{wildcards.model} --spec {params.spec:q}"
+        " --data results/data --out results/extended/{wildcards.model} --quiet > {log:q} 2>&1"

@@ -10,6 +10,8 @@
   budgets of one size and seed share their checkpoints before they branch (the same
   weights): each such checkpoint appears once, under the largest budget that has it.
 - `training`: every logged training step of every model (the loss curves).
+- `long_context`: the long-context stage's rows (evaluate/long_context.py) of every probed
+  model, with its size, budget and seed (no rows, only the header, when the stage is off).
 """
 
 from __future__ import annotations
@@ -127,12 +129,33 @@ def read_results(path: Path) -> pd.DataFrame:
     return table
 
 
-def collect(model_summaries: list[Path], eval_files: list[Path], out_dir: Path) -> pd.DataFrame:
-    """results.{csv,parquet} and training.csv in `out_dir` from the models' summaries
-    (model.json, beside each train_log.jsonl) and their evaluation tables."""
+LONG_CONTEXT_COLUMNS = [
+    "model", "size", "budget", "seed", "step", "val_loss", "context", "probe", "method", "x", "metric", "value", "n",
+    "chance",
+]  # fmt: skip
+
+
+def long_context_table(model_dirs: list[Path], files: list[Path]) -> pd.DataFrame:
+    """The long-context stage's tables of the models, joined with each model's size, budget, seed."""
+    if not files:
+        return pd.DataFrame(columns=LONG_CONTEXT_COLUMNS)
+    info = pd.DataFrame([_model_info(Path(d)) for d in model_dirs])[["model", "size", "budget", "seed"]]
+    table = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True).merge(info, on="model", how="left")
+    if "chance" not in table.columns:
+        table["chance"] = float("nan")
+    return table[LONG_CONTEXT_COLUMNS]
+
+
+def collect(
+    model_summaries: list[Path], eval_files: list[Path], out_dir: Path, long_context: list[Path] = ()
+) -> pd.DataFrame:
+    """results.{csv,parquet}, training.csv and long_context.csv in `out_dir` from the
+    models' summaries (model.json, beside each train_log.jsonl), their evaluation tables
+    and their long-context tables."""
     model_dirs = [Path(p).parent for p in model_summaries]
     out = Path(out_dir)
     table = results_table(model_dirs, [Path(p) for p in eval_files])
     write_table(training_table(model_dirs), csv=out / "training.csv")
+    write_table(long_context_table(model_dirs, [Path(p) for p in long_context]), csv=out / "long_context.csv")
     write_table(table, csv=out / "results.csv", parquet=out / "results.parquet")
     return table

@@ -130,10 +130,42 @@ class TaskSpec:
     seed: int
     # icl_score: loss at these fractions of the context (late minus early).
     icl_positions: tuple[float, float]
+    # Position scaling of the evaluation (model/rope.py) and its factor over the context.
+    rope_scaling: str
+    rope_factor: float
 
     @classmethod
     def from_dict(cls, name: str, d: dict) -> TaskSpec:
         return cls(name=name, **{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtendConfig:
+    enabled: bool
+    # Position scaling trained with, optimizer steps, peak learning rate, checkpoints saved.
+    method: str
+    steps: int
+    learning_rate: float
+    n_checkpoints: int
+
+
+@dataclasses.dataclass(frozen=True)
+class LongContextConfig:
+    enabled: bool
+    # Scale factor s over the training context, and the position scalings compared.
+    factor: float
+    methods: tuple[str, ...]
+    # Validation windows of s x L tokens (loss by position).
+    windows: int
+    # Passkey prompts per length, and their lengths as multiples of L.
+    passkey_items: int
+    passkey_lengths: tuple[float, ...]
+    # The multiple-choice task evaluated with many demonstrations, and their numbers.
+    many_shot_task: str | None
+    many_shot_items: int
+    many_shot: tuple[int, ...]
+    # Fine-tuning at s x L before probing (train/extend.py).
+    extend: ExtendConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,6 +198,7 @@ class StudyConfig:
     models: ModelsConfig
     training: TrainingConfig
     tasks: dict[str, TaskSpec]
+    long_context: LongContextConfig
     analysis: AnalysisConfig
     plots: PlotsConfig
 
@@ -197,6 +230,12 @@ class StudyConfig:
             ),
             training=TrainingConfig(**cfg["training"]),
             tasks={name: TaskSpec.from_dict(name, t) for name, t in cfg["tasks"].items()},
+            long_context=LongContextConfig(
+                **{
+                    k: ExtendConfig(**v) if k == "extend" else tuple(v) if isinstance(v, list) else v
+                    for k, v in cfg["long_context"].items()
+                }
+            ),  # fmt: skip
             analysis=AnalysisConfig(**cfg["analysis"]),
             plots=PlotsConfig(**{**cfg["plots"], "formats": tuple(cfg["plots"]["formats"])}),
         )

@@ -89,6 +89,7 @@ def validate(raw: dict | None) -> dict:
     _check_budgets(cfg)
     for name, task in cfg["tasks"].items():
         _check_task(name, task)
+    _check_long_context(cfg)
     if cfg["corpus"]["source"] == "files" and not cfg["corpus"]["files"]:
         raise ConfigError("config key 'corpus.files': source is 'files' but no files are listed")
     return cfg
@@ -140,3 +141,20 @@ def _check_task(name: str, task: dict) -> None:
         raise ConfigError(f"{where}: labels 'ood' are defined for kind sentiment only")
     if {"unrelated", "no_format"} & odd and kind not in ("sentiment", "mapping"):
         raise ConfigError(f"{where}: labels 'unrelated' and 'no_format' are defined for kinds sentiment and mapping")
+
+
+def _check_long_context(cfg: dict) -> None:
+    lc, where = cfg["long_context"], "config key 'long_context"
+    if not lc["enabled"]:
+        return
+    if max(lc["passkey_lengths"]) > lc["factor"]:
+        raise ConfigError(f"{where}.passkey_lengths': {max(lc['passkey_lengths'])} x L exceeds factor {lc['factor']}")
+    task = lc["many_shot_task"]
+    if task is not None:
+        if task not in cfg["tasks"]:
+            raise ConfigError(f"{where}.many_shot_task': {task!r} is not one of the config's tasks")
+        if cfg["tasks"][task]["kind"] not in _MC_KINDS - _FILE_KINDS:
+            raise ConfigError(
+                f"{where}.many_shot_task': task {task!r} is of kind {cfg['tasks'][task]['kind']}; "
+                f"many-shot needs one of {', '.join(sorted(_MC_KINDS - _FILE_KINDS))}"
+            )

@@ -10,7 +10,6 @@ Output contract:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -18,17 +17,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from emergence.config import defaults, task_spec
 from emergence.data.shards import open_tokens
 from emergence.data.tokenizer import load_tokenizer, tokenizer_sha256, vocab_size
 from emergence.errors import InputError
 from emergence.evaluate import induction, memo, scoring
 from emergence.evaluate.items import SETTING, Request, Task
 from emergence.evaluate.metrics import HEADS, ICL, MC, main_metric
-from emergence.evaluate.tasks import CHOICES_OF, KINDS, assemble_task, demonstrated_label
-from emergence.io import check_output, read_json, write_table
+from emergence.evaluate.tasks import CHOICES_OF, KINDS, demonstrated_label
+from emergence.io import read_json, write_table
 from emergence.model.heads import HeadProbe
 from emergence.model.inference import Inference, ParamsReader, load_model_config
+from emergence.model.transformer import ModelConfig
 
 
 def _choice_logliks(inf, params, requests: tuple[Request, ...], enc) -> list[list[float]]:
@@ -216,18 +215,19 @@ def validation_probes(tasks: list[Task], data_dir: Path | None, mcfg) -> dict:
 
 def evaluate_tasks(
     model_dir: Path, tasks: list[Task], tokenizer, steps: list[int] | None = None, data_dir: Path | None = None,
-    progress=None,
+    progress=None, mcfg: ModelConfig | None = None,
 ) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:  # fmt: skip
     """(metrics, samples) tables of each task on the model's checkpoints (all, or `steps`),
-    by task name. Each checkpoint is read once, and every task shares the compiled shapes."""
+    by task name, the model read as `mcfg` when given. Each checkpoint is read once, and
+    every task shares the compiled shapes."""
     model_dir = Path(model_dir)
     summary = read_json(model_dir / "model.json", "model summary")
-    mcfg = load_model_config(model_dir)
+    trained = load_model_config(model_dir)
+    mcfg = mcfg or trained
     if steps is None:  # every checkpoint, but a WSD trunk's shared ones only under the largest budget
         shared = set(summary.get("shared_steps", []))
         steps = [s for s in summary["checkpoint_steps"] if s not in shared]
-    tokens_per_step = summary["batch_size"] * mcfg.context
-    inf = Inference(mcfg)
+    tokens_per_step = summary["batch_size"] * trained.context
     enc_cache: dict[str, list[int]] = {}
 
     def enc(text: str) -> list[int]:
@@ -235,12 +235,24 @@ def evaluate_tasks(
             enc_cache[text] = tokenizer.encode(text).ids
         return enc_cache[text]
 
-    val = validation_probes(tasks, Path(data_dir) if data_dir else None, mcfg)
-    read_params = ParamsReader(model_dir, mcfg)
+    # A task configured with a position scaling (rope_scaling, rope_factor) reads the same
+    # weights as its own model config: one inference engine and one set of probes per reading.
+    def reading(task: Task) -> ModelConfig:
+        method, factor = task.spec.get("rope_scaling", "none"), task.spec.get("rope_factor", 1.0)
+        return mcfg if (method, factor) == ("none", 1.0) else trained.scaled(method, factor)
+
+    engines = {}
+    for task in tasks:
+        cfg_t = reading(task)
+        if cfg_t not in engines:
+            same = [t for t in tasks if reading(t) == cfg_t]
+            engines[cfg_t] = (Inference(cfg_t), validation_probes(same, Path(data_dir) if data_dir else None, cfg_t))
+    read_params = ParamsReader(model_dir, trained)
     out = {t.task: ([], []) for t in tasks}
     for step in steps:
         params = read_params(step)
         for task in tasks:
+            inf, val = engines[reading(task)]
             at = {"model": summary["name"], "task": task.task, "step": step, "tokens": step * tokens_per_step}
             rows, samples = _evaluate_step(inf, params, task, at, enc, tokenizer, val)
             out[task.task][0].extend(rows)
@@ -251,10 +263,17 @@ def evaluate_tasks(
 
 
 def evaluate(
-    model_dir: Path, task: Task, tokenizer, steps: list[int] | None = None, data_dir: Path | None = None, progress=None
+    model_dir: Path,
+    task: Task,
+    tokenizer,
+    steps: list[int] | None = None,
+    data_dir: Path | None = None,
+    progress=None,
+    mcfg: ModelConfig | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(metrics, samples) tables for `task` on the model's checkpoints (all, or `steps`)."""
-    return evaluate_tasks(model_dir, [task], tokenizer, steps, data_dir, progress)[task.task]
+    """(metrics, samples) tables for `task` on the model's checkpoints (all, or `steps`),
+    read as `mcfg` when given (e.g. with scaled positions) instead of as trained."""
+    return evaluate_tasks(model_dir, [task], tokenizer, steps, data_dir, progress, mcfg)[task.task]
 
 
 def check_tokenizer(model_dir: Path, tokenizer, tokenizer_path: Path) -> None:
@@ -313,56 +332,3 @@ def evaluate_model(
         memo.remember(outputs, k)
         headlines[name] = headline(task, rows)
     return headlines
-
-
-def evaluate_checkpoint(
-    checkpoint: Path,
-    task_file: Path,
-    fmt: str,
-    shots: int,
-    cot: bool,
-    max_new_tokens: int,
-    tokenizer_path: Path | None,
-    out: Path,
-    samples: Path | None = None,
-) -> dict:
-    """One checkpoint on a benchmark file (MMLU or GSM8K layout), by the workflow's code
-    path; writes the metrics (and samples) tables and returns the headline. The tokenizer
-    defaults to the one of the checkpoint's own study (results/tokenizer/tokenizer.json
-    beside results/models/), and must be the one the model was trained with."""
-    checkpoint = Path(checkpoint)
-    out = check_output(out, "--out")
-    samples = check_output(samples, "--samples") if samples else None
-    if not checkpoint.name.isdigit():
-        raise InputError(
-            f"--checkpoint {checkpoint}: expected a checkpoint directory named by its step, "
-            "e.g. results/models/M/checkpoints/245"
-        )
-    if not checkpoint.is_dir():
-        raise InputError(f"--checkpoint {checkpoint}: no such checkpoint directory")
-    model_dir = checkpoint.parent.parent
-    context = load_model_config(model_dir).context
-    tokenizer_path = (
-        Path(tokenizer_path) if tokenizer_path else model_dir.parent.parent / "tokenizer" / "tokenizer.json"
-    )
-    tokenizer = load_tokenizer(tokenizer_path)
-    check_tokenizer(model_dir, tokenizer, tokenizer_path)
-    settings = {
-        "kind": fmt,
-        "path": str(task_file),
-        "n_items": 10**9,
-        "demo_pool": 0,
-        "shots": [shots],
-        "prompts": ["cot" if cot else "standard"],
-        "max_new_tokens": max_new_tokens,
-        "cot_max_new_tokens": max_new_tokens,
-    }
-    spec = dataclasses.replace(task_spec("file", settings), name=Path(task_file).stem)
-    task = assemble_task(spec, defaults(), tokenizer, context)
-    if not task.requests:
-        raise InputError(f"{task_file}: no prompt fits the model's context of {context} tokens with {shots} shots")
-    rows, sample_rows = evaluate(model_dir, task, tokenizer, steps=[int(checkpoint.name)])
-    write_table(rows, parquet=out)
-    if samples:
-        write_table(sample_rows, parquet=samples)
-    return headline(task, rows)

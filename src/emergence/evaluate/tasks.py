@@ -211,9 +211,18 @@ def stops(kind: Kind, prompt: str) -> tuple[str, ...]:
     return ("\n\n", "\nQuestion:") if (prompt == "cot" and not kind.synthetic) else ("\n",)
 
 
-def build_requests(spec: TaskSpec, cfg: StudyConfig, n_tokens: Callable[[str], int], context: int) -> dict:
+def request_length(r: Request, n_tokens: Callable[[str], int]) -> int:
+    """Tokens a request needs in the context: its prompt, and its longest choice or its room
+    for new tokens."""
+    return n_tokens(r.text) + (max(map(n_tokens, r.choices)) if r.choices else r.max_new)
+
+
+def build_requests(
+    spec: TaskSpec, cfg: StudyConfig, n_tokens: Callable[[str], int], context: int, truncate: bool = False
+) -> dict:
     """All requests of a task, and the shots values skipped because a prompt would not fit
-    in `context` tokens (n_tokens counts a text's tokens)."""
+    in `context` tokens (n_tokens counts a text's tokens). With `truncate`, nothing is
+    skipped: prompts too long are cut from the left when scored (see `request_length`)."""
     kind = KINDS[spec.kind]
     pool = kind.load(spec, cfg, spec.n_items + (0 if kind.own_demos else spec.demo_pool))
     items, demos = pool[: spec.n_items], pool[spec.n_items :] or pool
@@ -255,10 +264,8 @@ def build_requests(spec: TaskSpec, cfg: StudyConfig, n_tokens: Callable[[str], i
                             stops=stops(kind, prompt),
                         )
                     )
-                longest = max(
-                    n_tokens(r.text) + (max(map(n_tokens, r.choices)) if r.choices else max_new) for r in batch
-                )
-                if longest > context:
+                longest = max(request_length(r, n_tokens) for r in batch)
+                if longest > context and not truncate:
                     skipped.append({"prompt": prompt, "shots": shots, "labels": labels, "tokens": longest})
                 else:
                     requests.extend(batch)
@@ -300,17 +307,19 @@ def _occurs(needle: str, text: str) -> bool:
     return False
 
 
-def assemble_task(spec: TaskSpec, cfg: StudyConfig, tokenizer, context: int, contamination_of=None) -> Task:
+def assemble_task(
+    spec: TaskSpec, cfg: StudyConfig, tokenizer, context: int, contamination_of=None, truncate: bool = False
+) -> Task:
     """A task's requests under `context`, with its chance levels; `contamination_of(items)`
     counts items found in the training text (none for a standalone benchmark file).
-    InputError when no setting fits the context."""
+    `truncate`: keep settings whose prompts exceed the context (cut from the left when scored)."""
     kind = KINDS[spec.kind]
     if kind.scoring == ICL:
         return Task(spec.name, spec.kind, kind.scoring, dataclasses.asdict(spec), (), chance_levels(ICL, 0))
     if kind.scoring == HEADS:  # sequences of `context // 2` random tokens, repeated once
         chance = chance_levels(HEADS, context // 2)
         return Task(spec.name, spec.kind, kind.scoring, dataclasses.asdict(spec), (), chance, n_items=spec.n_items)
-    built = build_requests(spec, cfg, lambda t: len(tokenizer.encode(t).ids), context)
+    built = build_requests(spec, cfg, lambda t: len(tokenizer.encode(t).ids), context, truncate)
     items = [Item(**i) for i in built["items"]]
     found = contamination_of(items) if contamination_of else 0
     if kind.synthetic and found:
@@ -347,6 +356,8 @@ def write_task(cfg: StudyConfig, name: str, corpus_dir: Path, tokenizer_path: Pa
     """Build task `name` of the study (checked against the training corpus) and write its task file."""
     if name not in cfg.tasks:
         raise InputError(f"task {name!r} is not in the config; its tasks: {', '.join(cfg.tasks) or 'none'}")
-    task = build_task(cfg.tasks[name], cfg, corpus_dir, load_tokenizer(tokenizer_path), cfg.models.context)
+    spec = cfg.tasks[name]
+    context = round(cfg.models.context * spec.rope_factor)  # the context the task is read with
+    task = build_task(spec, cfg, corpus_dir, load_tokenizer(tokenizer_path), context)
     write_json(out, task.to_dict())
     return task

@@ -51,7 +51,8 @@ class Checkpoints:
         try:
             restored = self._manager.restore(step, args=ocp.args.Composite(**items, meta=ocp.args.JsonRestore()))
         except Exception as e:  # Orbax raises many types for a damaged or mismatched checkpoint.
-            raise InputError(f"checkpoint {self.directory / str(step)} cannot be restored: {e}".splitlines()[0]) from e
+            reason = str(e).split(" See full TensorStore details")[0].splitlines()[0]
+            raise InputError(f"checkpoint {self.directory / str(step)} cannot be restored: {reason}") from e
         return {name: restored[name] for name in like}, restored.meta
 
     def restore_meta(self, step: int) -> dict:

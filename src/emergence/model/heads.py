@@ -36,7 +36,7 @@ def trace(model: Transformer, tokens_BxL: jax.Array) -> dict:
     cfg = model.cfg
     B, L = tokens_BxL.shape
     H, K, D = cfg.n_heads, cfg.head_dim, cfg.d_model
-    sin, cos = rope_tables(jnp.arange(L), K, cfg.rope_base)
+    sin, cos = rope_tables(jnp.arange(L), cfg, L)
     mask_LxL = jnp.arange(L)[None, :] <= jnp.arange(L)[:, None]
     # Attention to one-hot values (value s = e_s) outputs the weights themselves: this
     # reads them out of `causal_attention`, so they cannot drift from the model's softmax.

@@ -70,14 +70,22 @@ class Inference:
     # ---- log-likelihoods -------------------------------------------------------------
 
     def _token_logprobs_fn(self, params, tokens_BxT):
+        """Each next token's log-probability, and whether it is the most likely next token."""
         logits_BxTxV = nnx.merge(self.graphdef, params)(tokens_BxT)
         logp_BxTxV = jax.nn.log_softmax(logits_BxTxV[:, :-1], axis=-1)
-        return jnp.take_along_axis(logp_BxTxV, tokens_BxT[:, 1:, None], axis=-1)[..., 0]
+        target_BxT1 = tokens_BxT[:, 1:]
+        top_BxT1 = jnp.argmax(logits_BxTxV[:, :-1], axis=-1) == target_BxT1
+        return jnp.take_along_axis(logp_BxTxV, target_BxT1[..., None], axis=-1)[..., 0], top_BxT1
 
     def continuation_logprobs(self, params, pairs: list[tuple[list[int], list[int]]]) -> list[np.ndarray]:
         """Per-token log-probabilities (natural log) of each continuation given its context.
 
         A pair longer than the model's context loses tokens from the left of the context."""
+        return [logp for logp, _ in self.continuation_scores(params, pairs)]
+
+    def continuation_scores(self, params, pairs: list[tuple[list[int], list[int]]]) -> list[tuple]:
+        """Per continuation, (log-probabilities of its tokens, whether each is the most likely
+        next token given the ones before): all True means greedy decoding produces it."""
         T_max = self.mcfg.context + 1
         seqs, n_cont = [], []
         for ctx, cont in pairs:
@@ -96,10 +104,10 @@ class Inference:
             batch = np.zeros((self.batch_size, T), np.int32)
             for row, i in enumerate(idx):
                 batch[row, : len(seqs[i])] = seqs[i]
-            logp_BxT1 = np.asarray(self._token_logprobs(params, batch))
+            logp_BxT1, top_BxT1 = map(np.asarray, self._token_logprobs(params, batch))
             for row, i in enumerate(idx):
                 end = len(seqs[i]) - 1
-                out[i] = logp_BxT1[row, end - n_cont[i] : end]
+                out[i] = (logp_BxT1[row, end - n_cont[i] : end], top_BxT1[row, end - n_cont[i] : end])
         return out
 
     def _next_logprobs_fn(self, params, tokens_BxT, last_B):

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from emergence.config import ModelSize
+from emergence.model.rope import rope_frequencies
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +30,11 @@ class ModelConfig:
     context: int
     mlp_ratio: int = 4
     rope_base: float = 10000.0
+    # Position scaling (model/rope.py): method and factor s over the context trained on
+    # (rope_original_context; 0: `context`). Evaluation at s x L sets context to s x L.
+    rope_scaling: str = "none"
+    rope_factor: float = 1.0
+    rope_original_context: int = 0
     # Compute dtype of matmuls and activations ("bfloat16": mixed precision). Parameters
     # (the optimizer's master weights), normalisation statistics, softmax and the loss stay float32.
     dtype: str = "float32"
@@ -41,12 +47,25 @@ class ModelConfig:
     def head_dim(self) -> int:
         return self.d_model // self.n_heads
 
+    def scaled(self, method: str, factor: float) -> ModelConfig:
+        """The same model read with position scaling `method` at `factor` times its context."""
+        original = self.rope_original_context or self.context
+        return dataclasses.replace(
+            self, rope_scaling=method, rope_factor=factor, rope_original_context=original,
+            context=int(round(original * factor)),
+        )  # fmt: skip
 
-def rope_tables(positions: jax.Array, head_dim: int, base: float) -> tuple[jax.Array, jax.Array]:
-    """sin and cos tables for rotary position embeddings: (..., K/2) for positions of shape (...)."""
-    inv_freq_Kh = base ** (-jnp.arange(0, head_dim, 2, dtype=jnp.float32) / head_dim)
-    angles = positions.astype(jnp.float32)[..., None] * inv_freq_Kh
-    return jnp.sin(angles), jnp.cos(angles)
+
+def rope_tables(positions: jax.Array, cfg: ModelConfig, seq_len: int) -> tuple[jax.Array, jax.Array]:
+    """sin and cos tables for rotary position embeddings, (..., K/2) for positions of shape
+    (...), of the model's position scaling for a sequence of `seq_len` tokens (rope.py),
+    each multiplied by the method's attention scale."""
+    inv_freq, scale = rope_frequencies(
+        cfg.rope_scaling, cfg.head_dim, cfg.rope_base, cfg.rope_factor, cfg.rope_original_context or cfg.context,
+        seq_len,
+    )  # fmt: skip
+    angles = positions.astype(jnp.float32)[..., None] * jnp.asarray(inv_freq, jnp.float32)
+    return scale * jnp.sin(angles), scale * jnp.cos(angles)
 
 
 def apply_rope(x_BxLxHxK: jax.Array, sin: jax.Array, cos: jax.Array) -> jax.Array:
@@ -142,7 +161,9 @@ class Transformer(nnx.Module):
         B, L = tokens_BxL.shape
         S = L if caches is None else caches[0][0].shape[1]
         positions = index + jnp.arange(L) if positions_BxL is None else positions_BxL
-        sin, cos = rope_tables(positions, self.cfg.head_dim, self.cfg.rope_base)
+        # The sequence's length for dynamic NTK: the cache's when decoding, so that every
+        # step and a recomputation of the whole sequence use the same base.
+        sin, cos = rope_tables(positions, self.cfg, S)
         mask = jnp.arange(S)[None, :] <= (index + jnp.arange(L))[:, None]  # (L, S), causal
         if valid_BxS is not None:
             mask = mask[None] & valid_BxS[:, None, :]

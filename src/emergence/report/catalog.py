@@ -15,6 +15,7 @@ from collections.abc import Callable
 # Tables (in reports/tables) that figures read.
 RESULTS, TRAINING, THRESHOLDS, SCALING = "results.parquet", "training.csv", "thresholds.csv", "scaling.json"
 FORECAST = ("forecast.csv", "forecast.json")
+LONG_CONTEXT = "long_context.csv"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +144,33 @@ FIGURES: tuple[Figure, ...] = (
         "star) and all its checkpoints (red dots). A star left of every grey point is a loss the smaller sizes "
         "never reached: there the curve is extrapolated.",
         (RESULTS, *FORECAST),
+    ),
+    Figure(
+        "position_loss",
+        "Reading past the trained context",
+        "Validation loss at each position of windows several times the trained context L (dashed line) long, "
+        "each size's final checkpoint (largest budget, first seed) read without retraining under each position "
+        "scaling: plain RoPE, position interpolation (linear), NTK-aware, dynamic NTK and YaRN (a running mean "
+        "over L/16 positions). A method that "
+        "holds keeps the loss past L near the loss before it; plain RoPE's rises where positions were never "
+        "trained.",
+        (LONG_CONTEXT,),
+    ),
+    Figure(
+        "passkey",
+        "Passkey retrieval",
+        "Share of prompts from which the model retrieves a five-digit pass key stated once, at a random depth, in "
+        "filler text, against the prompt's length (log scale; the dashed line is the trained context L), per "
+        "position scaling; 'cut to L' reads only the prompt's last L tokens.",
+        (LONG_CONTEXT,),
+    ),
+    Figure(
+        "many_shot",
+        "Many-shot in-context learning",
+        "Accuracy against the number of demonstrations (gold labels), more than fit in the trained context, per "
+        "position scaling and per band of the probed models' final pretraining loss (mean and 95% interval over "
+        "the models of the band); 'cut to L' keeps only the prompt's last L tokens. The dotted line is chance.",
+        (LONG_CONTEXT,),
     ),
 )
 BY_NAME: dict[str, Figure] = {f.name: f for f in FIGURES}

@@ -24,7 +24,7 @@ from emergence.analysis.ladder import from_results
 from emergence.config import PlotsConfig
 from emergence.evaluate.metrics import METRICS
 from emergence.io import read_csv_columns, read_json
-from emergence.report import forecast_panel
+from emergence.report import forecast_panel, long_context
 from emergence.report import panels as F
 from emergence.report.catalog import BY_NAME
 
@@ -51,6 +51,10 @@ class Tables:
     @functools.cached_property
     def scaling(self) -> dict:
         return read_json(self.directory / "scaling.json", "scaling fit")
+
+    @functools.cached_property
+    def long_context(self) -> pd.DataFrame:
+        return pd.read_csv(self.directory / "long_context.csv")
 
     @functools.cached_property
     def forecast(self) -> tuple[pd.DataFrame, dict]:
@@ -188,6 +192,25 @@ def forecast(t: Tables, cfg: PlotsConfig):
     if summary.get("note") or not len(table):
         return _placeholder(summary.get("note") or "No forecast.")
     return forecast_panel.forecast(table, summary, from_results(t.results))
+
+
+def _long_context(t: Tables, probe: str, draw):
+    table = t.long_context
+    if not (table["probe"] == probe).any():
+        return _placeholder(long_context.placeholder_text() if not len(table) else f"No {probe} rows.")
+    return draw(table)
+
+
+def position_loss(t: Tables, cfg: PlotsConfig):
+    return _long_context(t, "position", long_context.loss_by_position)
+
+
+def passkey(t: Tables, cfg: PlotsConfig):
+    return _long_context(t, "passkey", long_context.passkey)
+
+
+def many_shot(t: Tables, cfg: PlotsConfig):
+    return _long_context(t, "many_shot", long_context.many_shot)
 
 
 def draw(name: str, tables: Path, out_dir: Path, cfg: PlotsConfig) -> list[Path]:

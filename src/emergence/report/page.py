@@ -13,7 +13,7 @@ from emergence.analysis.analyze import pooled
 from emergence.analysis.collect import read_results
 from emergence.evaluate.metrics import MAIN, METRICS
 from emergence.io import atomic_write, read_json
-from emergence.report import findings
+from emergence.report import findings, long_context
 from emergence.report.catalog import FIGURES
 
 
@@ -130,6 +130,9 @@ def write_report(out: Path, *, config: dict, tables: Path, figures_dir: Path, be
         scaling_fit=findings.scaling_text(scaling) if scaling and not scaling.get("note") else "",
         forecast_sentences=findings.forecast_sentences(forecast, forecast_summary, thresholds) if has_forecast else [],
         forecast_table=_table(forecast[[c for c in _FORECAST_COLUMNS if c in forecast]]),
+        long_context_sentences=long_context.sentences(pd.read_csv(tables / "long_context.csv"))
+        if (tables / "long_context.csv").exists()
+        else [],
         figures=figures,
         stage_times=_table(times),
         config_yaml=yaml.safe_dump(config, sort_keys=False),

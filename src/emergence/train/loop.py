@@ -80,7 +80,10 @@ class State:
 class _Job:
     """What every training job sets up: data, model, the jitted engine, its checkpoints."""
 
-    def __init__(self, name, size: ModelSize, context, seed, tcfg, schedule, data_dir: Path, ckpt_dir: Path):
+    def __init__(
+        self, name, size: ModelSize, context, seed, tcfg, schedule, data_dir: Path, ckpt_dir: Path,
+        mcfg: ModelConfig | None = None,
+    ):  # fmt: skip
         if not (data_dir / "meta.json").exists():
             raise InputError(f"{data_dir}/meta.json does not exist: build the token shards first (`emergence shards`)")
         self.name, self.seed, self.context, self.tcfg, self.schedule = name, seed, context, tcfg, schedule
@@ -88,7 +91,8 @@ class _Job:
         self.train_tokens = open_tokens(data_dir / "train.npy")
         val = open_tokens(data_dir / "val.npy")
         self.val_windows = batches.val_windows(val, tcfg.val_tokens, context, tcfg.batch_size)
-        self.mcfg = ModelConfig.from_size(size, self.data_meta["vocab_size"], context, tcfg.precision)
+        # The model as configured, or `mcfg` (e.g. read with a position scaling: train/extend.py).
+        self.mcfg = mcfg or ModelConfig.from_size(size, self.data_meta["vocab_size"], context, tcfg.precision)
         self.tokens_per_step = tcfg.batch_size * context
         mesh = data_mesh(tcfg.batch_size)
         print(f"{name}: data-parallel over {mesh.devices.size} devices ({jax.devices()[0].platform})", file=sys.stderr)
