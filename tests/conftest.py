@@ -33,6 +33,23 @@ def long_context_spec(**extend) -> str:
     return json.dumps(cfg)
 
 
+# The instruction-tuning stage (off in the smoke study), small enough for tests.
+INSTRUCT = {
+    "enabled": True, "checkpoints": 2, "steps": 6, "batch_size": 4, "n_checkpoints": 2, "tune_examples": 200,
+    "n_items": 6, "max_new_tokens": 4,
+}  # fmt: skip
+
+
+def instruct_spec(**changes) -> str:
+    """The smoke study with INSTRUCT (updated by `changes`), as --spec JSON."""
+    from emergence.errors import ConfigError
+    from emergence.io import load_yaml
+
+    cfg = load_yaml(SMOKE, ConfigError)
+    cfg["instruct"] = {**INSTRUCT, **changes}
+    return json.dumps(cfg)
+
+
 @pytest.fixture(scope="session")
 def smoke_cfg():
     return load_config(SMOKE)

@@ -15,15 +15,17 @@ LAYERS = {
     "train": 4,
     "evaluate": 4,
     "analysis": 5,
+    "instruct": 5,
     "report": 6,
     "perf": 7,
     "arguments": 7,
     "perf_commands": 8,
     "context_commands": 8,
+    "instruct_commands": 8,
     "cli": 9,
     "__main__": 10,
 }
-STAGES = ("data", "train", "evaluate", "analysis", "report")
+STAGES = ("data", "train", "evaluate", "instruct", "analysis", "report")
 
 
 def _unit(module: str) -> str:

@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 import markupsafe
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import LONG_CONTEXT
+from conftest import INSTRUCT, LONG_CONTEXT
 
 from emergence.analysis.collect import RESULT_COLUMNS
 from emergence.report.catalog import FIGURES
@@ -106,8 +107,9 @@ def test_study_ends_with_tables_figures_and_report(study):
     assert pd.read_csv(study / "reports/tables/forecast.csv").empty
     note = json.loads((study / "reports/tables/forecast.json").read_text())["note"]
     assert "leaves 1 size(s)" in note and note in page
-    # The long-context stage is off: an empty table, and figures that say so.
+    # The long-context and instruction-tuning stages are off: empty tables, figures that say so.
     assert pd.read_csv(study / "reports/tables/long_context.csv").empty
+    assert pd.read_csv(study / "reports/tables/instruct.csv").empty and "Instruction tuning</h2>" not in page
 
 
 def _browser():
@@ -217,6 +219,37 @@ def test_the_long_context_stage_runs_on_the_trained_models_and_reruns_only_itsel
     longer = {"long_context": {**LONG_CONTEXT, "extend": {**LONG_CONTEXT["extend"], "steps": 6}}}
     assert planned_jobs(snakemake(work, "-n", change=longer)) == {"all": 1, "extend": 2, "long_context": 2,
                                                                    **DOWNSTREAM}  # fmt: skip
+
+
+def test_adding_instruction_tuning_reruns_nothing_upstream(study, tmp_path):
+    work = tmp_path / "study"
+    shutil.copytree(study, work, symlinks=True)
+    change = {"instruct": INSTRUCT}
+    # Adding the stage trains and evaluates nothing again: one dataset, one tuning job per model.
+    assert planned_jobs(snakemake(work, "-n", change=change)) == {"all": 1, "instructions": 1, "instruct": 2,
+                                                                   **DOWNSTREAM}  # fmt: skip
+    result = snakemake(work, change=change)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = pd.read_csv(work / "reports/tables/instruct.csv")
+    assert set(table["model"]) == {"a-8192-s0", "b-8192-s0"} and set(table["prompt"]) == {"tuned", "base"}
+    assert set(table["task"]) == {f"instruct_{f}" for f in ("last_word", "add3", "fact", "judge")}
+    # Each row sits at its base checkpoint's pretraining loss, the results table's loss there.
+    losses = pd.read_csv(work / "reports/tables/results.csv").groupby(["model", "step"])["loss"].first()
+    assert np.allclose(table["loss"], losses.loc[list(zip(table["model"], table["step"]))].to_numpy())
+    thresholds = pd.read_csv(work / "reports/tables/instruct_thresholds.csv")
+    assert {"exact_match", "tuning_gain"} <= set(thresholds["metric"]) and set(thresholds["prompt"]) == {
+        "tuned",
+        "base",
+    }
+    page = (work / "reports/index.html").read_text()
+    assert "Instruction tuning</h2>" in page and "Instruction following on held-out families has a loss" in page
+    assert "instruction tuning (tune + evaluate)" in page  # its row in the run-time table
+    # A tuning setting reruns the tunings only; a dataset setting rebuilds the dataset too.
+    steps = {"instruct": {**INSTRUCT, "steps": 8}}
+    assert planned_jobs(snakemake(work, "-n", change=steps)) == {"all": 1, "instruct": 2, **DOWNSTREAM}
+    items = {"instruct": {**INSTRUCT, "n_items": 5}}
+    assert planned_jobs(snakemake(work, "-n", change=items)) == {"all": 1, "instructions": 1, "instruct": 2,
+                                                                  **DOWNSTREAM}  # fmt: skip
 
 
 def test_adding_a_task_adds_only_its_jobs(study):

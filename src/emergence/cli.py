@@ -17,6 +17,7 @@ from pathlib import Path
 from emergence import arguments as A
 from emergence.context_commands import add_context_commands
 from emergence.errors import ConfigError, EmergenceError
+from emergence.instruct_commands import add_instruct_commands
 from emergence.model.rope import METHODS
 from emergence.perf_commands import add_perf_commands
 
@@ -124,7 +125,7 @@ def cmd_collect(args) -> dict:
 
     table = collect(
         [Path(p) for p in args.models], [Path(p) for p in args.evals], Path(args.out_dir),
-        [Path(p) for p in args.long_context],
+        [Path(p) for p in args.long_context], [Path(p) for p in args.instruct],
     )  # fmt: skip
     return {"rows": len(table), "models": len(args.models), "tasks": int(table["task"].nunique())}
 
@@ -279,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", nargs="+", required=True, help="model.json files")
     p.add_argument("--evals", nargs="+", required=True, help="evaluation tables (.parquet)")
     p.add_argument("--long-context", nargs="*", default=[], help="long-context stage tables (.parquet)")
+    p.add_argument("--instruct", nargs="*", default=[], help="instruction-tuning stage tables (.parquet)")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_collect)
 
@@ -330,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_compare)
 
     add_context_commands(sub)
+    add_instruct_commands(sub)
     add_perf_commands(sub)
     return parser
 

@@ -1,5 +1,6 @@
 # Analysis stage: every evaluation and loss log joined into the results table (collect),
-# then thresholds, the collapse test and the scaling law (analyze), and the forecast of the
+# then thresholds (also of the instruction-tuning rows), the collapse test and the scaling
+# law (analyze), and the forecast of the
 # largest size from the smaller ones (forecast).
 
 
@@ -9,28 +10,32 @@ rule collect:
         logs=expand("results/models/{model}/train_log.jsonl", model=RUNS),
         evals=evaluations(),
         long_context=long_context_tables(),
+        instruct=instruct_tables(),
         code=code("analysis/collect.py"),
     output:
         csv=report("reports/tables/results.csv", caption="../report/results.rst", category="Tables"),
         parquet="reports/tables/results.parquet",
         training="reports/tables/training.csv",
         long_context="reports/tables/long_context.csv",
+        instruct=multiext("reports/tables/instruct.", "csv", "parquet"),
     conda:
         "../../environment.yml"
     log:
         "logs/collect.log",
     shell:
         "$EMERGENCE_PYTHON -m emergence collect --models {input.summaries:q} --evals {input.evals:q}"
-        " --long-context {input.long_context:q} --out-dir reports/tables > {log:q} 2>&1"
+        " --long-context {input.long_context:q} --instruct {input.instruct:q} --out-dir reports/tables > {log:q} 2>&1"
 
 
 rule analyze:
     input:
         results="reports/tables/results.parquet",
         training="reports/tables/training.csv",
+        instruct="reports/tables/instruct.parquet",
         code=code("analysis", "evaluate/metrics.py"),
     output:
         thresholds=report("reports/tables/thresholds.csv", caption="../report/thresholds.rst", category="Tables"),
+        instruct="reports/tables/instruct_thresholds.csv",
         collapse=report("reports/tables/collapse.csv", caption="../report/collapse.rst", category="Tables"),
         scaling="reports/tables/scaling.json",
     params:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import emergence
 from emergence import evaluate as evaluation_stage
+from emergence import instruct as instruct_stage
 from emergence import train as training_stage
 from emergence.config import (
     MODEL_NAME_PATTERN,
@@ -172,6 +173,29 @@ def long_context_tables():
     first, largest = config["models"]["seeds"][0], max(config["models"]["token_budgets"])
     probed = [m for m, r in RUNS.items() if r.seed == first and r.tokens == largest]
     return expand("results/long_context/{model}.parquet", model=probed)
+
+
+_INSTRUCTION_DATA = ("tune_families", "heldout_families", "tune_examples", "n_items", "max_new_tokens")
+
+
+def instructions_spec():
+    """What the instruction dataset depends on: the seed, the corpus generator, its families and sizes."""
+    ic = {k: config["instruct"][k] for k in _INSTRUCTION_DATA}
+    return as_json({"seed": config["seed"], "corpus": config["corpus"], "instruct": {**ic, "enabled": True}})
+
+
+def instruct_spec():
+    """What a model's tunings depend on: the training settings and the instruct settings."""
+    return as_json({k: config[k] for k in ("seed", "corpus", "models", "training", "instruct")})
+
+
+def instruct_tables():
+    """One table per tuned model (those of instruct.budgets), when the stage is on."""
+    ic = config["instruct"]
+    if not ic["enabled"]:
+        return []
+    budgets = set(ic["budgets"] or config["models"]["token_budgets"])
+    return expand("results/instruct/{model}.parquet", model=[m for m, r in RUNS.items() if r.tokens in budgets])
 
 
 def task_inputs(wildcards):

@@ -41,12 +41,17 @@ rule report:
             "forecast.csv",
             "forecast.json",
             "long_context.csv",
+            "instruct.parquet",
+            "instruct_thresholds.csv",
         ),
         code=code(
             "report/page.py",
             "report/catalog.py",
             "report/findings.py",
             "report/long_context.py",
+            "report/instruct.py",
+            "instruct/families.py",
+            "instruct/dataset.py",
             "report/templates/index.html.j2",
         ),
     output:

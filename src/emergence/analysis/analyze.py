@@ -167,11 +167,17 @@ def scaling_fit(training: pd.DataFrame, n_boot: int, seed: int) -> tuple[dict, p
 
 def analyze(cfg: AnalysisConfig, tables: Path) -> pd.DataFrame:
     """Thresholds, collapse test and scaling law from `tables` (results.parquet, training.csv),
-    written beside them as thresholds.csv, collapse.csv and scaling.json; returns the thresholds."""
+    written beside them as thresholds.csv, collapse.csv and scaling.json, and the thresholds
+    of the instruction-tuning rows (instruct.parquet, where present) as instruct_thresholds.csv
+    (empty without rows); returns the thresholds."""
     tables = Path(tables)
     results = read_results(tables / "results.parquet")
     thresholds = thresholds_table(results, cfg.n_boot, cfg.seed, cfg.level, cfg.bootstrap)
     write_table(thresholds, csv=tables / "thresholds.csv")
+    instruct = tables / "instruct.parquet"
+    tuned = read_results(instruct) if instruct.exists() else pd.DataFrame()
+    tuned = thresholds_table(tuned, cfg.n_boot, cfg.seed, cfg.level, cfg.bootstrap) if len(tuned) else tuned
+    write_table(tuned, csv=tables / "instruct_thresholds.csv")
     write_table(collapse_table(results), csv=tables / "collapse.csv")
     training = read_csv_columns(tables / "training.csv", ("model", "step", "val_loss"))
     fit, points = scaling_fit(training, cfg.n_boot, cfg.seed)

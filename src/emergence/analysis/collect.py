@@ -10,6 +10,9 @@
   budgets of one size and seed share their checkpoints before they branch (the same
   weights): each such checkpoint appears once, under the largest budget that has it.
 - `training`: every logged training step of every model (the loss curves).
+- `instruct`: the instruction-tuning stage's rows (emergence.instruct.stage) in the results
+  table's columns, `loss` being the pretraining loss of the *base* checkpoint each row's
+  tuning started from (no rows, only the header, when the stage is off).
 - `long_context`: the long-context stage's rows (evaluate/long_context.py) of every probed
   model, with its size, budget and seed (no rows, only the header, when the stage is off).
 """
@@ -146,16 +149,27 @@ def long_context_table(model_dirs: list[Path], files: list[Path]) -> pd.DataFram
     return table[LONG_CONTEXT_COLUMNS]
 
 
+def instruct_table(model_dirs: list[Path], files: list[Path]) -> pd.DataFrame:
+    """The instruction-tuning stage's tables joined like evaluations: each row with its base
+    checkpoint's pretraining loss."""
+    if not files:
+        return pd.DataFrame(columns=[*RESULT_COLUMNS, "n_layers"])
+    return results_table(model_dirs, files)
+
+
 def collect(
-    model_summaries: list[Path], eval_files: list[Path], out_dir: Path, long_context: list[Path] = ()
-) -> pd.DataFrame:
-    """results.{csv,parquet}, training.csv and long_context.csv in `out_dir` from the
-    models' summaries (model.json, beside each train_log.jsonl), their evaluation tables
-    and their long-context tables."""
+    model_summaries: list[Path], eval_files: list[Path], out_dir: Path, long_context: list[Path] = (),
+    instruct: list[Path] = (),
+) -> pd.DataFrame:  # fmt: skip
+    """results.{csv,parquet}, training.csv, long_context.csv and instruct.{csv,parquet} in
+    `out_dir` from the models' summaries (model.json, beside each train_log.jsonl), their
+    evaluation tables, their long-context tables and their instruction-tuning tables."""
     model_dirs = [Path(p).parent for p in model_summaries]
     out = Path(out_dir)
     table = results_table(model_dirs, [Path(p) for p in eval_files])
     write_table(training_table(model_dirs), csv=out / "training.csv")
     write_table(long_context_table(model_dirs, [Path(p) for p in long_context]), csv=out / "long_context.csv")
+    tuned = instruct_table(model_dirs, [Path(p) for p in instruct])
+    write_table(tuned, csv=out / "instruct.csv", parquet=out / "instruct.parquet")
     write_table(table, csv=out / "results.csv", parquet=out / "results.parquet")
     return table

@@ -169,6 +169,26 @@ class LongContextConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class InstructConfig:
+    enabled: bool
+    # Families tuned on and families evaluated zero-shot (disjoint).
+    tune_families: tuple[str, ...]
+    heldout_families: tuple[str, ...]
+    # Checkpoints tuned per model, and the token budgets whose models are tuned (None: all).
+    checkpoints: int
+    budgets: tuple[int, ...] | None
+    # Each tuning: optimizer steps, windows per step, peak learning rate, checkpoints saved.
+    steps: int
+    batch_size: int
+    learning_rate: float
+    n_checkpoints: int
+    # Tuning examples in the stream; held-out instructions per family; generation cap.
+    tune_examples: int
+    n_items: int
+    max_new_tokens: int
+
+
+@dataclasses.dataclass(frozen=True)
 class AnalysisConfig:
     # Bootstrap resamples (threshold intervals, scaling-law standard errors), their seed,
     # and the confidence level of threshold intervals.
@@ -199,6 +219,7 @@ class StudyConfig:
     training: TrainingConfig
     tasks: dict[str, TaskSpec]
     long_context: LongContextConfig
+    instruct: InstructConfig
     analysis: AnalysisConfig
     plots: PlotsConfig
 
@@ -236,6 +257,7 @@ class StudyConfig:
                     for k, v in cfg["long_context"].items()
                 }
             ),  # fmt: skip
+            instruct=InstructConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg["instruct"].items()}),
             analysis=AnalysisConfig(**cfg["analysis"]),
             plots=PlotsConfig(**{**cfg["plots"], "formats": tuple(cfg["plots"]["formats"])}),
         )

@@ -90,6 +90,7 @@ def validate(raw: dict | None) -> dict:
     for name, task in cfg["tasks"].items():
         _check_task(name, task)
     _check_long_context(cfg)
+    _check_instruct(cfg)
     if cfg["corpus"]["source"] == "files" and not cfg["corpus"]["files"]:
         raise ConfigError("config key 'corpus.files': source is 'files' but no files are listed")
     return cfg
@@ -158,3 +159,20 @@ def _check_long_context(cfg: dict) -> None:
                 f"{where}.many_shot_task': task {task!r} is of kind {cfg['tasks'][task]['kind']}; "
                 f"many-shot needs one of {', '.join(sorted(_MC_KINDS - _FILE_KINDS))}"
             )
+
+
+def _check_instruct(cfg: dict) -> None:
+    ic, where = cfg["instruct"], "config key 'instruct"
+    if not ic["enabled"]:
+        return
+    both = sorted(set(ic["tune_families"]) & set(ic["heldout_families"]))
+    if both:
+        raise ConfigError(
+            f"{where}.heldout_families': {both} also in tune_families; a held-out family is never tuned on"
+        )
+    if cfg["corpus"]["source"] != "synthetic":
+        raise ConfigError(f"{where}.enabled': instruction families draw on the synthetic corpus's world; "
+                          "set corpus.source: synthetic or instruct.enabled: false")  # fmt: skip
+    unknown = sorted(set(ic["budgets"] or ()) - set(cfg["models"]["token_budgets"]))
+    if unknown:
+        raise ConfigError(f"{where}.budgets': {unknown} not in models.token_budgets")

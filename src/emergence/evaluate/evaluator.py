@@ -143,7 +143,7 @@ def kshot_gains(requests: tuple[Request, ...], scored: list[dict]) -> dict[tuple
     return out
 
 
-def _evaluate_step(inf, params, task: Task, at: dict, enc, tokenizer, val) -> tuple[list[dict], list[dict]]:
+def evaluate_step(inf, params, task: Task, at: dict, enc, tokenizer, val) -> tuple[list[dict], list[dict]]:
     """(metric rows, sample rows) of one task at one checkpoint."""
     kind, rows, samples = KINDS[task.kind], [], []
     if kind.scoring == HEADS:
@@ -254,7 +254,7 @@ def evaluate_tasks(
         for task in tasks:
             inf, val = engines[reading(task)]
             at = {"model": summary["name"], "task": task.task, "step": step, "tokens": step * tokens_per_step}
-            rows, samples = _evaluate_step(inf, params, task, at, enc, tokenizer, val)
+            rows, samples = evaluate_step(inf, params, task, at, enc, tokenizer, val)
             out[task.task][0].extend(rows)
             out[task.task][1].extend(samples)
         if progress:

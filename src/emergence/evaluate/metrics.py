@@ -16,6 +16,8 @@ from collections.abc import Callable
 # loss along validation documents (Olsson et al.'s in-context-learning score), or the
 # attention heads on repeated random tokens (induction heads).
 MC, GENERATION, ICL, HEADS = "multiple_choice", "generation", "icl", "heads"
+# Instruction tuning (emergence.instruct): what tuning adds to a base checkpoint's generations.
+TUNING = "tuning"
 
 
 def uniform_prefix_matching(half: int) -> float:
@@ -114,6 +116,9 @@ _DECLARED = (
     ),
     Metric("copying", HEADS, "copying score of that head (logits)", chance=lambda n: 0.0),
     Metric("repeat_loss_gain", HEADS, "loss on 1st minus 2nd repeat (nats)", chance=lambda n: 0.0),
+    # Exact match of the instruction-tuned checkpoint minus its untuned base on the same
+    # held-out instructions (per item, then averaged): what tuning adds (emergence.instruct).
+    Metric("tuning_gain", TUNING, "instruction-tuning gain (exact match, tuned minus base)", chance=lambda n: 0.0),
     Metric("repeat_loss_first", HEADS, "loss on the 1st repeat (nats)", higher_is_better=False, analysed=False),
     Metric("repeat_loss_second", HEADS, "loss on the 2nd repeat (nats)", higher_is_better=False, analysed=False),
 )

@@ -144,6 +144,8 @@ KINDS: dict[str, Kind] = {
     "copying": Kind(GENERATION, _copying),
     "mmlu": Kind(MC, _benchmark("mmlu"), synthetic=False),
     "gsm8k": Kind(GENERATION, _benchmark("gsm8k"), numeric=True, synthetic=False),
+    # Held-out instructions of the instruction-tuning stage (emergence.instruct builds them).
+    "instruction": Kind(GENERATION, None),
     "icl_score": Kind(ICL, None),
     "induction_heads": Kind(HEADS, None),
 }

@@ -16,6 +16,7 @@ from collections.abc import Callable
 RESULTS, TRAINING, THRESHOLDS, SCALING = "results.parquet", "training.csv", "thresholds.csv", "scaling.json"
 FORECAST = ("forecast.csv", "forecast.json")
 LONG_CONTEXT = "long_context.csv"
+INSTRUCT = ("instruct.parquet", "instruct_thresholds.csv")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +172,24 @@ FIGURES: tuple[Figure, ...] = (
         "position scaling and per band of the probed models' final pretraining loss (mean and 95% interval over "
         "the models of the band); 'cut to L' keeps only the prompt's last L tokens. The dotted line is chance.",
         (LONG_CONTEXT,),
+    ),
+    Figure(
+        "instruct",
+        "Instruction following on held-out families",
+        "Exact match on instructions of families no tuning example used, zero-shot, against the pretraining loss "
+        "of the base checkpoint (nats/token, log scale; lower to the right), coloured by model size: 'tuned' is "
+        "the checkpoint after instruction tuning on the other families (loss on the responses only), 'base' the "
+        "same checkpoint untuned (the control, same prompts). Lines and bands as in the first figure: the best "
+        "fit, and the onset with its 95% interval where the verdict is emergent.",
+        INSTRUCT,
+    ),
+    Figure(
+        "instruct_gain",
+        "What instruction tuning adds",
+        "Tuning gain (per item, tuned minus base exact match, averaged) on each held-out family against the base "
+        "checkpoint's pretraining loss; the dotted line is no gain. A gain that appears only below some loss is "
+        "a threshold for benefiting from instruction tuning.",
+        INSTRUCT,
     ),
 )
 BY_NAME: dict[str, Figure] = {f.name: f for f in FIGURES}

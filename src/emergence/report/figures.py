@@ -25,6 +25,7 @@ from emergence.config import PlotsConfig
 from emergence.evaluate.metrics import METRICS
 from emergence.io import read_csv_columns, read_json
 from emergence.report import forecast_panel, long_context
+from emergence.report import instruct as instruct_panels
 from emergence.report import panels as F
 from emergence.report.catalog import BY_NAME
 
@@ -55,6 +56,13 @@ class Tables:
     @functools.cached_property
     def long_context(self) -> pd.DataFrame:
         return pd.read_csv(self.directory / "long_context.csv")
+
+    @functools.cached_property
+    def instruct(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """The instruction-tuning rows (instruct.parquet) and their thresholds."""
+        path = self.directory / "instruct_thresholds.csv"
+        thresholds = pd.read_csv(path) if path.stat().st_size > 1 else None
+        return read_results(self.directory / "instruct.parquet"), thresholds
 
     @functools.cached_property
     def forecast(self) -> tuple[pd.DataFrame, dict]:
@@ -211,6 +219,33 @@ def passkey(t: Tables, cfg: PlotsConfig):
 
 def many_shot(t: Tables, cfg: PlotsConfig):
     return _long_context(t, "many_shot", long_context.many_shot)
+
+
+NO_INSTRUCT = "No instruction tuning in this study (instruct.enabled is false)."
+
+
+def _instruct_rows(t: Tables, metric: str) -> pd.DataFrame:
+    rows, _ = t.instruct
+    d = fitted_checkpoints(rows)
+    return d[d.metric == metric]
+
+
+def _strip(thresholds: pd.DataFrame | None) -> pd.DataFrame | None:
+    return None if thresholds is None else thresholds.assign(task=thresholds.task.str.removeprefix("instruct_"))
+
+
+def instruct(t: Tables, cfg: PlotsConfig):
+    d = _instruct_rows(t, "exact_match")
+    return instruct_panels.figure(d, t.instruct[1], _curve, cfg.palette) if len(d) else _placeholder(NO_INSTRUCT)
+
+
+def instruct_gain(t: Tables, cfg: PlotsConfig):
+    d = _instruct_rows(t, "tuning_gain")
+    if not len(d):
+        return _placeholder(NO_INSTRUCT)
+    title = "What instruction tuning adds (tuned minus base exact match)"
+    d = d.assign(task=d.task.str.removeprefix("instruct_"))
+    return F.performance_vs_x(d, "loss", _strip(t.instruct[1]), _curve, cfg.palette, title)
 
 
 def draw(name: str, tables: Path, out_dir: Path, cfg: PlotsConfig) -> list[Path]:

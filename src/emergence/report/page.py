@@ -13,7 +13,7 @@ from emergence.analysis.analyze import pooled
 from emergence.analysis.collect import read_results
 from emergence.evaluate.metrics import MAIN, METRICS
 from emergence.io import atomic_write, read_json
-from emergence.report import findings, long_context
+from emergence.report import findings, instruct, long_context
 from emergence.report.catalog import FIGURES
 
 
@@ -26,7 +26,8 @@ def _table(df: pd.DataFrame) -> str:
 
 # Benchmark files by stage (the first part of their path under benchmarks/), in DAG order.
 _STAGES = {"corpus": "corpus", "tokenizer": "tokenizer", "shards": "shards", "trunks": "train (WSD trunks)",
-           "train": "train", "evals": "evaluate", "analyze": "analyse", "forecast": "forecast",
+           "train": "train", "evals": "evaluate", "long_context": "long context", "extend": "context extension",
+           "instruct": "instruction tuning (tune + evaluate)", "analyze": "analyse", "forecast": "forecast",
            "figures": "figures"}  # fmt: skip
 
 
@@ -81,6 +82,19 @@ def icl_summary(results: pd.DataFrame, n_best: int = 10) -> list[str]:
     return out
 
 
+def _instruct_section(tables: Path, thresholds: pd.DataFrame, config: dict, columns: list[str]) -> tuple[list, str]:
+    """The instruction-tuning sentences and thresholds table (none for tables from before the
+    stage existed, or a study without it)."""
+    if not (tables / "instruct.parquet").exists():
+        return [], ""
+    rows = read_results(tables / "instruct.parquet")
+    path = tables / "instruct_thresholds.csv"
+    inst = pd.read_csv(path) if path.exists() and path.stat().st_size > 1 else pd.DataFrame()
+    kinds = {name: t.get("kind") for name, t in (config.get("tasks") or {}).items()}
+    shown = pooled(inst)[[c for c in columns if c in inst]] if len(inst) else inst
+    return instruct.sentences(rows, inst, thresholds, kinds), _table(shown)
+
+
 def write_report(out: Path, *, config: dict, tables: Path, figures_dir: Path, bench_dir: Path) -> None:
     """Render the published page (templates/index.html.j2) of a study from its tables and figures."""
     tables = Path(tables)
@@ -107,6 +121,7 @@ def write_report(out: Path, *, config: dict, tables: Path, figures_dir: Path, be
         if (Path(figures_dir) / f"{f.name}.png").exists()
     ]
     times = stage_times(bench_dir)
+    instruct_sentences, instruct_table = _instruct_section(tables, thresholds, config, columns)
     # Tables from before the forecast stage existed have no forecast: the page leaves it out.
     has_forecast = (tables / "forecast.csv").exists()
     forecast = pd.read_csv(tables / "forecast.csv") if has_forecast else pd.DataFrame()
@@ -133,6 +148,8 @@ def write_report(out: Path, *, config: dict, tables: Path, figures_dir: Path, be
         long_context_sentences=long_context.sentences(pd.read_csv(tables / "long_context.csv"))
         if (tables / "long_context.csv").exists()
         else [],
+        instruct_sentences=instruct_sentences,
+        instruct_table=instruct_table,
         figures=figures,
         stage_times=_table(times),
         config_yaml=yaml.safe_dump(config, sort_keys=False),

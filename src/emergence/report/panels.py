@@ -86,7 +86,7 @@ def loss_curves(training: pd.DataFrame, palette: str):
     return g.figure
 
 
-def _threshold_marks(ax, panel: str, d: pd.DataFrame, thresholds: pd.DataFrame, curve, x: str, metric: str) -> None:
+def threshold_marks(ax, panel: str, d: pd.DataFrame, thresholds: pd.DataFrame, curve, x: str, metric: str) -> None:
     """The fitted curve, the onset and its interval (all seeds pooled) and each seed's own
     onset (triangles along the top) on one panel of performance against loss."""
     rows = thresholds[
@@ -140,7 +140,7 @@ def performance_vs_x(
         if d["chance"].notna().any():
             ax.axhline(d["chance"].dropna().iloc[0], color="grey", ls=":", lw=1.2, label="chance")
         if thresholds is not None and x == "loss":
-            _threshold_marks(ax, panel, d, thresholds, curve, x, metric)
+            threshold_marks(ax, panel, d, thresholds, curve, x, metric)
         else:
             ax.set_title(panel)
         if x == "loss":

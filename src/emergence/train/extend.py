@@ -63,7 +63,7 @@ def extend(model_dir: Path, ext: Extension, tcfg: TrainingConfig, data_dir: Path
     steps = checkpoint_steps(ext.steps, ext.n_checkpoints)
     print(f"{name}: {ext.steps} steps at {scaled.context} tokens x {batch}, {ext.method} x {ext.factor:g}",
           file=sys.stderr)  # fmt: skip
-    state = job.resume(fp) or _from_base(job, model_dir, base)
+    state = job.resume(fp) or from_checkpoint(job, model_dir, base["checkpoint_steps"][-1])
     state = job.advance(state, steps, fp, progress)
     job.ckpts.close()
     summary = {
@@ -83,13 +83,13 @@ def extend(model_dir: Path, ext: Extension, tcfg: TrainingConfig, data_dir: Path
     return summary
 
 
-def _from_base(job: _Job, model_dir: Path, base: dict) -> State:
-    """Step 0 of the extension: the base model's final parameters, a fresh optimizer state."""
+def from_checkpoint(job: _Job, model_dir: Path, step: int) -> State:
+    """Step 0 of a fine-tuning job (an extension, an instruction tuning): the parameters of
+    the model in `model_dir` at `step`, a fresh optimizer state."""
     ckpts = Checkpoints(model_dir / "checkpoints")
-    final = base["checkpoint_steps"][-1]
-    if final not in ckpts.steps():
-        raise InputError(f"{ckpts.directory} has no checkpoint at its final step {final}: retrain the model")
-    params = job.restore(ckpts, final).params
+    if step not in ckpts.steps():
+        raise InputError(f"{ckpts.directory} has no checkpoint at step {step}: retrain the model")
+    params = job.restore(ckpts, step).params
     ckpts.close()
     _, opt_state = job.engine.init(job.seed)
     return State(0, params, opt_state, [], {})

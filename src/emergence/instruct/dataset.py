@@ -1,0 +1,120 @@
+"""The instruction dataset of a study: tuning examples of the tuning families, and one
+evaluation task per held-out family, checked against the corpus and the tuning data.
+
+Data file contract (`results/instruct/data.json`):
+- `tune_families`, `heldout_families`: the configured split (disjoint);
+- `tune`: the tuning examples in order, each [family, prompt, response];
+- `tasks`: one task file's content (`evaluate.items.Task`, kind `instruction`) per held-out
+  family, named `instruct_<family>`: zero-shot requests whose text is the instruction
+  prompt and whose answer is the response without its leading space;
+- `contamination`: evaluated prompts found verbatim in the training corpus and in the tuning
+  examples (both 0, or the build fails).
+Everything is a pure function of the study seed and the `instruct` settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from emergence.config import StudyConfig
+from emergence.data.corpus import iter_texts
+from emergence.data.synthetic import World
+from emergence.errors import ConfigError, InputError
+from emergence.evaluate.items import Request, Task
+from emergence.evaluate.metrics import GENERATION, chance_levels
+from emergence.instruct.families import PROMPT, Example, draw_examples
+from emergence.io import read_json, write_json
+
+PROMPT_STYLE, STOPS = "instruct", ("\n",)
+
+
+def task_name(family: str) -> str:
+    return f"instruct_{family}"
+
+
+def _family_rng(seed: int, stream: int, family: str) -> np.random.Generator:
+    # Keyed by the family's name, so adding a family leaves the others' draws unchanged.
+    return np.random.default_rng([seed, stream, zlib.crc32(family.encode())])
+
+
+def tuning_examples(cfg: StudyConfig) -> list[Example]:
+    """`instruct.tune_examples` examples of the tuning families, as many of each (the
+    remainder to the first ones), in a shuffled order."""
+    ic, world = cfg.instruct, World.build(cfg.corpus.synthetic, cfg.seed)
+    n, k = divmod(ic.tune_examples, len(ic.tune_families))
+    examples = []
+    for i, family in enumerate(ic.tune_families):
+        examples += draw_examples(world, family, "tune", n + (i < k), _family_rng(cfg.seed, 19, family))
+    order = np.random.default_rng([cfg.seed, 20]).permutation(len(examples))
+    return [examples[i] for i in order]
+
+
+def heldout_task(cfg: StudyConfig, family: str) -> Task:
+    """The zero-shot evaluation task of held-out `family`: `instruct.n_items` distinct items
+    of its eval split."""
+    ic, world = cfg.instruct, World.build(cfg.corpus.synthetic, cfg.seed)
+    try:
+        items = draw_examples(world, family, "eval", ic.n_items, _family_rng(cfg.seed, 23, family), distinct=True)
+    except ValueError as e:
+        raise ConfigError(f"config key 'instruct.n_items': {e}") from None
+    requests = tuple(
+        Request(
+            PROMPT_STYLE, 0, "none", ex.key, ex.prompt, ex.response, ex.answer, max_new=ic.max_new_tokens, stops=STOPS
+        )  # fmt: skip
+        for ex in items
+    )
+    spec = {"family": family, "n_items": ic.n_items, "max_new_tokens": ic.max_new_tokens, "seed": cfg.seed}
+    return Task(task_name(family), "instruction", GENERATION, spec, requests, chance_levels(GENERATION, 0),
+                items=tuple(dataclasses.asdict(ex) for ex in items), n_items=len(items))  # fmt: skip
+
+
+def contamination(tasks: list[Task], tune: list[Example], corpus_text: str) -> dict[str, int]:
+    """Evaluated prompts (instruction and response) found in the corpus, and evaluated
+    instructions found among the tuning examples' (whatever their responses)."""
+    tuned = {ex.prompt for ex in tune}
+    asked = [(r.text, r.text + r.target) for t in tasks for r in t.requests]
+    return {
+        "corpus": sum(whole in corpus_text for _, whole in asked),
+        "tuning": sum(prompt in tuned for prompt, _ in asked),
+    }
+
+
+def build_dataset(cfg: StudyConfig, corpus_dir: Path, out: Path) -> dict:
+    """Write the data file (see the module's contract); InputError if an evaluated prompt
+    occurs in the corpus or the tuning data. Returns its counts."""
+    ic = cfg.instruct
+    tune = tuning_examples(cfg)
+    tasks = [heldout_task(cfg, f) for f in ic.heldout_families]
+    corpus = "\n\n".join(iter_texts(Path(corpus_dir) / "train.jsonl"))
+    found = contamination(tasks, tune, corpus)
+    marker = PROMPT.split("{")[0]
+    if marker in corpus:
+        raise InputError(
+            f"{corpus_dir}/train.jsonl contains {marker!r}: the instruction format must be new to the model"
+        )
+    if any(found.values()):
+        raise InputError(f"instruction dataset: held-out prompts found verbatim in {found} (must be 0)")
+    write_json(
+        out,
+        {
+            "tune_families": list(ic.tune_families),
+            "heldout_families": list(ic.heldout_families),
+            "tune": [[ex.family, ex.prompt, ex.response] for ex in tune],
+            "tasks": [t.to_dict() for t in tasks],
+            "contamination": found,
+        },
+    )
+    return {"tune": len(tune), "tasks": {t.task: t.n_items for t in tasks}, "contamination": found}
+
+
+def read_dataset(path: Path) -> tuple[list[tuple[str, str, str]], list[Task]]:
+    """(tuning examples as (family, prompt, response), held-out tasks) of a data file."""
+    data = read_json(path, "instruction dataset")
+    try:
+        return [tuple(t) for t in data["tune"]], [Task.from_dict(t) for t in data["tasks"]]
+    except (KeyError, TypeError) as e:
+        raise InputError(f"{path} is not an instruction dataset written by `emergence instructions` ({e})") from None

@@ -1,0 +1,146 @@
+"""What the report says about instruction tuning, generated from reports/tables/instruct.csv
+(the stage's rows, each at its base checkpoint's pretraining loss) and
+instruct_thresholds.csv (the same threshold analysis as every task's), beside the few-shot
+thresholds of the tasks that ask for the same abilities (thresholds.csv)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from emergence.analysis.analyze import pooled
+from emergence.instruct.dataset import task_name
+from emergence.instruct.families import FAMILIES
+from emergence.report.findings import with_interval
+
+TUNED, BASE, EM, GAIN = "tuned", "base", "exact_match", "tuning_gain"
+
+
+def family_of(task: str) -> str:
+    return task.removeprefix("instruct_")
+
+
+def _row(thresholds: pd.DataFrame, task: str, prompt: str, metric: str):
+    if not len(thresholds):
+        return None
+    rows = pooled(thresholds)
+    rows = rows[(rows.task == task) & (rows.prompt == prompt) & (rows.metric == metric)]
+    return rows.iloc[0] if len(rows) else None
+
+
+def _verdict(r) -> str:
+    if r is None:
+        return "not fitted"
+    if r.verdict == "emergent":
+        return f"emergent, onset {with_interval(r.threshold, r.ci_low, r.ci_high)} nats"
+    return f"{r.verdict} ({r.reason})" if isinstance(r.reason, str) and r.reason else str(r.verdict)
+
+
+def _few_shot(family: str, thresholds: pd.DataFrame, kinds: dict[str, str]) -> list[pd.Series]:
+    """The pooled main-metric rows (standard prompt) of the study's tasks that ask, with
+    demonstrations or none, for the family's ability (its related task kinds)."""
+    if not len(thresholds):
+        return []
+    rows = pooled(thresholds)
+    rows = rows[(rows.prompt == "standard") & rows.metric.isin(("acc", EM))]
+    return [r for task, kind in kinds.items() if kind in FAMILIES[family].related
+            for _, r in rows[rows.task == task].iterrows()]  # fmt: skip
+
+
+def _compare(tuned, few) -> str:
+    if tuned is None or few is None or tuned.verdict != "emergent" or few.verdict != "emergent":
+        return ""
+    if tuned.ci_high < few.ci_low:
+        return " Tuned instruction following needs a lower loss than the few-shot ability (intervals apart)."
+    if tuned.ci_low > few.ci_high:
+        return " Tuned instruction following appears at a higher loss than the few-shot ability (intervals apart)."
+    return " The two onsets' intervals overlap: no evidence that they differ."
+
+
+def _best(rows: pd.DataFrame, task: str) -> str:
+    """Mean exact match of tuned and base checkpoints among the 20% of lowest base loss."""
+    d = rows[(rows.task == task) & (rows.metric == EM)]
+    if not len(d):
+        return ""
+    low = d[d["loss"] <= d["loss"].quantile(0.2)]
+    tuned, base = low[low.prompt == TUNED]["value"].mean(), low[low.prompt == BASE]["value"].mean()
+    return (f"At the lowest fifth of base losses (<= {low['loss'].max():.3f} nats) tuned checkpoints answer "
+            f"{tuned:.0%} exactly, their untuned bases {base:.0%}.")  # fmt: skip
+
+
+def sentences(rows: pd.DataFrame, inst: pd.DataFrame, thresholds: pd.DataFrame, kinds: dict[str, str]) -> list[str]:
+    """A headline, then per held-out family its tuned, base and gain verdicts, how well the
+    best checkpoints do, and the few-shot threshold of the same ability."""
+    if not len(rows):
+        return []
+    families = sorted({family_of(t) for t in rows["task"]})
+    found = [f for f in families if (r := _row(inst, task_name(f), TUNED, EM)) is not None and r.verdict == "emergent"]
+    gains = [
+        f for f in families if (r := _row(inst, task_name(f), TUNED, GAIN)) is not None and r.verdict == "emergent"
+    ]
+    n_ckpts = rows[["model", "step"]].drop_duplicates().shape[0]
+    head = (
+        f"Instruction following on held-out families has a loss threshold for {len(found)} of {len(families)} "
+        f"families ({', '.join(found) or 'none'}); the tuning gain has one for {len(gains)} "
+        f"({', '.join(gains) or 'none'}). {n_ckpts} checkpoints were tuned, {rows['model'].nunique()} models."
+    )
+    out = [head]
+    for f in families:
+        task = task_name(f)
+        tuned = _row(inst, task, TUNED, EM)
+        s = (f"{f} ({FAMILIES[f].group}), exact match: tuned {_verdict(tuned)}; base "
+             f"{_verdict(_row(inst, task, BASE, EM))}; gain {_verdict(_row(inst, task, TUNED, GAIN))}. "
+             + _best(rows, task))  # fmt: skip
+        few = _few_shot(f, thresholds, kinds)
+        if few:
+            s += (
+                " Without tuning, the same ability: "
+                + "; ".join(f"{r.task} ({int(r.shots)} demonstrations, {r.metric}) {_verdict(r)}" for r in few)
+                + "."
+                + _compare(tuned, few[0])
+            )
+        out.append(s)
+    return out
+
+
+def figure(rows: pd.DataFrame, thresholds: pd.DataFrame | None, curve, palette: str):
+    """One panel per held-out family: tuned checkpoints' exact match (coloured by size) and
+    their untuned bases' (grey crosses) against the base checkpoint's pretraining loss, with
+    the tuned fit and onset (F.threshold_marks)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from emergence.report import panels as F
+
+    d = rows[rows.metric == EM].assign(family=lambda t: t.task.map(family_of))
+    families = sorted(d.family.unique())
+    cols = min(2, len(families))
+    fig, axes = plt.subplots(-(-len(families) // cols), cols, figsize=(5.2 * cols, 3.6 * -(-len(families) // cols)),
+                             squeeze=False)  # fmt: skip
+    order = d.sort_values("nonembedding_params")["size"].drop_duplicates().tolist()
+    for ax, family in zip(axes.flat, families):
+        f = d[d.family == family]
+        tuned, base = f[f.prompt == TUNED], f[f.prompt == BASE]
+        sns.scatterplot(data=tuned, x="loss", y="value", hue="size", hue_order=order, palette=palette, ax=ax, s=30,
+                        legend=ax is axes.flat[0])  # fmt: skip
+        ax.scatter(base["loss"], base["value"], marker="x", color="grey", s=22, lw=0.9, label="base (untuned)")
+        ax.axhline(0.0, color="grey", ls=":", lw=1.0)
+        panel = f"{family} ({FAMILIES[family].group}), tuned"
+        if thresholds is not None:
+            F.threshold_marks(ax, panel, tuned, thresholds, curve, "loss", EM)
+        else:
+            ax.set_title(panel, fontsize=10)
+        F.log_loss_axis(ax)
+        ax.set(xlabel="base pretraining loss (nats/token, log scale)", ylabel="exact match")
+        ax.set_ylim(-0.05, 1.05)
+    for ax in list(axes.flat)[len(families) :]:
+        ax.set_visible(False)
+    entries = {}
+    for ax in axes.flat:
+        for handle, name in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(name, handle)
+    if axes.flat[0].get_legend():
+        axes.flat[0].get_legend().remove()
+    fig.legend(list(entries.values()), list(entries), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.suptitle("Held-out instructions, zero-shot: tuned (colour) and untuned base (grey)")
+    fig.tight_layout()
+    return fig
