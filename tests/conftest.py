@@ -36,7 +36,7 @@ def long_context_spec(**extend) -> str:
 # The instruction-tuning stage (off in the smoke study), small enough for tests.
 INSTRUCT = {
     "enabled": True, "checkpoints": 2, "steps": 6, "batch_size": 4, "n_checkpoints": 2, "tune_examples": 200,
-    "n_items": 6, "max_new_tokens": 4,
+    "n_items": 6, "max_new_tokens": 10,
 }  # fmt: skip
 
 

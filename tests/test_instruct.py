@@ -2,6 +2,7 @@
 tuning with the loss on the response only, a resumable stage that evaluates tuned checkpoints
 and their untuned bases on the held-out families."""
 
+import dataclasses
 import json
 import shutil
 
@@ -28,7 +29,7 @@ def cfg():
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory, cfg, smoke_data):
     out = tmp_path_factory.mktemp("instruct") / "data.json"
-    build_dataset(cfg, smoke_data.parent / "corpus", out)
+    build_dataset(cfg, smoke_data.parent / "corpus", smoke_data.parent / "tokenizer.json", out)
     return out
 
 
@@ -56,8 +57,42 @@ def test_tuning_and_heldout_families_are_disjoint_and_no_heldout_item_is_seen(cf
     assert json.loads(dataset.read_text())["contamination"] == {"corpus": 0, "tuning": 0}
     # The same config gives the same dataset.
     again = dataset.with_name("again.json")
-    build_dataset(cfg, smoke_data.parent / "corpus", again)
+    build_dataset(cfg, smoke_data.parent / "corpus", smoke_data.parent / "tokenizer.json", again)
     assert again.read_bytes() == dataset.read_bytes()
+
+
+def test_the_contamination_check_finds_a_planted_item(cfg, dataset):
+    """An evaluated item written into the corpus in a line its generator would write, or a
+    tuning example that uses an evaluated key of the same key space, is counted."""
+    from emergence.instruct.dataset import contamination, heldout_task
+    from emergence.instruct.families import Example
+
+    world = World.build(cfg.corpus.synthetic, cfg.seed)
+    tasks = [heldout_task(dataclasses.replace(cfg, instruct=dataclasses.replace(cfg.instruct, heldout_families=f)), f)
+             for f in ("add3", "judge", "fact")]  # fmt: skip
+    tune = [Example(**read_dataset(dataset)[1][0].items[0])]  # a tuning family's example, never evaluated here
+    assert contamination(world, tasks, tune, "Ba tolen.") == {"corpus": 0, "tuning": 0}
+    add3, judge, fact = (Example(**t.items[0]) for t in tasks)
+    corpus = "\n".join(["Ba tolen.", f"{add3.key}={add3.answer}"])
+    assert contamination(world, tasks, tune, corpus)["corpus"] == 1
+    assert contamination(world, tasks, tune, f"9{add3.key}={add3.answer}")["corpus"] == 0  # another, longer sum
+    subject, negated, adjective = judge.key.split("|")
+    review = f"review: {subject} was {'not ' if negated == '1' else ''}{adjective} -> negative"
+    assert contamination(world, tasks, tune, review)["corpus"] == 1
+    entity, attribute = fact.key.split("|")
+    assert contamination(world, tasks, tune, f"Q: In which city does {entity} live? A: X")["corpus"] == int(
+        attribute == "city")  # fmt: skip
+    # `classify` shares the reviews' key space with `judge`: a tuned review is the same item.
+    leak = Example("classify", judge.key, "is this review positive or negative? ...", "positive")
+    assert contamination(world, tasks, tune + [leak], "")["tuning"] == 1
+
+
+def test_an_answer_longer_than_the_generation_cap_is_a_config_error(cfg, smoke_data, tmp_path):
+    ic = dataclasses.replace(cfg.instruct, heldout_families=("reverse",), tune_families=("copy",), max_new_tokens=2)
+    short = dataclasses.replace(cfg, instruct=ic)
+    with pytest.raises(ConfigError, match=r"instruct\.max_new_tokens.*instruct_reverse"):
+        build_dataset(short, smoke_data.parent / "corpus", smoke_data.parent / "tokenizer.json", tmp_path / "d.json")
+    assert not (tmp_path / "d.json").exists()
 
 
 def test_a_family_in_both_splits_is_a_config_error():
@@ -65,13 +100,18 @@ def test_a_family_in_both_splits_is_a_config_error():
         StudyConfig.from_dict({"instruct": {**INSTRUCT, "tune_families": ["copy", "add"], "heldout_families": ["add"]}})
     with pytest.raises(ConfigError, match=r"instruct\.budgets"):
         StudyConfig.from_dict({"instruct": {**INSTRUCT, "budgets": [123]}})
+    # Under WSD a smaller budget's early checkpoints are the larger budget's: tuned with it.
+    models = {"token_budgets": [1000000, 3000000]}
+    with pytest.raises(ConfigError, match=r"instruct\.budgets.*add \[3000000\]"):
+        StudyConfig.from_dict({"models": models, "instruct": {**INSTRUCT, "budgets": [1000000]}})
+    assert StudyConfig.from_dict({"models": models, "instruct": {**INSTRUCT, "budgets": [3000000]}})
+    with pytest.raises(ConfigError, match=r"instruct\.tune_examples"):
+        StudyConfig.from_dict({"instruct": {**INSTRUCT, "tune_examples": 2}})
 
 
 def test_the_loss_mask_covers_exactly_the_response(model_dir, smoke_data):
     """A hand-built example: the mask is 0 on every prompt token and 1 on the response, its
     newline and the end-of-text token, and the masked loss is the response's own loss."""
-    import dataclasses
-
     import jax
 
     from emergence.instruct.tune import MaskedEngine, encode_examples
@@ -123,6 +163,7 @@ def test_the_stage_evaluates_tuned_checkpoints_beside_their_bases(tuned, model_d
     steps = select_steps(model_dir, INSTRUCT["checkpoints"])
     summary = json.loads((model_dir / "model.json").read_text())
     assert len(steps) == 2 and steps[-1] == summary["checkpoint_steps"][-1]
+    assert select_steps(model_dir, 1) == steps[-1:]  # one checkpoint: the last
     assert sorted(table["step"].unique()) == steps
     assert set(table["task"]) == {task_name(f) for f in cfg.instruct.heldout_families}
     assert set(table["prompt"]) == {"tuned", "base"} and set(table["shots"]) == {0}
@@ -161,10 +202,39 @@ def test_a_killed_instruct_job_resumes_where_it_stopped(tuned, model_dir, datase
     a = pd.read_parquet(tmp_path / "t-16k-s0.parquet")
     b = pd.read_parquet(tuned.parent / "t-16k-s0.parquet")
     pd.testing.assert_frame_equal(a.drop(columns=drop, errors="ignore"), b.drop(columns=drop, errors="ignore"))
-    # Other tuning settings are another configuration: the tunings start afresh.
+    # Settings of what is evaluated leave the tunings as they are; tuning settings start them afresh.
+    result = instruct_cli(model_dir, dataset, smoke_data, out, n_items=5, max_new_tokens=12)
+    assert result.returncode == 0, result.stderr
+    assert "starting afresh" not in result.stderr and result.stderr.count("resumed from checkpoint") == len(steps)
     result = instruct_cli(model_dir, dataset, smoke_data, out, learning_rate=0.002)
     assert result.returncode == 0, result.stderr
     assert "from another configuration: starting afresh" in result.stderr
+
+
+def test_a_job_killed_for_real_resumes_and_ends_with_the_same_table(tuned, model_dir, dataset, smoke_data, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "t-16k-s0"
+    args = ["--model-dir", model_dir, "--dataset", dataset, "--spec", instruct_spec(), "--tokenizer",
+            smoke_data.parent / "tokenizer.json", "--data", smoke_data, "--out", out, "--quiet"]  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "emergence", "instruct", *map(str, args)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    first = sorted(int(d.name[1:]) for d in tuned.iterdir())[0]
+    deadline = time.monotonic() + 300
+    while not (out / f"s{first}" / "tune.json").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)  # after the first tuning, before the tables
+    proc.wait()
+    assert not (tmp_path / "t-16k-s0.parquet").exists()
+    result = instruct_cli(model_dir, dataset, smoke_data, out)
+    assert result.returncode == 0, result.stderr
+    assert "resumed from checkpoint at step" in result.stderr
+    a, b = pd.read_parquet(tmp_path / "t-16k-s0.parquet"), pd.read_parquet(tuned.parent / "t-16k-s0.parquet")
+    pd.testing.assert_frame_equal(a, b)
 
 
 def test_a_dataset_that_is_not_one_is_one_line(model_dir, smoke_data, tmp_path):
@@ -201,16 +271,17 @@ def test_the_report_says_in_words_which_families_have_a_threshold():
     ])  # fmt: skip
     few = pd.DataFrame([_threshold("sentiment", "standard", "acc", "emergent", 1.70, 1.65, 1.75, shots=4)])
     out = sentences(rows, inst, few, {"sentiment": "sentiment", "facts": "fact_choice"})
-    assert out[0].startswith("Instruction following on held-out families has a loss threshold for 1 of 2 families "
-                             "(judge); the tuning gain has one for 1 (judge).")  # fmt: skip
+    assert out[0].startswith("After instruction tuning, exact match on held-out families has a loss threshold for "
+                             "1 of 2 families (judge); the untuned bases have one for 0 (none) and the tuning gain "
+                             "for 1 (judge).")  # fmt: skip
     judge = next(s for s in out if s.startswith("judge"))
     assert "tuned emergent, onset 1.500 [1.460, 1.550] nats" in judge and "base flat (no rise)" in judge
     assert "sentiment (4 demonstrations, acc) emergent, onset 1.700" in judge
-    assert "needs a lower loss than the few-shot ability" in judge
+    assert "needs a lower loss than sentiment (intervals apart)" in judge
     assert "tuned checkpoints answer 90% exactly, their untuned bases 0%" in judge
     fact = next(s for s in out if s.startswith("fact"))
     assert "tuned flat (no rise)" in fact and "Without tuning" not in fact  # no fact task planted in the thresholds
     # Overlapping intervals are no evidence of a difference.
     few = pd.DataFrame([_threshold("sentiment", "standard", "acc", "emergent", 1.52, 1.48, 1.58, shots=4)])
     judge = next(s for s in sentences(rows, inst, few, {"sentiment": "sentiment"}) if s.startswith("judge"))
-    assert "intervals overlap: no evidence that they differ" in judge
+    assert "and sentiment overlap: no evidence that they differ" in judge

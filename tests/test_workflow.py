@@ -242,7 +242,10 @@ def test_adding_instruction_tuning_reruns_nothing_upstream(study, tmp_path):
         "base",
     }
     page = (work / "reports/index.html").read_text()
-    assert "Instruction tuning</h2>" in page and "Instruction following on held-out families has a loss" in page
+    assert (
+        "Instruction tuning</h2>" in page
+        and "After instruction tuning, exact match on held-out families has a loss" in page
+    )
     assert "instruction tuning (tune + evaluate)" in page  # its row in the run-time table
     # A tuning setting reruns the tunings only; a dataset setting rebuilds the dataset too.
     steps = {"instruct": {**INSTRUCT, "steps": 8}}

@@ -13,7 +13,7 @@ from emergence import arguments as A
 def cmd_instructions(args) -> dict:
     from emergence.instruct.dataset import build_dataset
 
-    return build_dataset(A.spec(args.spec), Path(args.corpus), Path(args.out))
+    return build_dataset(A.spec(args.spec), Path(args.corpus), Path(args.tokenizer), Path(args.out))
 
 
 def cmd_instruct(args) -> dict:
@@ -29,6 +29,7 @@ def add_instruct_commands(sub) -> None:
     p = sub.add_parser("instructions", help="build the instruction dataset (tuning families, held-out families)")
     p.add_argument("--spec", required=True, help="study config (JSON, or @file): its seed, corpus and instruct")
     p.add_argument("--corpus", required=True, help="corpus directory (train.jsonl, for the contamination check)")
+    p.add_argument("--tokenizer", required=True, help="tokenizer.json (answers must fit instruct.max_new_tokens)")
     p.add_argument("--out", required=True, help="data file (JSON) to write, e.g. results/instruct/data.json")
     p.set_defaults(func=cmd_instructions)
 

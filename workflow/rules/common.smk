@@ -185,8 +185,12 @@ def instructions_spec():
 
 
 def instruct_spec():
-    """What a model's tunings depend on: the training settings and the instruct settings."""
-    return as_json({k: config[k] for k in ("seed", "corpus", "models", "training", "instruct")})
+    """What a model's tunings and their evaluation depend on: the training settings and the
+    instruct settings (which models are tuned is the job list's business, not a job's)."""
+    models = {k: config["models"][k] for k in ("context", "token_budgets")}
+    instruct = {**config["instruct"], "budgets": None}
+    corpus = {"source": config["corpus"]["source"]}
+    return as_json({"corpus": corpus, "models": models, "training": config["training"], "instruct": instruct})
 
 
 def instruct_tables():

@@ -9,7 +9,15 @@
 rule instructions:
     input:
         "results/corpus/train.jsonl",
-        code=code("instruct/families.py", "instruct/dataset.py", "data/synthetic.py", "evaluate/items.py"),
+        tokenizer="results/tokenizer/tokenizer.json",
+        code=code(
+            "instruct/families.py",
+            "instruct/dataset.py",
+            "data/synthetic.py",
+            "data/corpus.py",
+            "evaluate/items.py",
+            "evaluate/metrics.py",
+        ),
     output:
         "results/instruct/data.json",
     params:
@@ -19,7 +27,8 @@ rule instructions:
     log:
         "logs/instruct/data.log",
     shell:
-        "$EMERGENCE_PYTHON -m emergence instructions --spec {params.spec:q} --corpus results/corpus --out {output:q}"
+        "$EMERGENCE_PYTHON -m emergence instructions --spec {params.spec:q} --corpus results/corpus"
+        " --tokenizer {input.tokenizer:q} --out {output:q}"
         " > {log:q} 2>&1"
 
 

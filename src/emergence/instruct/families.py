@@ -16,7 +16,8 @@ Each family's items fall into two splits by a hash of their key: `tune` and `eva
 families that restate a corpus family (add, add3: arithmetic; fact: facts; classify, judge:
 classification) the eval split is that family's held-out item space (`synthetic.is_heldout`:
 a held-out sum or review is never in the corpus, a held-out fact is never asked there), and
-the tune split the rest; for the string edits it is half of the word sequences. The study
+the tune split the rest; for the string edits it is one half of the word sequences (the same
+half for all of them). Families that share a key space (`Family.space`) split it alike. The study
 tunes on some families and evaluates on others (`instruct.tune_families`,
 `instruct.heldout_families`, disjoint), so an evaluated item is in neither the corpus nor the
 tuning data twice over: its family is never tuned on, and its item is of the eval split.
@@ -34,6 +35,7 @@ from emergence.data.synthetic import (
     NEGATIVE,
     POSITIVE,
     SUBJECTS,
+    TRAIN_QUESTIONS,
     World,
     classification_item,
     draw_operands,
@@ -70,13 +72,18 @@ class Example:
 class Family:
     name: str
     group: str
-    # (world, rng) -> one example (its split is decided by `in_split`).
+    # (world, rng) -> one example (its split is decided by `split`).
     draw: Callable[[World, np.random.Generator], Example]
-    # (world, key) -> the key's split: "eval" or "tune".
+    # (world, key) -> the key's split: "eval" or "tune". Families of one key space split it alike.
     split: Callable[[World, str], str]
+    # The item space its keys are drawn from (shared: "words", "arithmetic", "facts", "classification").
+    space: str
     # The pretraining task kinds that ask for the same ability (few-shot): the report
     # compares their thresholds with this family's.
     related: tuple[str, ...] = ()
+    # (world, example) -> the lines in which the corpus would state the example's item
+    # (none for string edits: no corpus family states them).
+    corpus_forms: Callable[[World, Example], list[str]] = lambda world, ex: []
 
 
 def _words(world: World, rng: np.random.Generator) -> list[str]:
@@ -89,11 +96,12 @@ def _string_family(name: str, instruction: str, answer: Callable[[list[str]], st
         text = " ".join(words)
         return Example(name, text, instruction.format(text=text), answer(words))
 
-    return Family(name, "string edits", draw, lambda world, key: _half(name, key), related)
+    return Family(name, "string edits", draw, _words_split, "words", related)
 
 
-def _half(family: str, key: str) -> str:
-    return "eval" if is_heldout(f"instruct:{family}", key, 0.5) else "tune"
+def _words_split(world: World, key: str) -> str:
+    """Half of the word sequences, the same half for every string edit."""
+    return "eval" if is_heldout("instruct:words", key, 0.5) else "tune"
 
 
 def _add(world: World, rng: np.random.Generator) -> Example:
@@ -129,6 +137,20 @@ def _judge(world: World, rng: np.random.Generator) -> Example:
     return Example("judge", key, f"answer good or bad: {text}", {"positive": "good", "negative": "bad"}[label])
 
 
+def _sum_lines(world: World, ex: Example) -> list[str]:
+    return [f"{ex.key}={ex.answer}", f"Q: {ex.key}=? A:"]
+
+
+def _review_lines(world: World, ex: Example) -> list[str]:
+    subject, negated, adjective = ex.key.split("|")
+    return [classification_item(subject, negated == "1", adjective, world)["prompt"]]
+
+
+def _fact_lines(world: World, ex: Example) -> list[str]:
+    entity, attribute = ex.key.split("|")
+    return [TRAIN_QUESTIONS[attribute].format(e=entity)]
+
+
 def _corpus_split(family: str) -> Callable[[World, str], str]:
     """The split of a family that restates corpus family `family`: its held-out items are `eval`."""
 
@@ -148,13 +170,37 @@ FAMILIES: dict[str, Family] = {
         _string_family("first_word", "give the first word of: {text}", lambda w: w[0]),
         _string_family("last_word", "give the last word of: {text}", lambda w: w[-1]),
         _string_family("count", "how many words are in: {text}?", lambda w: str(len(w))),
-        Family("add", "arithmetic words", _add, _corpus_split("arithmetic"), ("addition",)),
-        Family("add3", "arithmetic words", _add3, _corpus_split("arithmetic"), ("multistep",)),
-        Family("fact", "lookups in the world's facts", _fact, _corpus_split("facts"), ("fact_choice", "fact_recall")),
+        Family("add", "arithmetic words", _add, _corpus_split("arithmetic"), "arithmetic", ("addition",), _sum_lines),
         Family(
-            "classify", "classification with stated labels", _classify, _corpus_split("classification"), ("sentiment",)
+            "add3", "arithmetic words", _add3, _corpus_split("arithmetic"), "arithmetic", ("multistep",), _sum_lines
         ),
-        Family("judge", "classification with stated labels", _judge, _corpus_split("classification"), ("sentiment",)),
+        Family(
+            "fact",
+            "lookups in the world's facts",
+            _fact,
+            _corpus_split("facts"),
+            "facts",
+            ("fact_choice", "fact_recall"),
+            _fact_lines,
+        ),
+        Family(
+            "classify",
+            "classification with stated labels",
+            _classify,
+            _corpus_split("classification"),
+            "classification",
+            ("sentiment",),
+            _review_lines,
+        ),
+        Family(
+            "judge",
+            "classification with stated labels",
+            _judge,
+            _corpus_split("classification"),
+            "classification",
+            ("sentiment",),
+            _review_lines,
+        ),
     )  # fmt: skip
 }
 
@@ -166,10 +212,12 @@ def draw_examples(world: World, family: str, split: str, n: int, rng: np.random.
     fam, out, seen = FAMILIES[family], [], set()
     for _ in range(1000 * n + 10_000):
         if len(out) == n:
-            return out
+            break
         ex = fam.draw(world, rng)
         if fam.split(world, ex.key) != split or (distinct and ex.key in seen):
             continue
         seen.add(ex.key)
         out.append(ex)
+    if len(out) == n:
+        return out
     raise ValueError(f"instruction family {family!r}: found {len(out)} {split} items, {n} requested")

@@ -40,7 +40,8 @@ def select_steps(model_dir: Path, n: int) -> list[int]:
     warm = int(log.loc[log["lr"] >= log["lr"].max() * (1 - 1e-6), "step"].min()) if "lr" in log else 0
     shared = set(summary.get("shared_steps", []))
     steps = [s for s in summary["checkpoint_steps"] if s not in shared and s >= warm]
-    picks = np.unique(np.round(np.linspace(0, len(steps) - 1, min(n, len(steps)))).astype(int))
+    # From the last checkpoint back, so that one pick is the last one.
+    picks = np.unique(np.round(np.linspace(len(steps) - 1, 0, min(n, len(steps)))).astype(int))
     return [steps[i] for i in picks]
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import optax
 
 from emergence.config import InstructConfig, ModelRun, TrainingConfig
-from emergence.errors import InputError
+from emergence.errors import ConfigError
 from emergence.instruct import code_files
 from emergence.io import read_json, write_json, write_jsonl
 from emergence.model.inference import load_model_config
@@ -85,7 +85,8 @@ class TuneJob(_Job):
     def __init__(self, name, run: ModelRun, tcfg: TrainingConfig, schedule, data_dir, ckpt_dir, mcfg, stream):
         super().__init__(name, run.size, run.context, run.seed, tcfg, schedule, data_dir, ckpt_dir, mcfg)
         if len(stream) <= run.context:
-            raise InputError(f"{name}: the tuning stream has {len(stream)} tokens, fewer than context + 1")
+            raise ConfigError(f"config key 'instruct.tune_examples': {len(stream)} tokens of tuning examples, "
+                              f"fewer than the context + 1 ({run.context + 1}); raise it")  # fmt: skip
         self.train_tokens = stream
         self.engine = MaskedEngine(self.mcfg, tcfg, schedule, data_mesh(tcfg.batch_size))
 
@@ -108,8 +109,9 @@ def tune(model_dir: Path, step: int, ic: InstructConfig, tcfg: TrainingConfig, d
     job = TuneJob(name, run, tcfg, schedule, Path(data_dir), out_dir / "checkpoints", load_model_config(model_dir),
                   stream)  # fmt: skip
     code = hashlib.sha256(b"".join(f.read_bytes() for f in code_files())).hexdigest()
-    spec = {"instruct": dataclasses.asdict(ic), "step": step, "stream": hashlib.sha256(stream.tobytes()).hexdigest(),
-            "code": code}  # fmt: skip
+    # What the tuned weights depend on (not which checkpoints or families are evaluated).
+    tuning = {k: getattr(ic, k) for k in ("steps", "batch_size", "learning_rate", "n_checkpoints")}
+    spec = {"tuning": tuning, "step": step, "stream": hashlib.sha256(stream.tobytes()).hexdigest(), "code": code}
     fp = fingerprint(spec, tcfg, job.data_meta, base["fingerprint"])
     steps = checkpoint_steps(ic.steps, ic.n_checkpoints)
     print(f"{name}: {ic.steps} steps of {ic.batch_size} x {run.context} tokens, response tokens only", file=sys.stderr)

@@ -23,7 +23,7 @@ from emergence.analysis.curves import predict
 from emergence.analysis.ladder import from_results
 from emergence.config import PlotsConfig
 from emergence.evaluate.metrics import METRICS
-from emergence.io import read_csv_columns, read_json
+from emergence.io import atomic_write, read_csv_columns, read_json
 from emergence.report import forecast_panel, long_context
 from emergence.report import instruct as instruct_panels
 from emergence.report import panels as F
@@ -224,32 +224,34 @@ def many_shot(t: Tables, cfg: PlotsConfig):
 NO_INSTRUCT = "No instruction tuning in this study (instruct.enabled is false)."
 
 
-def _instruct_rows(t: Tables, metric: str) -> pd.DataFrame:
-    rows, _ = t.instruct
+def _instruct(t: Tables, cfg: PlotsConfig, metric: str):
+    rows, thresholds = t.instruct
     d = fitted_checkpoints(rows)
-    return d[d.metric == metric]
-
-
-def _strip(thresholds: pd.DataFrame | None) -> pd.DataFrame | None:
-    return None if thresholds is None else thresholds.assign(task=thresholds.task.str.removeprefix("instruct_"))
+    d = d[d.metric == metric]
+    return instruct_panels.figure(d, thresholds, _curve, cfg.palette, metric) if len(d) else _placeholder(NO_INSTRUCT)
 
 
 def instruct(t: Tables, cfg: PlotsConfig):
-    d = _instruct_rows(t, "exact_match")
-    return instruct_panels.figure(d, t.instruct[1], _curve, cfg.palette) if len(d) else _placeholder(NO_INSTRUCT)
+    return _instruct(t, cfg, "exact_match")
 
 
 def instruct_gain(t: Tables, cfg: PlotsConfig):
-    d = _instruct_rows(t, "tuning_gain")
-    if not len(d):
-        return _placeholder(NO_INSTRUCT)
-    title = "What instruction tuning adds (tuned minus base exact match)"
-    d = d.assign(task=d.task.str.removeprefix("instruct_"))
-    return F.performance_vs_x(d, "loss", _strip(t.instruct[1]), _curve, cfg.palette, title)
+    return _instruct(t, cfg, "tuning_gain")
 
 
 def draw(name: str, tables: Path, out_dir: Path, cfg: PlotsConfig) -> list[Path]:
     """Draw figure `name` of the registry from `tables`; returns the files written (one per format)."""
     F.setup(cfg.style, cfg.context)
     fig = BY_NAME[name].draw(Tables(Path(tables)), cfg)
-    return F.save(fig, Path(out_dir), name, list(cfg.formats), cfg.dpi)
+    return save(fig, Path(out_dir), name, list(cfg.formats), cfg.dpi)
+
+
+def save(fig, out_dir: Path, name: str, formats: list[str], dpi: int) -> list[Path]:
+    paths = []
+    for fmt in formats:
+        path = Path(out_dir) / f"{name}.{fmt}"
+        with atomic_write(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
+        paths.append(path)
+    plt.close(fig)
+    return paths

@@ -47,13 +47,14 @@ def _few_shot(family: str, thresholds: pd.DataFrame, kinds: dict[str, str]) -> l
 
 
 def _compare(tuned, few) -> str:
-    if tuned is None or few is None or tuned.verdict != "emergent" or few.verdict != "emergent":
+    """The tuned onset against one few-shot task's, both emergent (else nothing)."""
+    if tuned is None or tuned.verdict != "emergent" or few.verdict != "emergent":
         return ""
     if tuned.ci_high < few.ci_low:
-        return " Tuned instruction following needs a lower loss than the few-shot ability (intervals apart)."
+        return f" Tuned instruction following needs a lower loss than {few.task} (intervals apart)."
     if tuned.ci_low > few.ci_high:
-        return " Tuned instruction following appears at a higher loss than the few-shot ability (intervals apart)."
-    return " The two onsets' intervals overlap: no evidence that they differ."
+        return f" Tuned instruction following appears at a higher loss than {few.task} (intervals apart)."
+    return f" The onsets of tuned instruction following and {few.task} overlap: no evidence that they differ."
 
 
 def _best(rows: pd.DataFrame, task: str) -> str:
@@ -73,15 +74,18 @@ def sentences(rows: pd.DataFrame, inst: pd.DataFrame, thresholds: pd.DataFrame, 
     if not len(rows):
         return []
     families = sorted({family_of(t) for t in rows["task"]})
-    found = [f for f in families if (r := _row(inst, task_name(f), TUNED, EM)) is not None and r.verdict == "emergent"]
-    gains = [
-        f for f in families if (r := _row(inst, task_name(f), TUNED, GAIN)) is not None and r.verdict == "emergent"
-    ]
+
+    def emergent(prompt: str, metric: str) -> list[str]:
+        rows_ = [(f, _row(inst, task_name(f), prompt, metric)) for f in families]
+        return [f for f, r in rows_ if r is not None and r.verdict == "emergent"]
+
+    found, bases, gains = emergent(TUNED, EM), emergent(BASE, EM), emergent(TUNED, GAIN)
     n_ckpts = rows[["model", "step"]].drop_duplicates().shape[0]
     head = (
-        f"Instruction following on held-out families has a loss threshold for {len(found)} of {len(families)} "
-        f"families ({', '.join(found) or 'none'}); the tuning gain has one for {len(gains)} "
-        f"({', '.join(gains) or 'none'}). {n_ckpts} checkpoints were tuned, {rows['model'].nunique()} models."
+        f"After instruction tuning, exact match on held-out families has a loss threshold for {len(found)} of "
+        f"{len(families)} families ({', '.join(found) or 'none'}); the untuned bases have one for {len(bases)} "
+        f"({', '.join(bases) or 'none'}) and the tuning gain for {len(gains)} ({', '.join(gains) or 'none'}). "
+        f"{n_ckpts} checkpoints of {rows['model'].nunique()} models were tuned."
     )
     out = [head]
     for f in families:
@@ -94,53 +98,56 @@ def sentences(rows: pd.DataFrame, inst: pd.DataFrame, thresholds: pd.DataFrame, 
         if few:
             s += (
                 " Without tuning, the same ability: "
-                + "; ".join(f"{r.task} ({int(r.shots)} demonstrations, {r.metric}) {_verdict(r)}" for r in few)
+                + "; ".join(
+                    f"{r.task} ({int(r.shots)} demonstration{'s' * (int(r.shots) != 1)}, {r.metric}) {_verdict(r)}"
+                    for r in few
+                )
                 + "."
-                + _compare(tuned, few[0])
+                + "".join(_compare(tuned, r) for r in few)
             )
         out.append(s)
     return out
 
 
-def figure(rows: pd.DataFrame, thresholds: pd.DataFrame | None, curve, palette: str):
-    """One panel per held-out family: tuned checkpoints' exact match (coloured by size) and
-    their untuned bases' (grey crosses) against the base checkpoint's pretraining loss, with
-    the tuned fit and onset (F.threshold_marks)."""
+# Per figure: the metric drawn, its axis label and range, and the title.
+FIGURES = {
+    EM: ("exact match", (-0.05, 1.05), "Held-out instructions, zero-shot: tuned (colour) and untuned base (grey)"),
+    GAIN: ("tuned minus base exact match", (-1.05, 1.05), "What instruction tuning adds, per held-out family"),
+}
+
+
+def figure(rows: pd.DataFrame, thresholds: pd.DataFrame | None, curve, palette: str, metric: str = EM):
+    """One panel per held-out family against the base checkpoint's pretraining loss: the
+    tuned checkpoints' `metric` (exact match or the tuning gain; coloured by size), with the
+    fit and onset of the tuned rows (F.threshold_marks) and, for exact match, the untuned
+    bases' (grey crosses)."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
     from emergence.report import panels as F
 
-    d = rows[rows.metric == EM].assign(family=lambda t: t.task.map(family_of))
+    d = rows[rows.metric == metric].assign(family=lambda t: t.task.map(family_of))
     families = sorted(d.family.unique())
-    cols = min(2, len(families))
-    fig, axes = plt.subplots(-(-len(families) // cols), cols, figsize=(5.2 * cols, 3.6 * -(-len(families) // cols)),
-                             squeeze=False)  # fmt: skip
+    cols, ylabel, ylim, title = min(2, len(families)), *FIGURES[metric]
+    n_rows = -(-len(families) // cols)
+    fig, axes = plt.subplots(n_rows, cols, figsize=(5.2 * cols, 3.6 * n_rows), squeeze=False)
     order = d.sort_values("nonembedding_params")["size"].drop_duplicates().tolist()
     for ax, family in zip(axes.flat, families):
         f = d[d.family == family]
         tuned, base = f[f.prompt == TUNED], f[f.prompt == BASE]
         sns.scatterplot(data=tuned, x="loss", y="value", hue="size", hue_order=order, palette=palette, ax=ax, s=30,
                         legend=ax is axes.flat[0])  # fmt: skip
-        ax.scatter(base["loss"], base["value"], marker="x", color="grey", s=22, lw=0.9, label="base (untuned)")
-        ax.axhline(0.0, color="grey", ls=":", lw=1.0)
-        panel = f"{family} ({FAMILIES[family].group}), tuned"
+        if len(base):
+            ax.scatter(base["loss"], base["value"], marker="x", color="grey", s=22, lw=0.9, label="base (untuned)")
+        ax.axhline(0.0, color="grey", ls=":", lw=1.0, label="chance" if metric == EM else "no gain")
+        panel = f"{family} ({FAMILIES[family].group})"
         if thresholds is not None:
-            F.threshold_marks(ax, panel, tuned, thresholds, curve, "loss", EM)
+            F.threshold_marks(ax, panel, tuned, thresholds, curve, "loss", metric)
         else:
             ax.set_title(panel, fontsize=10)
         F.log_loss_axis(ax)
-        ax.set(xlabel="base pretraining loss (nats/token, log scale)", ylabel="exact match")
-        ax.set_ylim(-0.05, 1.05)
-    for ax in list(axes.flat)[len(families) :]:
-        ax.set_visible(False)
-    entries = {}
-    for ax in axes.flat:
-        for handle, name in zip(*ax.get_legend_handles_labels()):
-            entries.setdefault(name, handle)
-    if axes.flat[0].get_legend():
-        axes.flat[0].get_legend().remove()
-    fig.legend(list(entries.values()), list(entries), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    fig.suptitle("Held-out instructions, zero-shot: tuned (colour) and untuned base (grey)")
+        ax.set(xlabel="base pretraining loss (nats/token, log scale)", ylabel=ylabel, ylim=ylim)
+    F.one_legend(fig, axes, len(families))
+    fig.suptitle(title + "  (lower loss to the right)")
     fig.tight_layout()
     return fig

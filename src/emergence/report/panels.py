@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from pathlib import Path
 
 import matplotlib
 import matplotlib.ticker
@@ -20,7 +19,6 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from emergence.evaluate.metrics import METRICS, label  # noqa: E402
-from emergence.io import atomic_write  # noqa: E402
 from emergence.report.findings import ABLATIONS  # noqa: E402
 
 LOSS = "validation loss (nats/token)"
@@ -28,17 +26,6 @@ LOSS = "validation loss (nats/token)"
 
 def setup(style: str, context: str) -> None:
     sns.set_theme(style=style, context=context)
-
-
-def save(fig, out_dir: Path, name: str, formats: list[str], dpi: int) -> list[Path]:
-    paths = []
-    for fmt in formats:
-        path = Path(out_dir) / f"{name}.{fmt}"
-        with atomic_write(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
-        paths.append(path)
-    plt.close(fig)
-    return paths
 
 
 def log_loss_axis(ax) -> None:
@@ -114,6 +101,18 @@ def threshold_marks(ax, panel: str, d: pd.DataFrame, thresholds: pd.DataFrame, c
                 transform=ax.get_xaxis_transform(), clip_on=False, label="onset of each seed alone")  # fmt: skip
 
 
+def one_legend(fig, axes, n_used: int) -> None:
+    """Hide the unused panels; one legend: every entry any panel drew (e.g. the onset band), once."""
+    for ax in list(axes.flat)[n_used:]:
+        ax.set_visible(False)
+    entries = {}
+    for ax in axes.flat:
+        entries.update({n: h for h, n in zip(*ax.get_legend_handles_labels()) if n not in entries})
+    if axes.flat[0].get_legend():
+        axes.flat[0].get_legend().remove()
+    fig.legend(list(entries.values()), list(entries), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+
+
 def performance_vs_x(
     df: pd.DataFrame, x: str, thresholds: pd.DataFrame | None, curve: Callable | None, palette: str, title: str
 ):
@@ -151,17 +150,7 @@ def performance_vs_x(
             ax.set_xscale("log")
             ax.set_xlabel("training compute (FLOPs)")
         ax.set_ylabel(label(metric))
-    for ax in list(axes.flat)[len(panels) :]:
-        ax.set_visible(False)
-    # One legend for the figure: every entry any panel drew, once (the onset band, say, is
-    # drawn only on panels with an emergent task).
-    entries = {}
-    for ax in axes.flat:
-        for handle, name in zip(*ax.get_legend_handles_labels()):
-            entries.setdefault(name, handle)
-    if axes.flat[0].get_legend():
-        axes.flat[0].get_legend().remove()
-    fig.legend(list(entries.values()), list(entries), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    one_legend(fig, axes, len(panels))
     fig.suptitle(title + ("  (lower loss, i.e. better models, to the right)" if x == "loss" else ""))
     fig.tight_layout()
     return fig
