@@ -276,6 +276,7 @@ def test_the_report_says_in_words_which_families_have_a_threshold():
                              "for 1 (judge).")  # fmt: skip
     judge = next(s for s in out if s.startswith("judge"))
     assert "tuned emergent, onset 1.500 [1.460, 1.550] nats" in judge and "base flat (no rise)" in judge
+    assert "log p(answer) per token (continuous): tuned not fitted, base not fitted" in judge
     assert "sentiment (4 demonstrations, acc) emergent, onset 1.700" in judge
     assert "needs a lower loss than sentiment (intervals apart)" in judge
     assert "tuned checkpoints answer 90% exactly, their untuned bases 0%" in judge

@@ -12,7 +12,7 @@ from emergence.instruct.dataset import task_name
 from emergence.instruct.families import FAMILIES
 from emergence.report.findings import with_interval
 
-TUNED, BASE, EM, GAIN = "tuned", "base", "exact_match", "tuning_gain"
+TUNED, BASE, EM, GAIN, LOGP = "tuned", "base", "exact_match", "tuning_gain", "answer_logprob_per_token"
 
 
 def family_of(task: str) -> str:
@@ -93,6 +93,8 @@ def sentences(rows: pd.DataFrame, inst: pd.DataFrame, thresholds: pd.DataFrame, 
         tuned = _row(inst, task, TUNED, EM)
         s = (f"{f} ({FAMILIES[f].group}), exact match: tuned {_verdict(tuned)}; base "
              f"{_verdict(_row(inst, task, BASE, EM))}; gain {_verdict(_row(inst, task, TUNED, GAIN))}. "
+             f"log p(answer) per token (continuous): tuned {_verdict(_row(inst, task, TUNED, LOGP))}, base "
+             f"{_verdict(_row(inst, task, BASE, LOGP))}. "
              + _best(rows, task))  # fmt: skip
         few = _few_shot(f, thresholds, kinds)
         if few:
