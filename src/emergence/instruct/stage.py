@@ -21,6 +21,7 @@ import pandas as pd
 
 from emergence.config import StudyConfig
 from emergence.data.tokenizer import load_tokenizer
+from emergence.errors import InputError
 from emergence.evaluate import scoring
 from emergence.evaluate.evaluator import check_tokenizer, evaluate_step
 from emergence.instruct.dataset import read_dataset
@@ -36,10 +37,14 @@ def select_steps(model_dir: Path, n: int) -> list[int]:
     those after learning-rate warm-up and, under WSD, not shared with a larger budget (that
     budget's model tunes them)."""
     summary = read_json(Path(model_dir) / "model.json", "model summary")
+    if not (Path(model_dir) / "train_log.jsonl").is_file():
+        raise InputError(f"{model_dir}/train_log.jsonl does not exist: is {model_dir} a trained model's directory?")
     log = pd.read_json(Path(model_dir) / "train_log.jsonl", lines=True)
     warm = int(log.loc[log["lr"] >= log["lr"].max() * (1 - 1e-6), "step"].min()) if "lr" in log else 0
     shared = set(summary.get("shared_steps", []))
     steps = [s for s in summary["checkpoint_steps"] if s not in shared and s >= warm]
+    if not steps:
+        raise InputError(f"{model_dir}: no checkpoint after learning-rate warm-up to tune")
     # From the last checkpoint back, so that one pick is the last one.
     picks = np.unique(np.round(np.linspace(len(steps) - 1, 0, min(n, len(steps)))).astype(int))
     return [steps[i] for i in picks]
