@@ -44,10 +44,14 @@ class Tables:
     def training(self) -> pd.DataFrame:
         return read_csv_columns(self.directory / "training.csv", ("model", "step", "tokens", "val_loss"))
 
+    def _fits(self, name: str) -> pd.DataFrame | None:
+        """A thresholds table, or None where the analysis wrote it empty (no fits)."""
+        path = self.directory / name
+        return pd.read_csv(path) if path.stat().st_size > 1 else None
+
     @functools.cached_property
     def thresholds(self) -> pd.DataFrame | None:
-        path = self.directory / "thresholds.csv"
-        return pd.read_csv(path) if path.stat().st_size > 1 else None
+        return self._fits("thresholds.csv")
 
     @functools.cached_property
     def scaling(self) -> dict:
@@ -60,9 +64,7 @@ class Tables:
     @functools.cached_property
     def instruct(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """The instruction-tuning rows (instruct.parquet) and their thresholds."""
-        path = self.directory / "instruct_thresholds.csv"
-        thresholds = pd.read_csv(path) if path.stat().st_size > 1 else None
-        return read_results(self.directory / "instruct.parquet"), thresholds
+        return read_results(self.directory / "instruct.parquet"), self._fits("instruct_thresholds.csv")
 
     @functools.cached_property
     def forecast(self) -> tuple[pd.DataFrame, dict]:
