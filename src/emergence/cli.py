@@ -346,7 +346,17 @@ _NEEDS = {
 }
 
 
+def _quiet_closed_loop(unraisable) -> None:
+    """When one read of a restore fails, Orbax closes its asyncio loop while TensorStore's
+    other reads still finish on their own threads; each reports "Event loop is closed" as
+    an unraisable exception, a traceback on stderr before the one line that names the
+    checkpoint. Those are dropped; every other unraisable exception is printed as usual."""
+    if not (unraisable.exc_type is RuntimeError and str(unraisable.exc_value) == "Event loop is closed"):
+        sys.__unraisablehook__(unraisable)
+
+
 def main(argv: list[str] | None = None) -> None:
+    sys.unraisablehook = _quiet_closed_loop
     parser = build_parser()
     args = parser.parse_args(argv)
     for (command, mode), needed in _NEEDS.items():
