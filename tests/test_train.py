@@ -66,11 +66,12 @@ def test_same_config_twice_gives_identical_loss_logs(tmp_path, cosine, smoke_dat
 def test_killed_run_resumes_to_the_same_log(tmp_path, cosine, smoke_data):
     run = tiny_run(tokens=80_000)
     tcfg = dataclasses.replace(cosine, n_checkpoints=10)
-    train(run, tcfg, smoke_data, tmp_path / "whole", progress=False)
-
     out = tmp_path / "killed"
     train_args = ["train", "--data", smoke_data, "--out", out, "--quiet", "--run", json.dumps(run.to_dict()),
                   "--training", json.dumps(dataclasses.asdict(tcfg))]  # fmt: skip
+    # The uninterrupted run as the workflow runs it too: one device per core.
+    whole = [*train_args[:4], tmp_path / "whole", *train_args[5:]]
+    assert run_cli(*whole).returncode == 0
     proc = subprocess.Popen([sys.executable, "-m", "emergence", *map(str, train_args)], stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
@@ -136,7 +137,14 @@ def test_checkpoints_of_another_config_are_not_resumed(tmp_path, cosine, smoke_d
     assert {ckpts.restore_meta(s)["fingerprint"] for s in ckpts.steps()} == {summary["fingerprint"]}
 
 
-def test_four_devices_give_the_same_losses_as_one(tmp_path, cosine, smoke_data):
+@pytest.mark.parametrize(
+    ("option", "env", "devices"),
+    [
+        (["--cpu-devices", "2"], {}, 2),  # what the workflow passes: its threads
+        ([], {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}, 4),  # the user's count wins
+    ],
+)
+def test_devices_give_the_same_losses_as_one(tmp_path, cosine, smoke_data, option, env, devices):
     run, tcfg = tiny_run(), cosine
     train(run, tcfg, smoke_data, tmp_path / "one", progress=False)
     result = run_cli(
@@ -144,20 +152,21 @@ def test_four_devices_give_the_same_losses_as_one(tmp_path, cosine, smoke_data):
         "--data",
         smoke_data,
         "--out",
-        tmp_path / "four",
+        tmp_path / "many",
         "--quiet",
         "--run",
         json.dumps(run.to_dict()),
         "--training",
         json.dumps(dataclasses.asdict(tcfg)),
-        env={"XLA_FLAGS": "--xla_force_host_platform_device_count=4"},
+        *option,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
-    assert "data-parallel over 4 devices" in result.stderr
-    one, four = read_log(tmp_path / "one" / "train_log.jsonl"), read_log(tmp_path / "four" / "train_log.jsonl")
-    assert [r["step"] for r in four] == [r["step"] for r in one]
+    assert f"data-parallel over {devices} devices" in result.stderr
+    one, many = read_log(tmp_path / "one" / "train_log.jsonl"), read_log(tmp_path / "many" / "train_log.jsonl")
+    assert [r["step"] for r in many] == [r["step"] for r in one]
     for key in ("loss", "val_loss", "grad_norm"):
-        a = [r[key] for r in four if r[key] is not None]
+        a = [r[key] for r in many if r[key] is not None]
         b = [r[key] for r in one if r[key] is not None]
         np.testing.assert_allclose(a, b, rtol=2e-4)
 
@@ -224,7 +233,9 @@ def test_a_wsd_branch_resumes_to_the_same_log(tmp_path, wsd, smoke_data, trunk_d
     for s in cool[1:]:
         shutil.rmtree(out / "checkpoints" / str(s))
     (out / "train_log.jsonl").unlink()
+    # On one device, as the runs in this process (the sums of a batch's shards differ in the last bits).
     args = ["--run", json.dumps(run.to_dict()), "--training", json.dumps(dataclasses.asdict(tcfg))]
+    args += ["--cpu-devices", "1"]
     result = run_cli("train", "--data", smoke_data, "--out", out, "--trunk", tmp_path / "trunk", "--quiet", *args)
     assert result.returncode == 0, result.stderr
     assert f"resumed from checkpoint at step {cool[0]}" in result.stderr

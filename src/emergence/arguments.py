@@ -55,6 +55,12 @@ def positive(text: str) -> float:
     return value
 
 
+def cpu_devices(p: argparse.ArgumentParser) -> None:
+    """The option of a training command: how many JAX devices the host CPU is split into."""
+    help = "data-parallel CPU devices, one per core (default: the cores this process may use)"
+    p.add_argument("--cpu-devices", type=count(1), help=help)
+
+
 class Parser(argparse.ArgumentParser):
     """Usage errors as one line (`emergence evaluate: argument --shots: -1 is below 0`), exit 2."""
 

@@ -48,10 +48,9 @@ def _training(args):
 
 def cmd_train(args) -> dict:
     from emergence.config import ModelRun, find_run, load_config, trunk_of
-    from emergence.train.distributed import initialize
     from emergence.train.loop import train, train_trunk
 
-    initialize(args.num_processes, args.process_id, args.coordinator)
+    _start_jax(args)
 
     trunk_dir = Path(args.trunk) if args.trunk else None
     if args.config:
@@ -75,10 +74,9 @@ def cmd_train(args) -> dict:
 
 def cmd_trunk(args) -> dict:
     from emergence.config import Trunk
-    from emergence.train.distributed import initialize
     from emergence.train.loop import train_trunk
 
-    initialize(args.num_processes, args.process_id, args.coordinator)
+    _start_jax(args)
 
     try:
         trunk = Trunk.from_dict(json.loads(args.trunk))
@@ -192,8 +190,17 @@ def cmd_fit_threshold(args) -> dict:
     return fit_threshold_file(Path(args.file))
 
 
+def _start_jax(args) -> None:
+    """A training job's devices: its processes, if it has several, else one device per core."""
+    from emergence.train.distributed import cpu_devices, initialize
+
+    if initialize(args.num_processes, args.process_id, args.coordinator) == 1:
+        cpu_devices(args.cpu_devices)
+
+
 def _processes(p) -> None:
     """Options of multi-process training (emergence.train.distributed); srun sets them itself."""
+    A.cpu_devices(p)
     p.add_argument("--num-processes", type=A.count(1), help="JAX processes of this job (with the two below)")
     p.add_argument("--process-id", type=A.count(0), help="this process's index, 0..num-processes-1")
     p.add_argument("--coordinator", help="HOST:PORT of process 0, where the processes meet")

@@ -11,8 +11,10 @@ from emergence.model.rope import METHODS
 
 
 def cmd_extend(args) -> dict:
+    from emergence.train.distributed import cpu_devices
     from emergence.train.extend import Extension, extend
 
+    cpu_devices(args.cpu_devices)
     cfg = A.spec(args.spec)
     lc = cfg.long_context
     x = lc.extend
@@ -46,6 +48,7 @@ def add_context_commands(sub) -> None:
     p.add_argument("--data", required=True, help="directory with train.npy, val.npy, meta.json")
     p.add_argument("--out", required=True, help="output directory, e.g. results/extended/M")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    A.cpu_devices(p)
     p.set_defaults(func=cmd_extend)
 
     p = sub.add_parser("rope", help="the rotary inverse frequencies and attention scale a position scaling uses")

@@ -8,6 +8,9 @@ from emergence import arguments as A
 
 def cmd_perf_train(args) -> dict:
     from emergence.perf import perf_train
+    from emergence.train.distributed import cpu_devices
+
+    cpu_devices(args.cpu_devices)  # as training jobs run
 
     return perf_train(args.config, args.size, args.seconds, args.batch_size, args.steps_per_call, args.precision)
 
@@ -29,6 +32,7 @@ def add_perf_commands(sub) -> None:
     b.add_argument("--batch-size", type=A.count(1), help="override the config's batch size")
     b.add_argument("--steps-per-call", type=A.count(1), help="override the config's optimizer steps per jitted call")
     b.add_argument("--precision", choices=["float32", "bfloat16"], help="override the config's training.precision")
+    A.cpu_devices(b)
     b.set_defaults(func=cmd_perf_train)
     b = perf.add_parser(
         "evaluate", help="multiple-choice items/s and generation tokens/s with and without the KV cache"

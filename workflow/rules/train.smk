@@ -1,5 +1,6 @@
 # Training stage: one job per model of the grid; under the WSD schedule (the default) one
 # trunk per (size, seed) first, which each model of that size and seed branches off.
+# Each job splits the CPU into one JAX device per thread it is given (data parallel).
 # Checkpoints live in results/{models,trunks}/*/checkpoints/ and are deliberately not
 # declared as outputs: Snakemake deletes the outputs of a failed job, and a rerun resumes
 # from them.
@@ -25,7 +26,7 @@ rule trunk:
         "benchmarks/trunks/{trunk}.tsv"
     shell:
         "$EMERGENCE_PYTHON -m emergence trunk --data results/data --trunk {params.trunk:q}"
-        " --training {params.training:q} --out results/trunks/{wildcards.trunk} > {log:q} 2>&1"
+        " --training {params.training:q} --out results/trunks/{wildcards.trunk} --cpu-devices {threads} > {log:q} 2>&1"
 
 
 rule train:
@@ -51,7 +52,7 @@ rule train:
         "benchmarks/train/{model}.tsv"
     shell:
         "$EMERGENCE_PYTHON -m emergence train --data results/data --run {params.run:q} --training {params.training:q}"
-        " {params.trunk} --out results/models/{wildcards.model} > {log:q} 2>&1"
+        " {params.trunk} --out results/models/{wildcards.model} --cpu-devices {threads} > {log:q} 2>&1"
 
 
 # Optional (long_context.extend.enabled): a model's final checkpoint fine-tuned at s x its
@@ -77,4 +78,4 @@ rule extend:
         "benchmarks/extend/{model}.tsv"
     shell:
         "$EMERGENCE_PYTHON -m emergence extend --model-dir results/models/{wildcards.model} --spec {params.spec:q}"
-        " --data results/data --out results/extended/{wildcards.model} --quiet > {log:q} 2>&1"
+        " --data results/data --out results/extended/{wildcards.model} --quiet --cpu-devices {threads} > {log:q} 2>&1"
