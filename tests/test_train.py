@@ -18,6 +18,7 @@ from conftest import read_log, run_cli
 from emergence.config import ModelRun, ModelSize, Trunk
 from emergence.errors import TrainingError
 from emergence.model.checkpoints import Checkpoints
+from emergence.model.inference import load_model_config, load_params
 from emergence.train.loop import train, train_trunk
 from emergence.train.optimizer import branch_step, checkpoint_steps
 
@@ -169,6 +170,11 @@ def test_devices_give_the_same_losses_as_one(tmp_path, cosine, smoke_data, optio
         a = [r[key] for r in many if r[key] is not None]
         b = [r[key] for r in one if r[key] is not None]
         np.testing.assert_allclose(a, b, rtol=2e-4)
+    # Evaluation, on one device, reads the checkpoints that several devices saved.
+    mcfg = load_model_config(tmp_path / "many")
+    final = Checkpoints(tmp_path / "many" / "checkpoints").latest_step()
+    a, b = (load_params(tmp_path / d, final, mcfg) for d in ("many", "one"))
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-5), a, b)
 
 
 # WSD: one trunk, budgets branching off it. 8192 and 24576 tokens are 32 and 96 steps of 8 x 32.

@@ -12,11 +12,22 @@ from pathlib import Path
 
 import jax
 import orbax.checkpoint as ocp
+from jax.sharding import SingleDeviceSharding
 
 from emergence.errors import InputError
 
 # Orbax reports every save at INFO level; a training job's log has better uses.
 logging.getLogger("absl").setLevel(logging.WARNING)
+
+
+def _target(leaf) -> jax.ShapeDtypeStruct:
+    """What to restore a saved array as: the leaf's shape, dtype and sharding; a leaf without
+    a sharding (an abstract shape) onto this process's first device, whatever the devices of
+    the job that saved it (training splits the CPU into one device per core)."""
+    struct = ocp.utils.to_shape_dtype_struct(leaf)
+    if struct.sharding is None:
+        struct = jax.ShapeDtypeStruct(struct.shape, struct.dtype, sharding=SingleDeviceSharding(jax.local_devices()[0]))
+    return struct
 
 
 class Checkpoints:
@@ -44,10 +55,7 @@ class Checkpoints:
     def restore(self, step: int, like: dict):
         """(state, meta) at `step` for the items named in `like`, a dict of pytrees with the
         items' structure (arrays or shapes); items not named are not read."""
-        items = {
-            name: ocp.args.StandardRestore(jax.tree.map(ocp.utils.to_shape_dtype_struct, tree))
-            for name, tree in like.items()
-        }
+        items = {name: ocp.args.StandardRestore(jax.tree.map(_target, tree)) for name, tree in like.items()}
         try:
             restored = self._manager.restore(step, args=ocp.args.Composite(**items, meta=ocp.args.JsonRestore()))
         except Exception as e:  # Orbax raises many types for a damaged or mismatched checkpoint.
