@@ -40,8 +40,11 @@ class Engine:
             out_shardings=self.replicated,
             donate_argnums=(0, 1),
         )
-        self.val_sharding = NamedSharding(mesh, P("data", None))
-        self.val_loss_sum = jax.jit(self._val_loss_sum, in_shardings=(self.replicated, self.val_sharding))
+        # Validation batches shard like training ones where they divide over the devices
+        # (a short split can give fewer windows per batch), else every device takes them whole.
+        n = mesh.devices.size
+        self.val_sharding = lambda rows: NamedSharding(mesh, P("data", None) if rows % n == 0 else P())
+        self.val_loss_sum = jax.jit(self._val_loss_sum)
 
     def init(self, seed: int):
         params = nnx.to_pure_dict(nnx.state(init_model(self.mcfg, seed), nnx.Param))
@@ -83,7 +86,8 @@ class Engine:
 
     def validate(self, params, windows_NxBxL1: np.ndarray) -> float:
         # Placed explicitly: across processes, jit takes no host arrays for a sharded input.
-        total = sum(float(self.val_loss_sum(params, jax.device_put(w, self.val_sharding))) for w in windows_NxBxL1)
+        sharding = self.val_sharding(windows_NxBxL1.shape[1])
+        total = sum(float(self.val_loss_sum(params, jax.device_put(w, sharding))) for w in windows_NxBxL1)
         return total / (windows_NxBxL1.shape[0] * windows_NxBxL1.shape[1] * (windows_NxBxL1.shape[2] - 1))
 
 
