@@ -82,9 +82,9 @@ def test_the_smoke_study_on_slurm_gives_the_local_tables(cluster, tmp_path):
     assert sorted(s.split("|")[0] for s in states) == sorted(submitted)
     assert {s.split("|")[1] for s in states} == {"COMPLETED"}
 
-    # With the cluster jobs' threads: a training job splits the CPU into as many devices as it
-    # has threads, and sums over a batch's shards differ from one device's in the last bits.
-    _study(tmp_path / "local", "--set-threads", "trunk=1", "train=1", "evaluate=1")
+    # With the cluster jobs' threads (1, as every local job's): a training job splits the CPU into
+    # as many devices as it has threads, and sums over a batch's shards differ in the last bits.
+    _study(tmp_path / "local")
     for name, table in _tables(tmp_path / "local").items():
         pd.testing.assert_frame_equal(_tables(tmp_path / "slurm")[name], table, check_exact=False, rtol=1e-9)
 

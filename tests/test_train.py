@@ -202,8 +202,17 @@ def test_wsd_budgets_branch_off_one_trunk_and_each_cools_down_to_its_own_end(tmp
         summary = train(tiny_run(tokens), wsd, smoke_data, tmp_path / str(tokens), trunk_dir, progress=False)
         steps, branch = tokens // 256, branch_step(wsd, tokens // 256)
         assert summary["branch_step"] == branch and summary["steps"] == steps
-        # Its own checkpoint schedule, the early part taken from the trunk.
-        assert Checkpoints(tmp_path / str(tokens) / "checkpoints").steps() == checkpoint_steps(steps, 8)
+        # Its own checkpoint schedule, the early part taken from the trunk: the trunk's arrays
+        # and log, under the branch's own fingerprint (so the branch resumes from them).
+        ckpts = Checkpoints(tmp_path / str(tokens) / "checkpoints")
+        assert ckpts.steps() == checkpoint_steps(steps, 8)
+        early = max(s for s in ckpts.steps() if s <= branch)
+        mcfg = load_model_config(tmp_path / str(tokens))
+        mine, theirs = load_params(tmp_path / str(tokens), early, mcfg), load_params(trunk_dir, early, mcfg)
+        assert jax.tree.all(jax.tree.map(np.array_equal, mine, theirs))
+        meta, trunk_meta = ckpts.restore_meta(early), Checkpoints(trunk_dir / "checkpoints").restore_meta(early)
+        assert meta["fingerprint"] == summary["fingerprint"] != trunk_meta["fingerprint"]
+        assert meta["history"] == trunk_meta["history"] and meta["val"] == trunk_meta["val"]
         logs[tokens] = {r["step"]: r for r in read_log(tmp_path / str(tokens) / "train_log.jsonl")}
         lr = [r["lr"] for r in logs[tokens].values()]
         assert lr[-1] < 0.25 * wsd.learning_rate  # cooled down (the last step's rate)

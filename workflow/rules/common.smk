@@ -65,15 +65,6 @@ wildcard_constraints:
     figure="|".join(FIGURES),
 
 
-def all_cores():
-    """Every core of a local run (training takes the whole CPU); 1 where none are given, as
-    under a cluster executor, whose profile sets each rule's threads (set-threads)."""
-    try:
-        return workflow.cores
-    except WorkflowError:
-        return 1
-
-
 def as_json(obj):
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 

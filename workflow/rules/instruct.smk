@@ -45,7 +45,7 @@ rule instruct:
         samples="results/instruct/{model}.samples.parquet",
     params:
         spec=instruct_spec(),
-    threads: all_cores()
+    threads: 1
     resources:
         gpus=0,
     conda:

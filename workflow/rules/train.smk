@@ -1,6 +1,9 @@
 # Training stage: one job per model of the grid; under the WSD schedule (the default) one
 # trunk per (size, seed) first, which each model of that size and seed branches off.
-# Each job splits the CPU into one JAX device per thread it is given (data parallel).
+# One core each by default, as evaluation: two jobs side by side on two cores finish sooner
+# than one after the other on both (docs/performance.md). A job given more threads (a
+# cluster profile's set-threads, or --set-threads) splits them into as many JAX devices and
+# shards each batch over them (data parallel).
 # Checkpoints live in results/{models,trunks}/*/checkpoints/ and are deliberately not
 # declared as outputs: Snakemake deletes the outputs of a failed job, and a rerun resumes
 # from them.
@@ -15,7 +18,7 @@ rule trunk:
     params:
         trunk=trunk_spec,
         training=training_spec(),
-    threads: all_cores()
+    threads: 1
     resources:
         gpus=0,
     conda:
@@ -41,7 +44,7 @@ rule train:
         run=run_spec,
         training=training_spec(),
         trunk=trunk_arg,
-    threads: all_cores()
+    threads: 1
     resources:
         gpus=0,
     conda:
@@ -67,7 +70,7 @@ rule extend:
         summary="results/extended/{model}/model.json",
     params:
         spec=extend_spec(),
-    threads: all_cores()
+    threads: 1
     resources:
         gpus=0,
     conda:

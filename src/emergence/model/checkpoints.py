@@ -6,6 +6,7 @@ so a killed job never leaves a half-written checkpoint that a rerun would restor
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -62,6 +63,21 @@ class Checkpoints:
             reason = str(e).split(" See full TensorStore details")[0].splitlines()[0]
             raise InputError(f"checkpoint {self.directory / str(step)} cannot be restored: {reason}") from e
         return {name: restored[name] for name in like}, restored.meta
+
+    def adopt(self, source: Checkpoints, step: int, fingerprint: str) -> None:
+        """Make `source`'s checkpoint at `step` one of these, under this run's `fingerprint`:
+        a copy of its files (the arrays are the same; a restore and save would cost a second),
+        renamed into place once complete, as Orbax's own are. Process 0 copies; the others wait."""
+        if jax.process_index() == 0:
+            # Not Orbax's temporary name: its manager removes those in a thread of its own.
+            tmp = self.directory / f".adopting-{step}"
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(source.directory / str(step), tmp)
+            meta_file = tmp / "meta" / "metadata"  # where Orbax's JsonSave keeps the item
+            meta_file.write_text(json.dumps({**json.loads(meta_file.read_text()), "fingerprint": fingerprint}))
+            tmp.rename(self.directory / str(step))
+        ocp.multihost.sync_global_processes(f"adopt checkpoint {step}")
+        self._manager.reload()
 
     def restore_meta(self, step: int) -> dict:
         return self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta

@@ -265,8 +265,7 @@ def _branch_off(job: _Job, trunk: Checkpoints, branch: int, ckpt_steps: list[int
         if s <= branch and s not in have:
             if s not in trunk.steps():
                 raise InputError(f"{trunk.directory} has no checkpoint at step {s}: retrain the trunk")
-            early = job.restore(trunk, s)
-            job.ckpts.save(s, {"params": early.params, "opt_state": early.opt_state}, early.meta(fp))
+            job.ckpts.adopt(trunk, s, fp)
     if state is None or state.step < branch:
         if branch not in trunk.steps():
             raise InputError(f"{trunk.directory} has no checkpoint at the branch step {branch}: retrain the trunk")
