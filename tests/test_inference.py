@@ -76,3 +76,26 @@ def test_generation_cap_must_leave_room_for_a_prompt(setup):
     _, params, inf = setup
     with pytest.raises(ValueError, match="leaves no room"):
         inf.greedy(params, [[1, 2]], max_new=CFG.context)
+
+
+def test_choices_share_their_context_and_score_as_separate_pairs(setup):
+    _, params, inf = setup
+    rng = np.random.default_rng(2)
+    requests = [
+        (rng.integers(0, 40, n).tolist(), [rng.integers(0, 40, m).tolist() for m in lengths])
+        for n, lengths in [
+            (3, (1, 2)),
+            (7, (4, 1)),
+            (12, (2, 2)),
+            (20, (3, 5)),
+            (9, (1, 1, 6)),
+            (5, (2, 3)),
+            (23, (2, 2)),
+        ]
+    ]  # 6 requests of two choices (two batches of 4), one of three; the last does not fit: scored as pairs
+    got = inf.choice_logprobs(params, requests)
+    want = iter(inf.continuation_logprobs(params, [(ctx, ch) for ctx, choices in requests for ch in choices]))
+    for (_, choices), lps in zip(requests, got):
+        assert [lp.shape for lp in lps] == [(len(ch),) for ch in choices]
+        for lp in lps:
+            np.testing.assert_allclose(lp, next(want), atol=1e-4)

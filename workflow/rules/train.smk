@@ -1,9 +1,9 @@
 # Training stage: one job per model of the grid; under the WSD schedule (the default) one
 # trunk per (size, seed) first, which each model of that size and seed branches off.
-# One core each by default, as evaluation: two jobs side by side on two cores finish sooner
-# than one after the other on both (docs/performance.md). A job given more threads (a
-# cluster profile's set-threads, or --set-threads) splits them into as many JAX devices and
-# shards each batch over them (data parallel).
+# One core each by default, as evaluation: two jobs side by side keep both cores busier than
+# one job on both (one seed's training: 680 s against 722 s, within noise; docs/performance.md).
+# A job given more threads (a cluster profile's set-threads, or --set-threads) splits them
+# into as many JAX devices and shards each batch over them (data parallel).
 # Checkpoints live in results/{models,trunks}/*/checkpoints/ and are deliberately not
 # declared as outputs: Snakemake deletes the outputs of a failed job, and a rerun resumes
 # from them.

@@ -33,18 +33,19 @@ from emergence.model.transformer import ModelConfig
 def _choice_logliks(inf, params, requests: tuple[Request, ...], enc) -> list[list[float]]:
     """Each request's log-likelihood of each of its choices. Where every choice of a request
     is one token, one forward pass over the context scores them all (the next-token
-    distribution); otherwise each (context, choice) pair is scored on its own."""
+    distribution); otherwise the context is read once and each choice scored after it."""
     single = [all(len(enc(c)) == 1 for c in r.choices) for r in requests]
     next_lp = inf.next_token_logprobs(params, [enc(r.text) for r, one in zip(requests, single) if one])
-    pairs = [(enc(r.text), enc(c)) for r, one in zip(requests, single) if not one for c in r.choices]
-    pair_lp = iter(inf.continuation_logprobs(params, pairs))
-    rows, out = iter(next_lp), []
+    multi = inf.choice_logprobs(
+        params, [(enc(r.text), [enc(c) for c in r.choices]) for r, one in zip(requests, single) if not one]
+    )
+    rows, choices, out = iter(next_lp), iter(multi), []
     for r, one in zip(requests, single):
         if one:
             row = next(rows)
             out.append([float(row[enc(c)[0]]) for c in r.choices])
         else:
-            out.append([float(next(pair_lp).sum()) for _ in r.choices])
+            out.append([float(lp.sum()) for lp in next(choices)])
     return out
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import defaultdict
 from pathlib import Path
 
 import jax
@@ -64,6 +65,7 @@ class Inference:
         self.graphdef, _ = nnx.split(nnx.eval_shape(lambda: init_model(mcfg, 0)))
         self._token_logprobs = jax.jit(self._token_logprobs_fn)
         self._next_logprobs = jax.jit(self._next_logprobs_fn)
+        self._choice_logprobs = jax.jit(self._choice_logprobs_fn)
         self._greedy = jax.jit(self._greedy_fn, static_argnames=("max_new",))
         self._greedy_uncached = jax.jit(self._greedy_uncached_fn, static_argnames=("max_new",))
 
@@ -135,9 +137,71 @@ class Inference:
             out[idx] = logp_BxV[: len(idx)]
         return out
 
+    def _choice_logprobs_fn(self, params, ctx_BxP, pad_B, choices_BxNxC):
+        """Log-probabilities (B, N, C) of each choice's tokens after its row's (left-padded)
+        context: the context runs once into a key/value cache, then all N choices of a row
+        run on copies of that cache, each seeing the context and its own earlier tokens."""
+        model = nnx.merge(self.graphdef, params)
+        B, N, C = choices_BxNxC.shape
+        P = ctx_BxP.shape[1]
+        logits_BxPxV, caches, valid_BxS = self._prefill_logits(model, ctx_BxP, pad_B, P + C - 1)
+        first_BxN = jnp.take_along_axis(jax.nn.log_softmax(logits_BxPxV[:, -1]), choices_BxNxC[:, :, 0], axis=-1)
+        if C == 1:
+            return first_BxN[..., None]
+        tokens_MxC1 = choices_BxNxC[:, :, :-1].reshape(B * N, C - 1)
+        positions_MxC1 = jnp.repeat(P - pad_B, N)[:, None] + jnp.arange(C - 1)[None, :]
+        caches = [tuple(jnp.repeat(a, N, axis=0) for a in kv) for kv in caches]
+        logits_MxC1xV, _ = model(tokens_MxC1, caches, P, positions_MxC1, jnp.repeat(valid_BxS, N, axis=0))
+        rest_MxC1 = jnp.take_along_axis(
+            jax.nn.log_softmax(logits_MxC1xV, axis=-1), choices_BxNxC[:, :, 1:].reshape(B * N, C - 1, 1), axis=-1
+        )
+        return jnp.concatenate([first_BxN[..., None], rest_MxC1.reshape(B, N, C - 1)], axis=-1)
+
+    def choice_logprobs(self, params, requests: list[tuple[list[int], list[list[int]]]]) -> list[list[np.ndarray]]:
+        """Per (context, choices) request, the per-token log-probabilities of each choice given
+        the context: the same numbers as `continuation_logprobs` on each (context, choice)
+        pair, but each context is read once for all its choices (k-shot prompts are long
+        and their choices a few tokens). A request that would not fit in the model's context
+        is scored pair by pair, so it loses context tokens from the left as there."""
+        L = self.mcfg.context
+        out: list[list[np.ndarray] | None] = [None] * len(requests)
+        groups = defaultdict(list)  # (choices per request, longest choice up to a power of 2) -> requests
+        fallback = []
+        for i, (ctx, choices) in enumerate(requests):
+            if not choices or not all(choices):
+                raise ValueError("a request needs choices, none of them empty")
+            C = max(map(len, choices))
+            if not ctx or len(ctx) + C - 1 > L:
+                fallback.append(i)
+            else:
+                groups[len(choices), min(1 << (C - 1).bit_length(), L + 1 - len(ctx))].append(i)
+        for (N, C), members in groups.items():
+            members.sort(key=lambda i: len(requests[i][0]))
+            for start in range(0, len(members), self.batch_size):
+                idx = members[start : start + self.batch_size]
+                P = min(_bucket(max(len(requests[i][0]) for i in idx), L), L + 1 - C)
+                ctx = np.zeros((self.batch_size, P), np.int32)
+                pad = np.zeros(self.batch_size, np.int32)  # unused rows: a valid (all-zero) context
+                choices = np.zeros((self.batch_size, N, C), np.int32)
+                for row, i in enumerate(idx):
+                    c, ch = requests[i]
+                    ctx[row, P - len(c) :], pad[row] = c, P - len(c)
+                    for j, tokens in enumerate(ch):
+                        choices[row, j, : len(tokens)] = tokens
+                logp = np.asarray(self._choice_logprobs(params, ctx, pad, choices))
+                for row, i in enumerate(idx):
+                    out[i] = [logp[row, j, : len(t)] for j, t in enumerate(requests[i][1])]
+        pairs = [(requests[i][0], ch) for i in fallback for ch in requests[i][1]]
+        scored = iter(self.continuation_logprobs(params, pairs))
+        for i in fallback:
+            out[i] = [next(scored) for _ in requests[i][1]]
+        return out
+
     # ---- greedy decoding ---------------------------------------------------------------
 
-    def _prefill(self, model, prompt_BxP, pad_B, S):
+    def _prefill_logits(self, model, prompt_BxP, pad_B, S):
+        """Every prompt position's logits, the key/value caches of S slots filled with the
+        prompt, and which slots each row may attend to (not its left padding)."""
         B, P = prompt_BxP.shape
         H, K = self.mcfg.n_heads, self.mcfg.head_dim
         dt = self.mcfg.dtype
@@ -145,6 +209,10 @@ class Inference:
         valid_BxS = jnp.arange(S)[None, :] >= pad_B[:, None]
         positions_BxP = jnp.maximum(jnp.arange(P)[None, :] - pad_B[:, None], 0)
         logits_BxPxV, caches = model(prompt_BxP, caches, 0, positions_BxP, valid_BxS)
+        return logits_BxPxV, caches, valid_BxS
+
+    def _prefill(self, model, prompt_BxP, pad_B, S):
+        logits_BxPxV, caches, valid_BxS = self._prefill_logits(model, prompt_BxP, pad_B, S)
         return jnp.argmax(logits_BxPxV[:, -1], axis=-1), caches, valid_BxS
 
     def _greedy_fn(self, params, prompt_BxP, pad_B, max_new: int):
