@@ -31,7 +31,7 @@ def test_kv_cache_decoding_matches_full_forward():
     tokens = jax.random.randint(jax.random.key(1), (2, 10), 0, 50)
     full = model(tokens)
     S, H, K = 12, CFG.n_heads, CFG.head_dim
-    caches = [(jnp.zeros((2, S, H, K)), jnp.zeros((2, S, H, K))) for _ in range(CFG.n_layers)]
+    caches = [(jnp.zeros((2, H, S, K)), jnp.zeros((2, H, S, K))) for _ in range(CFG.n_layers)]
     logits, caches = model(tokens[:, :6], caches, 0)  # prefill
     np.testing.assert_allclose(logits, full[:, :6], atol=1e-5)
     for t in range(6, 10):  # one token at a time

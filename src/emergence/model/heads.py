@@ -17,7 +17,14 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from emergence.model.transformer import ModelConfig, Transformer, apply_rope, causal_attention, init_model, rope_tables
+from emergence.model.transformer import (
+    ModelConfig,
+    Transformer,
+    causal_attention,
+    init_model,
+    rope_tables,
+    split_heads,
+)
 
 
 def trace(model: Transformer, tokens_BxL: jax.Array) -> dict:
@@ -40,24 +47,21 @@ def trace(model: Transformer, tokens_BxL: jax.Array) -> dict:
     mask_LxL = jnp.arange(L)[None, :] <= jnp.arange(L)[:, None]
     # Attention to one-hot values (value s = e_s) outputs the weights themselves: this
     # reads them out of `causal_attention`, so they cannot drift from the model's softmax.
-    onehot_BxLxHxL = jnp.broadcast_to(jnp.eye(L, dtype=jnp.float32)[None, :, None, :], (B, L, H, L))
+    onehot_BxHxLxL = jnp.broadcast_to(jnp.eye(L, dtype=jnp.float32)[None, None], (B, H, L, L))
     x_NxD = model.embed(tokens_BxL.reshape(B * L))
     weights, head_outs = [], []
     for block in model.blocks:
-        qkv_BxLx3HxK = block.qkv(block.attn_norm(x_NxD)).reshape(B, L, 3 * H, K)
-        q_BxLxHxK, k_BxLxHxK, v_BxLxHxK = jnp.split(qkv_BxLx3HxK, 3, axis=2)
-        q_BxLxHxK = apply_rope(q_BxLxHxK, sin, cos)
-        k_BxLxHxK = apply_rope(k_BxLxHxK, sin, cos)
-        out_BxLxHxK = causal_attention(q_BxLxHxK, k_BxLxHxK, v_BxLxHxK, mask_LxL)
-        weights_BxLxHxL = causal_attention(q_BxLxHxK, k_BxLxHxK, onehot_BxLxHxL, mask_LxL)
+        q_BxHxLxK, k_BxHxLxK, v_BxHxLxK = split_heads(block.qkv(block.attn_norm(x_NxD)), B, L, H, sin, cos)
+        out_BxHxLxK = causal_attention(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, mask_LxL)
+        weights_BxHxLxL = causal_attention(q_BxHxLxK, k_BxHxLxK, onehot_BxHxLxL, mask_LxL)
         # Inputs rounded to the compute dtype, as nnx.Linear promotes its kernel to it, but
         # products and sums in float32 (bf16 x bf16 -> f32 dots are not on every backend):
         # the sum over heads is then rounded once, as attn_out's one matmul is.
-        kernel_HxKxD = block.attn_out.kernel[...].astype(out_BxLxHxK.dtype).reshape(H, K, D)
+        kernel_HxKxD = block.attn_out.kernel[...].astype(out_BxHxLxK.dtype).reshape(H, K, D)
         head_out_BxLxHxD = jnp.einsum(
-            "blhk,hkd->blhd", out_BxLxHxK.astype(jnp.float32), kernel_HxKxD.astype(jnp.float32)
+            "bhlk,hkd->blhd", out_BxHxLxK.astype(jnp.float32), kernel_HxKxD.astype(jnp.float32)
         )
-        weights.append(weights_BxLxHxL.transpose(0, 2, 1, 3))
+        weights.append(weights_BxHxLxL)
         head_outs.append(head_out_BxLxHxD)
         x_NxD = x_NxD + head_out_BxLxHxD.sum(axis=2).reshape(B * L, D).astype(x_NxD.dtype)
         x_NxD = x_NxD + block.mlp_out(jax.nn.gelu(block.mlp_in(block.mlp_norm(x_NxD))))

@@ -205,7 +205,7 @@ class Inference:
         B, P = prompt_BxP.shape
         H, K = self.mcfg.n_heads, self.mcfg.head_dim
         dt = self.mcfg.dtype
-        caches = [(jnp.zeros((B, S, H, K), dt), jnp.zeros((B, S, H, K), dt)) for _ in range(self.mcfg.n_layers)]
+        caches = [(jnp.zeros((B, H, S, K), dt), jnp.zeros((B, H, S, K), dt)) for _ in range(self.mcfg.n_layers)]
         valid_BxS = jnp.arange(S)[None, :] >= pad_B[:, None]
         positions_BxP = jnp.maximum(jnp.arange(P)[None, :] - pad_B[:, None], 0)
         logits_BxPxV, caches = model(prompt_BxP, caches, 0, positions_BxP, valid_BxS)
