@@ -1,14 +1,17 @@
-"""Bad input on the command line: one line naming the file, key or argument, exit 2, no traceback."""
+"""The command line: bad input gives one line naming the file, key or argument, exit 2, no
+traceback; every subcommand has its handler; it starts without JAX; a model picked by hand
+trains its trunk first."""
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from helpers import one_line_error, run_cli
 
-
-def one_line_error(result, *expected):
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    assert all(e in lines[0] for e in expected), lines[0]
+from emergence.cli import build_parser
+from emergence.config import StudyConfig
 
 
 @pytest.mark.parametrize(
@@ -46,3 +49,65 @@ def test_usage_errors_are_one_line(tmp_path):
         run_cli("evaluate", "--checkpoint", tmp_path, "--out", tmp_path / "o.parquet"),
         "--checkpoint needs --task-file, --format",
     )
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["train", "--data", "d", "--config", "c.yaml"], "train --config needs --model"),
+        (
+            ["long-context", "--model-dir", "m", "--data", "d"],
+            "long-context --model-dir needs --spec, --tokenizer, --out",
+        ),
+    ],
+)
+def test_a_mode_without_the_arguments_it_needs(args, expected):
+    one_line_error(run_cli(*args), expected)
+
+
+def test_every_subcommand_has_a_handler_and_needs_only_its_own_arguments():
+    parser = build_parser()
+    commands = {}
+    for action in parser._subparsers._group_actions:
+        for name, sub in action.choices.items():
+            nested = [a for a in sub._actions if isinstance(a, argparse._SubParsersAction)]
+            commands.update({f"{name} {n}": s for a in nested for n, s in a.choices.items()} if nested else {name: sub})
+    assert {"corpus", "train", "evaluate", "perf train", "perf evaluate"} <= set(commands)
+    for name, sub in commands.items():
+        defaults, dests = sub._defaults, {a.dest for a in sub._actions}
+        assert callable(defaults.get("func")), name
+        for mode, needed in defaults.get("needs", {}).items():
+            assert {mode, *needed} <= dests, name
+
+
+def test_the_command_line_starts_without_jax():
+    code = "import sys; from emergence.cli import build_parser; build_parser(); print('jax' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+def _cfg(schedule: str):
+    return StudyConfig.from_dict(
+        {"training": {"schedule": schedule}, "models": {"sizes": {"a": {"d_model": 16, "n_layers": 1, "n_heads": 2}}}}
+    )
+
+
+def test_a_model_picked_by_hand_trains_its_trunk_first_unless_complete(tmp_path, monkeypatch):
+    from emergence.train import grid
+
+    calls = []
+    monkeypatch.setattr(grid, "train_trunk", lambda trunk, tcfg, data, out, progress: calls.append(("trunk", out)))
+    monkeypatch.setattr(grid, "train", lambda run, tcfg, data, out, trunk_dir, progress: calls.append((out, trunk_dir)))
+    monkeypatch.chdir(tmp_path)
+    trunk_dir = Path("results/trunks/a-s0")
+    grid.train_from_grid(_cfg("wsd"), "a-1M-s0", Path("data"))
+    assert calls == [("trunk", trunk_dir), (Path("results/models/a-1M-s0"), trunk_dir)]
+
+    calls.clear()
+    trunk_dir.mkdir(parents=True)
+    (trunk_dir / "trunk.json").write_text("{}")
+    grid.train_from_grid(_cfg("wsd"), "a-1M-s0", Path("data"), Path("out"))
+    assert calls == [(Path("out"), trunk_dir)]
+
+    calls.clear()
+    grid.train_from_grid(_cfg("cosine"), "a-1M-s0", Path("data"))
+    assert calls == [(Path("results/models/a-1M-s0"), None)]

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import SMOKE, run_cli
+from helpers import SMOKE, run_cli
 
 from emergence.perf import datasheet_peak
 

@@ -76,7 +76,7 @@ def summarise(table: pd.DataFrame, context: int) -> dict:
     return {"methods": out, "best": min(out, key=lambda m: out[m]["beyond"])}
 
 
-def run(checkpoint: Path, data_dir: Path, factor: float, methods, n_windows: int, out: str | None) -> dict:
+def probe_checkpoint(checkpoint: Path, data_dir: Path, factor: float, methods, n_windows: int, out: str | None) -> dict:
     """`emergence long-context --checkpoint`: the summary (JSON-ready), and the table written to `out` (CSV)."""
     out = check_output(out) if out else None
     table, context = loss_by_position(checkpoint, data_dir, factor, methods, n_windows)

@@ -61,8 +61,8 @@ def _gain_rows(samples: pd.DataFrame, at: dict) -> list[dict]:
     return rows
 
 
-def run(model_dir: Path, data_file: Path, tokenizer_path: Path, data_dir: Path, cfg: StudyConfig, out: Path,
-        progress: bool = False) -> dict:  # fmt: skip
+def tune_and_evaluate(model_dir: Path, data_file: Path, tokenizer_path: Path, data_dir: Path, cfg: StudyConfig,
+                      out: Path, progress: bool = False) -> dict:  # fmt: skip
     """Tune the model's selected checkpoints (`select_steps`) and evaluate them and their
     bases; writes `<out>.parquet` and `<out>.samples.parquet`. Returns the mean exact match
     of tuned and base checkpoints per task at the last step."""

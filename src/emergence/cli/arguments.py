@@ -1,5 +1,6 @@
-"""The command line's argument types: study configs given as --spec, counts, positive
-numbers, and a parser that reports a usage error as one line with exit status 2."""
+"""The command line's argument types: study configs given as --spec, the workflow's JSON of a
+run, a trunk or a training section, counts, positive numbers, and a parser that reports a
+usage error as one line with exit status 2."""
 
 from __future__ import annotations
 
@@ -22,11 +23,41 @@ def raw_spec(text: str):
         raise ConfigError(f"--spec: not valid JSON ({e.msg} at column {e.colno}); give JSON or @file.yaml") from None
 
 
-def spec(text: str):
+def study_config(text: str):
     """The validated, typed study config of a --spec argument."""
     from emergence.config import StudyConfig
 
     return StudyConfig.from_dict(raw_spec(text))
+
+
+def training_config(text: str):
+    """The validated training section of a --training argument (JSON of that section)."""
+    return study_config(json.dumps({"training": json.loads(text)})).training
+
+
+def model_run(text: str):
+    """The model run of a --run argument, JSON as the workflow writes it."""
+    from emergence.config import ModelRun
+
+    try:
+        return ModelRun.from_dict(json.loads(text))
+    except (json.JSONDecodeError, TypeError, KeyError) as e:
+        raise ConfigError(f"--run: not a model run as the workflow writes it ({e})") from None
+
+
+def trunk(text: str):
+    """The WSD trunk of a --trunk argument, JSON as the workflow writes it."""
+    from emergence.config import Trunk
+
+    try:
+        return Trunk.from_dict(json.loads(text))
+    except (json.JSONDecodeError, TypeError, KeyError) as e:
+        raise ConfigError(f"--trunk: not a trunk as the workflow writes it ({e})") from None
+
+
+def optional_path(text: str | None) -> Path | None:
+    """The path of an optional argument, None where it was not given."""
+    return Path(text) if text else None
 
 
 def count(minimum: int):
@@ -55,7 +86,7 @@ def positive(text: str) -> float:
     return value
 
 
-def cpu_devices(p: argparse.ArgumentParser) -> None:
+def add_cpu_devices(p: argparse.ArgumentParser) -> None:
     """The option of a training command: how many JAX devices the host CPU is split into."""
     help = "data-parallel CPU devices, one per core (default: the cores this process may use)"
     p.add_argument("--cpu-devices", type=count(1), help=help)

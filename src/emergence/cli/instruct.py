@@ -1,30 +1,36 @@
-"""The instruction-tuning subcommands: `instructions` (the study's instruction dataset, checked
-against the corpus) and `instruct` (tune a model's selected checkpoints and evaluate them and
-their bases on the held-out families). What they run loads JAX, so it is imported only when
-one of them runs."""
+"""The instruction-tuning stage's subcommands: `instructions` (the study's instruction
+dataset, checked against the corpus) and `instruct` (tune a model's selected checkpoints and
+evaluate them and their bases on the held-out families). What they run loads JAX, so it is
+imported only when one of them runs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from emergence import arguments as A
+from emergence.cli.arguments import study_config
 
 
 def cmd_instructions(args) -> dict:
     from emergence.instruct.dataset import build_dataset
 
-    return build_dataset(A.spec(args.spec), Path(args.corpus), Path(args.tokenizer), Path(args.out))
+    return build_dataset(study_config(args.spec), Path(args.corpus), Path(args.tokenizer), Path(args.out))
 
 
 def cmd_instruct(args) -> dict:
-    from emergence.instruct.stage import run
+    from emergence.instruct.stage import tune_and_evaluate
 
-    a = args
-    return run(Path(a.model_dir), Path(a.dataset), Path(a.tokenizer), Path(a.data), A.spec(a.spec), Path(a.out),
-               not a.quiet)  # fmt: skip
+    return tune_and_evaluate(
+        Path(args.model_dir),
+        Path(args.dataset),
+        Path(args.tokenizer),
+        Path(args.data),
+        study_config(args.spec),
+        Path(args.out),
+        progress=not args.quiet,
+    )
 
 
-def add_instruct_commands(sub) -> None:
+def add_commands(sub) -> None:
     """`instructions` and `instruct` under the command line's subcommands `sub`."""
     p = sub.add_parser("instructions", help="build the instruction dataset (tuning families, held-out families)")
     p.add_argument("--spec", required=True, help="study config (JSON, or @file): its seed, corpus and instruct")
