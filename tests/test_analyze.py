@@ -60,6 +60,7 @@ def test_pooled_and_per_seed_thresholds(results):
     assert (t.loc[["0", "1", "2"], "interval"] == "items only").all()
 
 
+@pytest.mark.slow  # analysis, forecast and page of a simulated study
 def test_page_says_what_the_intervals_cover(results, tmp_path):
     tables = tmp_path / "tables"
     tables.mkdir()

@@ -4,12 +4,13 @@ on simulated studies with a planted onset and run-level random effects."""
 import numpy as np
 import pytest
 
-from emergence.analysis import bootstrap as B
+from emergence.analysis.bootstrap import choose, resamples
 from emergence.analysis.simulate import CHANCE, ONSET, coverage, study
 from emergence.analysis.thresholds import fit_threshold, fit_threshold_file
 from emergence.errors import InputError
 
 
+@pytest.mark.slow  # a coverage count over simulated studies
 def test_hierarchical_interval_covers_the_planted_onset():
     # 100 studies, 5 sizes x 3 runs, runs shifted along the loss axis (sd 0.03 nats, about
     # what seeds of the default study differ by) and in height (sd 15%).
@@ -35,11 +36,11 @@ def test_auto_resamples_runs_when_sizes_have_seeds():
 def test_runs_resampled_within_their_size():
     rng = np.random.default_rng(0)
     model, run = np.repeat([0, 0, 1, 1], 3), np.repeat([0, 1, 0, 1], 3)
-    for idx, _ in B.resamples("runs", 12, model, run, None, np.zeros(12), 20, rng):
+    for idx, _ in resamples("runs", 12, model, run, None, np.zeros(12), 20, rng):
         assert len(idx) == 12 and (model[idx[:6]] == 0).all() and (model[idx[6:]] == 1).all()
         assert all(len(set(idx[k : k + 3] // 3)) == 1 for k in range(0, 12, 3))  # whole runs
     with pytest.raises(ValueError, match="needs run labels"):
-        B.choose("runs", model, None, None)
+        choose("runs", model, None, None)
 
 
 def test_csv_with_a_run_or_seed_column(tmp_path):

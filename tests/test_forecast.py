@@ -5,30 +5,29 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli
-from test_cli import one_line_error
+from helpers import one_line_error, run_cli
 
-from emergence.analysis import simulate as S
+from emergence.analysis import simulate
+from emergence.analysis.chain import fit_chain, predict_at
 from emergence.analysis.crossing import _crossing_compute, crossings
-from emergence.analysis.forecast import fit_chain, predict_at
 from emergence.analysis.holdout import holdout_forecast
 
-TRUE_LOSS = float(S.planted_loss(*S.TARGET))
-TRUE_VALUE = float(S.planted_value(TRUE_LOSS))
+TRUE_LOSS = float(simulate.planted_loss(*simulate.TARGET))
+TRUE_VALUE = float(simulate.planted_value(TRUE_LOSS))
 
 
 @pytest.fixture(scope="module")
 def chain():
-    return fit_chain(S.ladder(0), n_boot=60, seed=0)
+    return fit_chain(simulate.ladder(0), n_boot=60, seed=0)
 
 
 def test_the_planted_law_and_curve_are_recovered(chain):
     law = chain.laws[""][0]
-    assert law["alpha"] == pytest.approx(S.LAW["alpha"], abs=0.05)
+    assert law["alpha"] == pytest.approx(simulate.LAW["alpha"], abs=0.05)
     curve = chain.curves["emergent"]
     assert curve.verdict == "emergent" and curve.form in ("hinge", "sigmoid")
-    assert curve.onset(curve.fit) == pytest.approx(S.LADDER_ONSET, abs=0.05)
-    p = predict_at(chain, *S.TARGET)["emergent"]
+    assert curve.onset(curve.fit) == pytest.approx(simulate.LADDER_ONSET, abs=0.05)
+    p = predict_at(chain, *simulate.TARGET)["emergent"]
     assert p["loss"] == pytest.approx(TRUE_LOSS, abs=0.02)
     assert p["value"] == pytest.approx(TRUE_VALUE, abs=0.06)
     assert p["beyond"] and "3 times the largest run's" in p["beyond"][0]
@@ -38,24 +37,25 @@ def test_the_law_is_fitted_on_final_checkpoints_only(chain):
     # Intermediate checkpoints sit 0.05 nats above the law (not yet annealed): only the
     # final one of each run may enter it, else the law would be biased upward.
     points = chain.points[""]
-    assert len(points) == len(S.LADDER_SIZES) * len(S.LADDER_BUDGETS) * 3
-    assert set(points["tokens"]) == set(S.LADDER_BUDGETS)
-    residual = points["loss"] - S.planted_loss(points["params"], points["tokens"])
+    assert len(points) == len(simulate.LADDER_SIZES) * len(simulate.LADDER_BUDGETS) * 3
+    assert set(points["tokens"]) == set(simulate.LADDER_BUDGETS)
+    residual = points["loss"] - simulate.planted_loss(points["params"], points["tokens"])
     assert abs(residual.mean()) < 0.005
 
 
 def test_prediction_intervals_contain_the_law_intervals(chain):
-    p = predict_at(chain, *S.TARGET, runs=1)["emergent"]
+    p = predict_at(chain, *simulate.TARGET, runs=1)["emergent"]
     for what in ("loss", "value"):
         (clo, chi), (plo, phi) = p[f"{what}_ci"], p[f"{what}_pi"]
         assert plo < clo and chi < phi
-    many = predict_at(chain, *S.TARGET, runs=16)["emergent"]
+    many = predict_at(chain, *simulate.TARGET, runs=16)["emergent"]
     assert np.ptp(many["value_pi"]) < np.ptp(p["value_pi"])
 
 
+@pytest.mark.slow  # a coverage count over simulated ladders
 def test_intervals_cover_the_planted_law_at_about_the_stated_rate():
     # 95% intervals on 12 ladders: docs/science.md has the rate on 100 (tools/forecast_coverage.py).
-    table = S.forecast_coverage(12, n_boot=60)
+    table = simulate.forecast_coverage(12, n_boot=60)
     assert table["loss_covered"].sum() >= 9, table
     assert table["value_covered"].sum() >= 9, table
     assert (table["verdict"] == "emergent").all()
@@ -63,7 +63,7 @@ def test_intervals_cover_the_planted_law_at_about_the_stated_rate():
 
 def test_the_crossing_covers_the_planted_compute(chain):
     out = crossings(chain)["emergent"]
-    truth = _crossing_compute(S.LAW, S.LADDER_ONSET)
+    truth = _crossing_compute(simulate.LAW, simulate.LADDER_ONSET)
     lo, hi = out["compute_ci"]
     assert lo <= truth <= hi
     assert out["params"] * out["tokens"] * 6 == pytest.approx(out["compute"], rel=1e-6)
@@ -71,7 +71,7 @@ def test_the_crossing_covers_the_planted_compute(chain):
 
 
 def test_a_per_task_loss_gets_a_law_per_task():
-    ladder = S.ladder(1)
+    ladder = simulate.ladder(1)
     other = ladder.assign(task="other")
     both = pd.concat([ladder, other], ignore_index=True)
     both["bpb"] = both["loss"] * np.where(both["task"] == "other", 1.3, 1.0)
@@ -80,24 +80,24 @@ def test_a_per_task_loss_gets_a_law_per_task():
 
 
 def test_holding_out_the_largest_size():
-    ladder = S.ladder(2, sizes=(*S.LADDER_SIZES, 3e6))
+    ladder = simulate.ladder(2, sizes=(*simulate.LADDER_SIZES, 3e6))
     table, summary = holdout_forecast(ladder, n_boot=60)
-    assert summary["held_out"] == "3000000.0" and len(summary["forecast_from"]) == len(S.LADDER_SIZES)
-    assert list(table["tokens"]) == list(S.LADDER_BUDGETS)
-    truth = S.planted_loss(3e6, table["tokens"])
+    assert summary["held_out"] == "3000000.0" and len(summary["forecast_from"]) == len(simulate.LADDER_SIZES)
+    assert list(table["tokens"]) == list(simulate.LADDER_BUDGETS)
+    truth = simulate.planted_loss(3e6, table["tokens"])
     assert (table["loss_predicted"] - truth).abs().max() < 0.02
-    assert (table["predicted"] - S.planted_value(truth)).abs().max() < 0.05
+    assert (table["predicted"] - simulate.planted_value(truth)).abs().max() < 0.05
     band = summary["curves"]["emergent"]
     assert len(band["loss"]) == len(band["low"]) == len(band["high"])
     assert all(lo <= v <= hi for v, lo, hi in zip(band["value"], band["low"], band["high"]))
-    small, note = holdout_forecast(S.ladder(0, sizes=(1e4, 3e4)), n_boot=4)
+    small, note = holdout_forecast(simulate.ladder(0, sizes=(1e4, 3e4)), n_boot=4)
     assert small.empty and "leaves 1 size(s)" in note["note"]
 
 
 @pytest.fixture(scope="module")
 def runs_csv(tmp_path_factory):
     path = tmp_path_factory.mktemp("forecast") / "runs.csv"
-    S.ladder(3).to_csv(path, index=False)
+    simulate.ladder(3).to_csv(path, index=False)
     return path
 
 
@@ -118,7 +118,7 @@ def test_the_command_prints_and_writes_the_documented_json(runs_csv, tmp_path):
 
 def test_the_command_holds_out_the_largest_size(tmp_path):
     path = tmp_path / "runs.csv"
-    S.ladder(4, sizes=(*S.LADDER_SIZES, 3e6)).to_csv(path, index=False)
+    simulate.ladder(4, sizes=(*simulate.LADDER_SIZES, 3e6)).to_csv(path, index=False)
     spec = '{"analysis": {"n_boot": 20}}'
     result = run_cli("forecast", path, "--hold-out", "--spec", spec, "--out", tmp_path / "f.csv")
     assert result.returncode == 0, result.stderr
@@ -142,7 +142,7 @@ def test_the_command_holds_out_the_largest_size(tmp_path):
 )  # fmt: skip
 def test_bad_input_is_one_line(tmp_path, change, args, expected):
     path = tmp_path / "runs.csv"
-    change(S.ladder(5)).to_csv(path, index=False)
+    change(simulate.ladder(5)).to_csv(path, index=False)
     result = run_cli("forecast", path, "--params", "3e6", "--tokens", "1e7", *args, "--out", tmp_path / "o.json")
     one_line_error(result, *expected)
     assert not (tmp_path / "o.json").exists()

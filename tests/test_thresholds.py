@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from emergence.analysis.curves import fit_hinge, normalise, predict
-from emergence.analysis.thresholds import emergence_score, fit_threshold, fit_threshold_file
+from emergence.analysis.evidence import emergence_score
+from emergence.analysis.thresholds import fit_threshold, fit_threshold_file
 from emergence.errors import InputError
 
 ETA = 2.8

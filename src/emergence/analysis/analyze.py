@@ -40,12 +40,37 @@ def main_metric(task_rows: pd.DataFrame) -> str:
 
 # The thresholds table's columns from fit_threshold, in order.
 _FIT_COLUMNS = (
-    "verdict", "threshold", "ci_low", "ci_high", "onset", "onset_low", "onset_high", "midpoint", "midpoint_low",
-    "midpoint_high", "saturation", "saturation_low", "saturation_high", "at_edge", "midpoint_at_edge",
-    "saturation_at_edge", "interval", "n_runs", "sizes_below", "sizes_above", "reason",
-    "chance", "spearman", "spearman_p", "emergence_score", "delta_bic", "best_model", "threshold_model", "n_points",
+    "verdict",
+    "threshold",
+    "ci_low",
+    "ci_high",
+    "onset",
+    "onset_low",
+    "onset_high",
+    "midpoint",
+    "midpoint_low",
+    "midpoint_high",
+    "saturation",
+    "saturation_low",
+    "saturation_high",
+    "at_edge",
+    "midpoint_at_edge",
+    "saturation_at_edge",
+    "interval",
+    "n_runs",
+    "sizes_below",
+    "sizes_above",
+    "reason",
+    "chance",
+    "spearman",
+    "spearman_p",
+    "emergence_score",
+    "delta_bic",
+    "best_model",
+    "threshold_model",
+    "n_points",
     "resolution_warning",
-)  # fmt: skip
+)
 
 
 def fitted_checkpoints(results: pd.DataFrame) -> pd.DataFrame:

@@ -27,9 +27,27 @@ from emergence.errors import InputError
 from emergence.io import read_json, write_table
 
 RESULT_COLUMNS = [
-    "model", "size", "budget", "seed", "params", "nonembedding_params", "tokens", "step", "flops", "loss", "bpb",
-    "task", "prompt", "shots", "labels", "metric", "value", "n", "chance", "warmup",
-]  # fmt: skip
+    "model",
+    "size",
+    "budget",
+    "seed",
+    "params",
+    "nonembedding_params",
+    "tokens",
+    "step",
+    "flops",
+    "loss",
+    "bpb",
+    "task",
+    "prompt",
+    "shots",
+    "labels",
+    "metric",
+    "value",
+    "n",
+    "chance",
+    "warmup",
+]
 
 
 def _model_info(model_dir: Path) -> dict:
@@ -133,9 +151,21 @@ def read_results(path: Path) -> pd.DataFrame:
 
 
 LONG_CONTEXT_COLUMNS = [
-    "model", "size", "budget", "seed", "step", "val_loss", "context", "probe", "method", "x", "metric", "value", "n",
+    "model",
+    "size",
+    "budget",
+    "seed",
+    "step",
+    "val_loss",
+    "context",
+    "probe",
+    "method",
+    "x",
+    "metric",
+    "value",
+    "n",
     "chance",
-]  # fmt: skip
+]
 
 
 def long_context_table(model_dirs: list[Path], files: list[Path]) -> pd.DataFrame:
@@ -158,9 +188,12 @@ def instruct_table(model_dirs: list[Path], files: list[Path]) -> pd.DataFrame:
 
 
 def collect(
-    model_summaries: list[Path], eval_files: list[Path], out_dir: Path, long_context: list[Path] = (),
+    model_summaries: list[Path],
+    eval_files: list[Path],
+    out_dir: Path,
+    long_context: list[Path] = (),
     instruct: list[Path] = (),
-) -> pd.DataFrame:  # fmt: skip
+) -> pd.DataFrame:
     """results.{csv,parquet}, training.csv, long_context.csv and instruct.{csv,parquet} in
     `out_dir` from the models' summaries (model.json, beside each train_log.jsonl), their
     evaluation tables, their long-context tables and their instruction-tuning tables."""

@@ -4,7 +4,7 @@ compute-optimal loss falls to an emergent task's onset, and the (N, D) that spen
 Compute is C = 6 N D (N the parameters the law was fitted with, D tokens). At each C the
 compute-optimal split is Hoffmann et al.'s closed form (scaling.compute_optimal); the loss
 it reaches falls with C towards the law's floor E, and the crossing is the C where it meets
-the onset (found by root-finding on log C). Each bootstrap resample of the chain (forecast.py)
+the onset (found by root-finding on log C). Each bootstrap resample of the chain (chain.py)
 gives its own law and onset, hence its own crossing: the intervals are their percentiles.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 from scipy import optimize
 
 from emergence.analysis import scaling
-from emergence.analysis.forecast import Chain, law_summary
+from emergence.analysis.chain import Chain, law_summary
 
 
 def _crossing_compute(law: dict | None, onset: float) -> float:

@@ -1,6 +1,6 @@
 """The study's forecast check: hold out the largest size, forecast it from the others, compare.
 
-For each token budget of the held-out size, the chain (forecast.py) fitted on the other
+For each token budget of the held-out size, the chain (chain.py) fitted on the other
 sizes predicts the final checkpoint's loss and every task's score, and the table sets them
 beside what the held-out runs reached (their mean over seeds). `covered` asks whether that
 mean lies in the prediction interval for the mean of as many new runs (`value_pi`: the law's
@@ -14,15 +14,38 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from emergence.analysis import forecast as F
+from emergence.analysis.chain import Chain, fit_chain, law_summary, predict_at
 
 # The table's columns, in order.
 COLUMNS = (
-    "task", "metric", "held_out", "params", "tokens", "runs", "verdict", "form",
-    "loss_predicted", "loss_low", "loss_high", "loss_actual", "loss_covered",
-    "predicted", "ci_low", "ci_high", "low", "high", "actual", "error", "covered",
-    "given_loss", "given_loss_low", "given_loss_high", "covered_given_loss", "chance", "beyond",
-)  # fmt: skip
+    "task",
+    "metric",
+    "held_out",
+    "params",
+    "tokens",
+    "runs",
+    "verdict",
+    "form",
+    "loss_predicted",
+    "loss_low",
+    "loss_high",
+    "loss_actual",
+    "loss_covered",
+    "predicted",
+    "ci_low",
+    "ci_high",
+    "low",
+    "high",
+    "actual",
+    "error",
+    "covered",
+    "given_loss",
+    "given_loss_low",
+    "given_loss_high",
+    "covered_given_loss",
+    "chance",
+    "beyond",
+)
 # Losses at which each chained curve is drawn.
 _GRID = 60
 
@@ -40,7 +63,7 @@ def holdout_forecast(ladder: pd.DataFrame, *, n_boot: int = 200, seed: int = 0, 
     """(table, summary) of the forecast of the largest size (by `params`) from the others.
 
     The table has one row per task x budget of the held-out size (COLUMNS); the summary
-    holds the held-out size, the sizes it was forecast from, the law (forecast.law_summary)
+    holds the held-out size, the sizes it was forecast from, the law (chain.law_summary)
     and each task's chained curve (score against loss with its interval band, on a grid
     from the held-out runs' loss range to the highest loss fitted). A ladder too small to
     forecast from (fewer than two sizes left, or too few runs for the law or checkpoints for
@@ -57,7 +80,7 @@ def holdout_forecast(ladder: pd.DataFrame, *, n_boot: int = 200, seed: int = 0, 
         note = f"Holding out the largest size ({held_out}) leaves {left} size(s) to forecast it from; it needs two."
         return empty, {"held_out": held_out, "note": note}
     try:
-        chain = F.fit_chain(train, n_boot=n_boot, seed=seed, level=level)
+        chain = fit_chain(train, n_boot=n_boot, seed=seed, level=level)
     except ValueError as e:
         return empty, {"held_out": held_out, "note": f"No forecast of {held_out} from the smaller sizes: {e}."}
     final = target[target["tokens"] == target.groupby("run")["tokens"].transform("max")]
@@ -66,39 +89,57 @@ def holdout_forecast(ladder: pd.DataFrame, *, n_boot: int = 200, seed: int = 0, 
     for D, cell in final.groupby("tokens", sort=True):
         n_runs = cell["run"].nunique()
         actual = cell.groupby("task")[["loss", "value"]].mean()
-        chained = F.predict_at(chain, float(largest), float(D), runs=n_runs, seed=seed)
-        given = F.predict_at(chain, float(largest), float(D), runs=n_runs, loss=actual["loss"].to_dict(), seed=seed)
+        chained = predict_at(chain, float(largest), float(D), runs=n_runs, seed=seed)
+        at_actual = predict_at(chain, float(largest), float(D), runs=n_runs, loss=actual["loss"].to_dict(), seed=seed)
         for task, p in chained.items():
             if task not in actual.index:
                 continue
-            a, g = actual.loc[task], given[task]
-            rows.append(
-                {
-                    "task": task, "metric": metric.get(task), "held_out": held_out, "params": float(largest),
-                    "tokens": float(D), "runs": int(n_runs), "verdict": p["verdict"], "form": p["form"],
-                    "loss_predicted": p["loss"], **_ends("loss_", p["loss_pi"]), "loss_actual": float(a["loss"]),
-                    "loss_covered": _inside(a["loss"], p["loss_pi"]),
-                    "predicted": p["value"], **_ends("ci_", p["value_ci"]), **_ends("", p["value_pi"]),
-                    "actual": float(a["value"]), "error": p["value"] - float(a["value"]),
-                    "covered": _inside(a["value"], p["value_pi"]),
-                    "given_loss": g["value"], **_ends("given_loss_", g["value_pi"]),
-                    "covered_given_loss": _inside(a["value"], g["value_pi"]),
-                    "chance": chain.curves[task].chance, "beyond": "; ".join(p["beyond"]),
-                }
-            )  # fmt: skip
+            row = {
+                "task": task,
+                "metric": metric.get(task),
+                "held_out": held_out,
+                "params": float(largest),
+                "tokens": float(D),
+                "runs": int(n_runs),
+            }
+            rows.append(row | _compared(p, actual.loc[task], at_actual[task], chain.curves[task].chance))
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     lowest = float(final["loss"].min())
     summary = {
         "held_out": held_out,
         "params": float(largest),
         "forecast_from": sorted({str(s) for s in size[train.index]}),
-        "law": F.law_summary(chain),
+        "law": law_summary(chain),
         "curves": {task: _band(chain, task, min(lowest, c.losses[0])) for task, c in chain.curves.items()},
     }
     return table, summary
 
 
-def _band(chain: F.Chain, task: str, low: float) -> dict:
+def _compared(p: dict, reached: pd.Series, given: dict, chance: float | None) -> dict:
+    """One task's forecast `p` (predict_at) beside what the held-out runs `reached` (their mean
+    loss and value), and `given`, the forecast of the curve alone at the loss they reached."""
+    return {
+        "verdict": p["verdict"],
+        "form": p["form"],
+        "loss_predicted": p["loss"],
+        **_ends("loss_", p["loss_pi"]),
+        "loss_actual": float(reached["loss"]),
+        "loss_covered": _inside(reached["loss"], p["loss_pi"]),
+        "predicted": p["value"],
+        **_ends("ci_", p["value_ci"]),
+        **_ends("", p["value_pi"]),
+        "actual": float(reached["value"]),
+        "error": p["value"] - float(reached["value"]),
+        "covered": _inside(reached["value"], p["value_pi"]),
+        "given_loss": given["value"],
+        **_ends("given_loss_", given["value_pi"]),
+        "covered_given_loss": _inside(reached["value"], given["value_pi"]),
+        "chance": chance,
+        "beyond": "; ".join(p["beyond"]),
+    }
+
+
+def _band(chain: Chain, task: str, low: float) -> dict:
     """The task's fitted curve with its interval band (for the law) on a grid of losses."""
     curve = chain.curves[task]
     xs = np.linspace(low, curve.losses[1], _GRID)

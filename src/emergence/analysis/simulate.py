@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from emergence.analysis.chain import fit_chain, predict_at
 from emergence.analysis.thresholds import fit_threshold
 
 ONSET = 1.65
@@ -57,9 +58,17 @@ def coverage(n_studies: int, schemes=("runs", "items"), n_boot: int = 200, level
         df = study(s, **kw)
         for scheme in schemes:
             r = fit_threshold(
-                df["loss"], df["value"], model=df["model"], run=df["run"], n=df["n"], chance=CHANCE,
-                n_boot=n_boot, seed=s, level=level, bootstrap=scheme,
-            )  # fmt: skip
+                df["loss"],
+                df["value"],
+                model=df["model"],
+                run=df["run"],
+                n=df["n"],
+                chance=CHANCE,
+                n_boot=n_boot,
+                seed=s,
+                level=level,
+                bootstrap=scheme,
+            )
             lo, hi = r["onset_low"], r["onset_high"]
             rows.append(
                 {
@@ -114,20 +123,24 @@ def ladder(
                 frames.append(
                     pd.DataFrame(
                         {
-                            "run": f"N{N:.0e}-D{D:.0e}-s{r}", "params": N, "tokens": tokens, "task": "emergent",
-                            "value": rng.binomial(n_items, p) / n_items, "loss": loss, "chance": CHANCE,
-                            "n": n_items, "seed": r,
+                            "run": f"N{N:.0e}-D{D:.0e}-s{r}",
+                            "params": N,
+                            "tokens": tokens,
+                            "task": "emergent",
+                            "value": rng.binomial(n_items, p) / n_items,
+                            "loss": loss,
+                            "chance": CHANCE,
+                            "n": n_items,
+                            "seed": r,
                         }
                     )
-                )  # fmt: skip
+                )
     return pd.concat(frames, ignore_index=True)
 
 
 def forecast_coverage(n_ladders: int, n_boot: int = 200, level: float = 0.95, **kw) -> pd.DataFrame:
     """Per simulated ladder: the forecast at TARGET, whether its intervals for the law (`*_ci`)
     cover the planted loss and accuracy there, and the fitted alpha (planted 0.4)."""
-    from emergence.analysis.forecast import fit_chain, predict_at
-
     truth_loss = float(planted_loss(*TARGET))
     truth = float(planted_value(truth_loss))
     rows = []
@@ -137,9 +150,13 @@ def forecast_coverage(n_ladders: int, n_boot: int = 200, level: float = 0.95, **
         (llo, lhi), (vlo, vhi) = p["loss_ci"], p["value_ci"]
         rows.append(
             {
-                "loss": p["loss"], "loss_covered": llo <= truth_loss <= lhi, "value": p["value"],
-                "value_covered": vlo <= truth <= vhi, "value_width": vhi - vlo, "verdict": p["verdict"],
+                "loss": p["loss"],
+                "loss_covered": llo <= truth_loss <= lhi,
+                "value": p["value"],
+                "value_covered": vlo <= truth <= vhi,
+                "value_width": vhi - vlo,
+                "verdict": p["verdict"],
                 "alpha": chain.laws[""][0]["alpha"],
             }
-        )  # fmt: skip
+        )
     return pd.DataFrame(rows)

@@ -1,5 +1,6 @@
-"""Is there a pretraining loss below which performance rises? One curve at a time (the
-curves it compares are in `curves.py`, what the intervals resample in `bootstrap.py`).
+"""Is there a pretraining loss below which performance rises? One curve at a time: the
+verdict and the rules that give it (the curves it compares are in `curves.py`, what it
+measures on them in `evidence.py`, what the intervals resample in `bootstrap.py`).
 
 A curve is performance (`value`) against validation loss (`loss`, nats/token; lower is a
 better model) over every checkpoint of every model size. Three least-squares models of the
@@ -22,20 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from emergence.analysis import bootstrap as B
-from emergence.analysis.curves import (
-    FITTERS,
-    LANDMARKS,
-    MIN_SIDE,
-    N_PARAMS,
-    floor,
-    information_criteria,
-    landmarks,
-    normalise,
-    predict,
-)
+from emergence.analysis.bootstrap import COVERS, choose, labels
+from emergence.analysis.curves import LANDMARKS, MIN_SIDE, normalise
+from emergence.analysis.evidence import EDGE_POINTS, CurvePoints, compare_models, edge, landmark_intervals
 from emergence.errors import InputError
 from emergence.io import read_csv_columns
 
@@ -48,48 +39,11 @@ STRONG_BIC = 6.0
 NOISE_SE = 2.0
 # Spearman p-value below which a monotone trend counts as real.
 TREND_ALPHA = 0.05
-# Fewest checkpoints that must lie beyond an estimate (and each end of its interval) on
-# either side for it not to be at the edge of the data.
-EDGE_POINTS = 5
 # Widest onset interval, as a share of the observed loss range, that still locates an onset.
 MAX_CI_SHARE = 0.25
 # Fewest model sizes with checkpoints on each side of an emergent onset's interval (or all
 # sizes, when there are fewer): a loss threshold that sizes share cannot rest on one or two.
 MIN_SIZES = 3
-
-
-def emergence_score(loss, y) -> float:
-    """Schaeffer et al. (2023)'s emergence score along improving models (decreasing loss):
-    sign(argmax y - argmin y) (max y - min y) / sqrt(median of squared successive differences).
-    The mean replaces a zero median (many tied proportions), and 0 is returned for constant y."""
-    y = np.asarray(y, float)[np.argsort(-np.asarray(loss, float), kind="stable")]
-    d2 = np.diff(y) ** 2
-    scale = np.median(d2) if np.median(d2) > 0 else d2.mean()
-    if scale <= 0:
-        return 0.0
-    return float(np.sign(np.argmax(y) - np.argmin(y)) * np.ptp(y) / np.sqrt(scale))
-
-
-def _noise_sd(x, y) -> float:
-    """One point's noise standard deviation from successive differences along the loss axis.
-
-    Differences of neighbours cancel the (slowly varying) trend; the median of d^2 / 2 is
-    rescaled by the chi-square(1) median so it estimates sigma^2 for Gaussian noise."""
-    d2 = np.diff(np.asarray(y, float)[np.argsort(x, kind="stable")]) ** 2
-    m = np.median(d2) if np.median(d2) > 0 else d2.mean()
-    return float(np.sqrt(m / (2 * stats.chi2.ppf(0.5, 1))))
-
-
-def edge(loss: np.ndarray, *values: float) -> str | None:
-    """ "low" when one of `values` has fewer than EDGE_POINTS checkpoints at lower loss, "high"
-    when it has fewer at higher loss (or is not a number), else None."""
-    for v in values:
-        if not np.isfinite(v) or (loss > v).sum() < EDGE_POINTS:
-            return "high"
-        if (loss < v).sum() < EDGE_POINTS:
-            return "low"
-    return None
-
 
 EDGE_REASONS = {
     "low": "onset at the low-loss edge of the data (fewer than {k} checkpoints below it or its interval): "
@@ -97,34 +51,6 @@ EDGE_REASONS = {
     "high": "onset at the high-loss edge of the data (fewer than {k} checkpoints above it or its interval): "
     "evaluate earlier checkpoints or smaller models",
 }
-
-
-def _range(chance: float | None, higher_is_better: bool) -> tuple[float, float]:
-    """(top, bottom) of the normalised values: a metric with a chance level is bounded."""
-    return (1.0, floor(chance, higher_is_better)) if chance is not None else (np.inf, -np.inf)
-
-
-def _bootstrap(kind, loss, value, n, chance, higher_is_better, scheme, model, run, n_boot, rng) -> np.ndarray:
-    """Landmarks (onset, midpoint, saturation) of `kind` refitted on `n_boot` resamples, one
-    row each; rows of resamples with too few distinct losses to fit are left out."""
-    top, bottom = _range(chance, higher_is_better)
-    rows = []
-    for idx, v in B.resamples(scheme, loss.size, model, run, n, value, n_boot, rng):
-        x = loss[idx]
-        if len(np.unique(x)) < 2 * MIN_SIDE + 2:
-            continue
-        p = FITTERS[kind](x, normalise(v, chance, higher_is_better), top, bottom)
-        rows.append(list(landmarks(kind, p).values()))
-    return np.array(rows).reshape(-1, len(LANDMARKS))
-
-
-def _percentiles(samples: np.ndarray, n_boot: int, level: float) -> tuple[float, float]:
-    samples = samples[np.isfinite(samples)]
-    if samples.size < n_boot / 2:
-        return float("nan"), float("nan")
-    tail = 100 * (1 - level) / 2
-    lo, hi = np.percentile(samples, [tail, 100 - tail])
-    return float(lo), float(hi)
 
 
 def fit_threshold(
@@ -162,7 +88,7 @@ def fit_threshold(
       - a flat level c more than 2 sd off chance (when one is given): "smooth" if Spearman's
         correlation of y with loss is negative with p < 0.05 (performance rises steadily from
         a level that is not chance), else "inconclusive";
-      - an onset at the edge of the data (`edge`), or a bootstrap that cannot refit it:
+      - an onset at the edge of the data (`evidence.edge`), or a bootstrap that cannot refit it:
         "inconclusive";
       - an onset interval wider than a quarter of the observed loss range: "inconclusive";
       - with model labels, fewer than 3 models (sizes; all of them when there are fewer) with
@@ -175,7 +101,7 @@ def fit_threshold(
     Returns verdict, reason, threshold, ci_low and ci_high (the onset and its interval; None
     unless emergent), onset, midpoint and saturation of the better threshold model with their
     intervals (*_low, *_high; NaN where no bootstrap ran), at_edge, midpoint_at_edge and
-    saturation_at_edge (each by `edge`; None where no bootstrap ran), bootstrap (the scheme)
+    saturation_at_edge (each by `evidence.edge`; None where no bootstrap ran), bootstrap (the scheme)
     and interval (what it covers), chance, spearman, spearman_p, emergence_score, aic_/bic_
     of hinge, sigmoid and smooth, delta_bic, best_model,
     threshold_model, fitted parameters (hinge_c, hinge_s, hinge_eta, sigmoid_c, sigmoid_h,
@@ -186,12 +112,32 @@ def fit_threshold(
     quarter of the observed range of values).
     ValueError for mismatched lengths, non-finite numbers, or proportions outside [0, 1].
     """
+    loss, value, model, run, n = _checked(loss, value, model, run, n)
+    scheme = choose(bootstrap, model, run, n)
+    y = normalise(value, chance, higher_is_better)
+    points = CurvePoints(loss, value, y, model, run, n, chance=chance, higher_is_better=higher_is_better)
+    out = _unfitted(points, scheme)
+    if len(np.unique(loss)) < 2 * MIN_SIDE + 2:
+        return {**out, "reason": f"too few distinct losses ({len(np.unique(loss))}) to place a threshold"}
+    out.update(compare_models(points))
+    decided = _verdict_without_onset(out)
+    if decided is not None:
+        return decided
+    rng = np.random.default_rng(seed)
+    out.update(landmark_intervals(points, out["threshold_model"], out, scheme, n_boot, level, rng))
+    return _verdict_on_onset(points, out)
+
+
+def _checked(loss, value, model, run, n) -> tuple:
+    """(loss, value, model, run, n): loss and value as flat float arrays, the labels as integer
+    codes (bootstrap.labels), the item counts as int64, one per point. ValueError for
+    mismatched lengths, non-finite numbers, bad item counts or proportions outside [0, 1]."""
     loss, value = np.asarray(loss, float).ravel(), np.asarray(value, float).ravel()
     if loss.shape != value.shape:
         raise ValueError(f"loss has {loss.size} points but value has {value.size}")
     if not (np.isfinite(loss).all() and np.isfinite(value).all()):
         raise ValueError("loss and value must be finite numbers")
-    model, run = B.labels(model, loss.size, "model"), B.labels(run, loss.size, "run")
+    model, run = labels(model, loss.size, "model"), labels(run, loss.size, "run")
     if n is not None:
         n = np.asarray(n, float).ravel()
         if not (np.isfinite(n).all() and (n >= 1).all() and (n == np.round(n)).all()):
@@ -201,11 +147,14 @@ def fit_threshold(
         n = np.broadcast_to(n, loss.shape).astype(np.int64)
         if ((value < 0) | (value > 1)).any():
             raise ValueError("with item counts n, every value must be a proportion in [0, 1]")
-    scheme = B.choose(bootstrap, model, run, n)
-    y = normalise(value, chance, higher_is_better)
-    top, bottom = _range(chance, higher_is_better)
+    return loss, value, model, run, n
+
+
+def _unfitted(points: CurvePoints, scheme: str) -> dict:
+    """The result before any fit: inconclusive, every estimate NaN or None, and what the
+    points and the bootstrap `scheme` already tell."""
     nan = float("nan")
-    out = {
+    return {
         "verdict": "inconclusive",
         "threshold": None,
         "ci_low": None,
@@ -214,9 +163,9 @@ def fit_threshold(
         "at_edge": None,
         "midpoint_at_edge": None,
         "saturation_at_edge": None,
-        "chance": chance,
+        "chance": points.chance,
         "bootstrap": scheme,
-        "interval": B.COVERS[scheme],
+        "interval": COVERS[scheme],
         "spearman": nan,
         "spearman_p": nan,
         "emergence_score": nan,
@@ -224,55 +173,30 @@ def fit_threshold(
         "best_model": None,
         "threshold_model": None,
         "eta_candidate": nan,
-        "n_points": int(loss.size),
-        "n_runs": int(len(np.unique(run))) if run is not None else 1,
+        "n_points": int(points.loss.size),
+        "n_runs": int(len(np.unique(points.run))) if points.run is not None else 1,
         "sizes_below": None,
         "sizes_above": None,
-        "resolution_warning": bool(n is not None and 1 / n.min() > np.ptp(value) / 4),
+        "resolution_warning": bool(points.n is not None and 1 / points.n.min() > np.ptp(points.value) / 4),
     }
-    if len(np.unique(loss)) < 2 * MIN_SIDE + 2:
-        return {**out, "reason": f"too few distinct losses ({len(np.unique(loss))}) to place a threshold"}
 
-    rho, rho_p = stats.spearmanr(y, loss) if np.ptp(y) > 0 else (0.0, 1.0)
-    out.update(spearman=float(rho), spearman_p=float(rho_p), emergence_score=emergence_score(loss, y))
-    fits = {kind: fitter(loss, y, top, bottom) for kind, fitter in FITTERS.items()}
-    for kind, p in fits.items():
-        out[f"aic_{kind}"], out[f"bic_{kind}"] = information_criteria(p["rss"], loss.size, N_PARAMS[kind])
-        out.update({f"{kind}_{k}": v for k, v in p.items() if k != "rss"})
-    thr = min(("hinge", "sigmoid"), key=lambda k: out[f"bic_{k}"])
-    best = min(FITTERS, key=lambda k: out[f"bic_{k}"])
-    marks = landmarks(thr, fits[thr])
-    delta_bic = out["bic_smooth"] - out[f"bic_{thr}"]
-    rise = float(np.subtract(*predict(best, fits[best], [loss.min(), loss.max()])))
-    sd = _noise_sd(loss, y)
-    if n is not None:
-        # Pooled proportion with one success and one failure added (Laplace): at p = 0 the
-        # plain binomial sd is 0, and one lucky item would count as a significant rise.
-        m = np.median(n)
-        p = (value.mean() * m + 1) / (m + 2)
-        scale = 1.0 if chance is None else abs((1.0 if higher_is_better else 0.0) - chance)
-        sd = max(sd, np.sqrt(p * (1 - p) / np.median(n)) / scale)
-    out.update(
-        marks,
-        delta_bic=float(delta_bic),
-        best_model=best,
-        threshold_model=thr,
-        eta_candidate=marks["onset"],
-        rise=rise,
-        noise_sd=float(sd),
-    )
-    trend = rho < 0 and rho_p < TREND_ALPHA
 
+def _verdict_without_onset(out: dict) -> dict | None:
+    """The rules that need no interval for the onset, in order, on the compared fits in `out`
+    (evidence.compare_models): the result when one of them decides ("flat", "smooth", or
+    "inconclusive" with its reason), None when the onset's interval must decide."""
+    rise, sd, rho = out["rise"], out["noise_sd"], out["spearman"]
+    trend = rho < 0 and out["spearman_p"] < TREND_ALPHA
     if rise <= 0:
         return {**out, "verdict": "flat", "reason": f"performance does not rise as loss falls (change {rise:.3g})"}
     if rise <= NOISE_SE * sd:
         return {**out, "verdict": "flat", "reason": f"fitted rise {rise:.3g} is within {NOISE_SE:g} sd ({sd:.3g})"}
-    if delta_bic < STRONG_BIC:
+    if out["delta_bic"] < STRONG_BIC:
         if trend:
             return {**out, "verdict": "smooth", "reason": f"rises with falling loss (Spearman {rho:.2f}), no threshold"}
         return {**out, "reason": "no significant trend and no threshold"}
-    c = fits[thr]["c"]
-    if chance is not None and abs(c) > NOISE_SE * sd:
+    c = out[f"{out['threshold_model']}_c"]
+    if out["chance"] is not None and abs(c) > NOISE_SE * sd:
         if trend:
             return {
                 **out,
@@ -281,14 +205,15 @@ def fit_threshold(
                 f"({c:+.2f} of the way to the best score at the highest losses): no onset from chance",
             }
         return {**out, "reason": f"threshold model wins but its level above the onset ({c:.3g}) is not at chance"}
-    boots = _bootstrap(thr, loss, value, n, chance, higher_is_better, scheme, model, run, n_boot,
-                       np.random.default_rng(seed))  # fmt: skip
-    for j, name in enumerate(LANDMARKS):
-        out[f"{name}_low"], out[f"{name}_high"] = _percentiles(boots[:, j], n_boot, level)
-    for name in ("midpoint", "saturation"):
-        if np.isfinite(out[name]):  # NaN for a hinge without a best score to rise to
-            out[f"{name}_at_edge"] = edge(loss, out[name], out[f"{name}_low"], out[f"{name}_high"]) is not None
-    onset, lo, hi = out["onset"], out["onset_low"], out["onset_high"]
+    return None
+
+
+def _verdict_on_onset(points: CurvePoints, out: dict) -> dict:
+    """The rules on the onset and its interval, in order: not refitted by the bootstrap, at
+    the edge of the data, too wide, too few sizes beyond either end, too few points above it:
+    "inconclusive" with the reason; else "emergent". Fills at_edge, sizes_below and
+    sizes_above of `out` as far as it gets."""
+    loss, onset, lo, hi = points.loss, out["onset"], out["onset_low"], out["onset_high"]
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return {**out, "reason": "the bootstrap could not refit the threshold"}
     side = edge(loss, onset, lo, hi)
@@ -302,8 +227,8 @@ def fit_threshold(
             "reason": f"where the rise starts is not determined: the onset's interval [{lo:.3g}, {hi:.3g}] spans "
             f"{share:.0%} of the observed losses (at most {MAX_CI_SHARE:.0%})",
         }
-    if model is not None:
-        sizes = pd.DataFrame({"m": model, "x": loss}).groupby("m")["x"]
+    if points.model is not None:
+        sizes = pd.DataFrame({"m": points.model, "x": loss}).groupby("m")["x"]
         # Counted beyond the interval's ends, not the estimate: the verdict must not hinge on
         # where in its interval the onset happens to land.
         out.update(sizes_below=int((sizes.min() < lo).sum()), sizes_above=int((sizes.max() > hi).sum()))
@@ -327,7 +252,7 @@ def fit_threshold(
         "threshold": onset,
         "ci_low": lo,
         "ci_high": hi,
-        "reason": f"{thr} beats a line by delta BIC {delta_bic:.1f}",
+        "reason": f"{out['threshold_model']} beats a line by delta BIC {out['delta_bic']:.1f}",
     }
 
 

@@ -1,0 +1,331 @@
+"""The forecast's model: parameters N and tokens D -> loss -> task score, chained, with its
+bootstrap. The command that drives it is forecast.py.
+
+Step 1, loss from (N, D): the scaling law L = E + A / N^alpha + B / D^beta (scaling.py),
+fitted to the final checkpoint of each run only. A checkpoint in the middle of a decaying
+schedule (cosine, or WSD before its cool-down) has not had its learning rate annealed: its
+loss lies above what a run planned to stop at that many tokens reaches, so it would bend
+the law's token term (Hoffmann et al. 2022 fit final losses for the same reason). When the
+intermediate loss differs between tasks at one checkpoint (`via` a per-task bits-per-byte),
+each task gets its own law.
+
+Step 2, score from loss: over every checkpoint, intermediate ones included: a checkpoint's
+score depends on how good the model is, which its loss measures whatever its schedule (the
+claim the threshold analysis tests). Its form is the threshold analysis's verdict on the
+same points (thresholds.py): an emergent task gets its better threshold model (hinge or
+sigmoid: flat at chance above the onset, rising below, kept within the metric's range);
+every other task a sigmoid, bounded when the metric has a chance level.
+
+The chain is score(N, D) = g(L(N, D)). Its intervals come from one bootstrap over runs that
+goes through both steps: each resample redraws the runs (within each (N, final D) cell when
+some cell has several runs, i.e. seeds; across all runs otherwise) and, for proportions, the
+items behind each score, then refits the law (from the full fit's solution) and each task's
+curve (the same form). Two percentile intervals of the chained predictions:
+
+- `*_ci`, for the law: the loss and score that runs at (N, D) reach on average;
+- `*_pi`, for what `runs` new runs at (N, D) will show, averaged: each resample's
+  prediction plus the scatter of runs around the law (the residual sd of the final losses)
+  and of checkpoints around the curve near the forecast loss (the residual sd of the fifth
+  of the scores nearest in loss: items and seeds together), each divided by sqrt(runs), the
+  score kept within the metric's range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from emergence.analysis import scaling
+from emergence.analysis.curves import FITTERS, MIN_SIDE, N_PARAMS, floor, landmarks, normalise, predict
+from emergence.analysis.thresholds import fit_threshold
+
+# Fewest distinct losses a task needs for its curve (the threshold analysis's own minimum).
+MIN_LOSSES = 2 * MIN_SIDE + 2
+# Share of a curve's points, nearest in loss, whose residuals give the scatter at a loss.
+NEAREST = 0.2
+
+
+@dataclasses.dataclass
+class Curve:
+    """One task's score against loss: its form, the fit on all points and on each resample."""
+
+    form: str  # "hinge" or "sigmoid"
+    verdict: str  # the threshold analysis's, on the same points
+    reason: str
+    chance: float | None
+    higher_is_better: bool
+    fit: dict
+    boots: list[dict | None]
+    losses: tuple[float, float]  # lowest and highest loss it was fitted on
+    top: float  # the range of the normalised score (see curves.normalise)
+    bottom: float
+    residuals: tuple[np.ndarray, np.ndarray]  # (loss, score minus fit, normalised) of every point
+
+    def value(self, p: dict | None, loss) -> np.ndarray:
+        """The score (in the metric's own units) that fit `p` gives at `loss`."""
+        if p is None:
+            return np.full(np.shape(loss), np.nan)
+        return self._units(predict(self.form, p, loss))
+
+    def observed(self, p: dict | None, loss, noise) -> np.ndarray:
+        """What a run shows at `loss`: the fit's score plus `noise` (normalised units), in range."""
+        if p is None:
+            return np.full(np.shape(loss), np.nan)
+        return self._units(np.clip(predict(self.form, p, loss) + noise, self.bottom, self.top))
+
+    def _units(self, y) -> np.ndarray:
+        if self.chance is None:
+            return y if self.higher_is_better else -y
+        return self.chance + y * ((1.0 if self.higher_is_better else 0.0) - self.chance)
+
+    def scatter(self, loss: float) -> float:
+        """Standard deviation of one checkpoint's score around the curve near `loss` (normalised
+        units): the root mean square residual of the share NEAREST of the points closest in loss
+        (with a degrees-of-freedom correction). Local, because the
+        scatter is not the same everywhere: at chance only items vary, where the score rises a
+        run's own onset adds to it."""
+        x, r = self.residuals
+        if not np.isfinite(loss):
+            return float("nan")
+        k = max(int(np.ceil(NEAREST * x.size)), MIN_LOSSES)
+        near = r[np.argsort(np.abs(x - loss), kind="stable")[:k]]
+        n_params = N_PARAMS[self.form]
+        return float(np.sqrt((near**2).mean() * x.size / max(x.size - n_params, 1)))
+
+    def onset(self, p: dict | None) -> float:
+        return float(landmarks(self.form, p)["onset"]) if p is not None else float("nan")
+
+
+@dataclasses.dataclass
+class Chain:
+    """Both steps fitted, with the bootstrap resamples aligned: resample b of a law and of a
+    curve come from the same draw of runs."""
+
+    via: str
+    laws: dict[str, tuple[dict, list[dict | None]]]  # per task, or one under "" when shared
+    curves: dict[str, Curve]
+    points: dict[str, pd.DataFrame]  # the law's points (params, tokens, loss), keyed as laws
+    loss_sd: dict[str, float]  # residual sd of each law's final losses (nats)
+    n_boot: int
+    level: float
+
+    def law(self, task: str) -> tuple[dict, list[dict | None]]:
+        return self.laws[task] if task in self.laws else self.laws[""]
+
+    def interval(self, samples) -> list[float] | None:
+        """Percentile interval of the finite samples; None when fewer than half the resamples gave one."""
+        s = np.asarray(samples, float)
+        s = s[np.isfinite(s)]
+        if s.size < max(self.n_boot / 2, 2):
+            return None
+        tail = 100 * (1 - self.level) / 2
+        return [float(v) for v in np.percentile(s, [tail, 100 - tail])]
+
+
+def _per_task(ladder: pd.DataFrame, via: str) -> bool:
+    """Whether the intermediate loss differs between tasks at one checkpoint."""
+    return bool(ladder.groupby(["run", "tokens"])[via].nunique().max() > 1)
+
+
+def _final_rows(ladder: pd.DataFrame) -> pd.DataFrame:
+    return ladder[ladder["tokens"] == ladder.groupby("run")["tokens"].transform("max")]
+
+
+def _law_points(ladder: pd.DataFrame, via: str, per_task: bool) -> dict[str, pd.DataFrame]:
+    """Per law (task, or "" when shared): one row per run, its N, final D and final loss."""
+    final = _final_rows(ladder)
+    groups = final.groupby("task") if per_task else [("", final)]
+    return {
+        key: d.groupby("run", sort=True).agg(params=("params", "first"), tokens=("tokens", "first"), loss=(via, "mean"))
+        for key, d in groups
+    }
+
+
+def _rescaled(points: pd.DataFrame, stratified: bool) -> pd.DataFrame:
+    """The law's points with, per run, its cell's mean loss (`centre`) and the factor
+    sqrt(m / (m - 1)) for a cell of m >= 2 runs (`scale`; 1 otherwise, or unstratified).
+
+    Drawing m runs with replacement within a cell gives their mean a variance (m - 1) / m
+    times the true one, a third too small for three seeds; moving each drawn loss away from
+    its cell's mean by `scale` restores it (the rescaling bootstrap, Rao and Wu 1988): the
+    loss interval's coverage on simulated ladders, measured in docs/forecast.md."""
+    cell = pd.factorize(pd.Series(list(zip(points["params"], points["tokens"]))))[0]
+    size = pd.Series(cell).map(pd.Series(cell).value_counts()).to_numpy()
+    scale = np.where(stratified & (size >= 2), np.sqrt(size / np.maximum(size - 1, 1)), 1.0)
+    centre = points["loss"].groupby(cell).transform("mean").to_numpy()
+    return points.assign(centre=centre, scale=scale)
+
+
+def _fit_law(points: pd.DataFrame, what: str) -> dict:
+    try:
+        return scaling.fit_scaling(points["params"], points["tokens"], points["loss"], n_boot=0)
+    except ValueError as e:
+        raise ValueError(f"the loss law of {what} cannot be fitted from the final checkpoints: {e}") from None
+
+
+def _first(d: pd.DataFrame, col: str):
+    vals = d[col].dropna() if col in d.columns else ()
+    return vals.iloc[0] if len(vals) else None
+
+
+def _residual_sd(r, k: int) -> float:
+    """Residual standard deviation of a k-parameter fit."""
+    r = np.asarray(r, float)
+    return float(np.sqrt((r**2).sum() / max(r.size - k, 1)))
+
+
+def _fit_curve(d: pd.DataFrame, via: str, n_boot: int, seed: int, level: float) -> tuple[Curve, dict]:
+    """The task's curve on all its points, and what it needs for resampling."""
+    task = d["task"].iloc[0]
+    x, v = d[via].to_numpy(float), d["value"].to_numpy(float)
+    if len(np.unique(x)) < MIN_LOSSES:
+        raise ValueError(f"task {task!r} has {len(np.unique(x))} distinct losses; its curve needs {MIN_LOSSES}")
+    chance = _first(d, "chance")
+    chance = None if chance is None else float(chance)
+    hib = bool(_first(d, "higher_is_better")) if _first(d, "higher_is_better") is not None else True
+    n = d["n"].to_numpy(float) if "n" in d.columns and d["n"].notna().all() else None
+    try:
+        verdict = fit_threshold(
+            x,
+            v,
+            model=d["params"].to_numpy(),
+            run=d["run"].to_numpy(),
+            n=n,
+            chance=chance,
+            higher_is_better=hib,
+            n_boot=n_boot,
+            seed=seed,
+            level=level,
+        )
+    except ValueError as e:
+        raise ValueError(f"task {task!r}: {e}") from None
+    form = verdict["threshold_model"] if verdict["verdict"] == "emergent" else "sigmoid"
+    top, bottom = (1.0, floor(chance, hib)) if chance is not None else (np.inf, -np.inf)
+    y = normalise(v, chance, hib)
+    fit = FITTERS[form](x, y, top, bottom)
+    curve = Curve(
+        form=form,
+        verdict=verdict["verdict"],
+        reason=verdict["reason"],
+        chance=chance,
+        higher_is_better=hib,
+        fit=fit,
+        boots=[],
+        losses=(float(x.min()), float(x.max())),
+        top=top,
+        bottom=bottom,
+        residuals=(x, y - predict(form, fit, x)),
+    )
+    return curve, {"x": x, "v": v, "n": None if n is None else n.astype(np.int64), "top": top, "bottom": bottom}
+
+
+def fit_chain(ladder: pd.DataFrame, via: str = "loss", *, n_boot: int = 200, seed: int = 0, level: float = 0.95):
+    """Both steps on a ladder (ladder.py's layout) and `n_boot` joint bootstrap resamples.
+    ValueError, naming the task, when a law or a curve cannot be fitted."""
+    ladder = ladder.reset_index(drop=True)
+    per_task = _per_task(ladder, via)
+    points = _law_points(ladder, via, per_task)
+    laws = {key: (_fit_law(p, f"task {key!r}" if key else "the runs"), []) for key, p in points.items()}
+    curves, data, rows = {}, {}, {}
+    for task, d in ladder.groupby("task", sort=True):
+        curves[task], data[task] = _fit_curve(d, via, n_boot, seed, level)
+        # Each run's row positions within the task's points.
+        rows[task] = {r: np.flatnonzero(d["run"].to_numpy() == r) for r in d["run"].unique()}
+
+    runs = ladder.groupby("run", sort=True).agg(params=("params", "first"), tokens=("tokens", "max"))
+    cells = pd.factorize(pd.Series(list(zip(runs["params"], runs["tokens"]))))[0]
+    members = [runs.index[cells == c].to_numpy() for c in np.unique(cells)]
+    stratified = max(len(m) for m in members) >= 2
+    rescaled = {key: _rescaled(p, stratified) for key, p in points.items()}
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot):
+        if stratified:
+            drawn = np.concatenate([m[rng.integers(len(m), size=len(m))] for m in members])
+        else:
+            drawn = runs.index.to_numpy()[rng.integers(len(runs), size=len(runs))]
+        for key, (law, boots) in laws.items():
+            p = rescaled[key].reindex(drawn).dropna()
+            loss = p["centre"] + p["scale"] * (p["loss"] - p["centre"])
+            boots.append(scaling.refit(law, p["params"], p["tokens"], loss))
+        for task, curve in curves.items():
+            idx = np.concatenate([rows[task][r] for r in drawn if r in rows[task]] or [np.zeros(0, int)])
+            x, v = data[task]["x"][idx], data[task]["v"][idx]
+            if data[task]["n"] is not None:
+                n = data[task]["n"][idx]
+                v = rng.binomial(n, v) / n
+            if len(np.unique(x)) < MIN_LOSSES:
+                curve.boots.append(None)
+                continue
+            y = normalise(v, curve.chance, curve.higher_is_better)
+            curve.boots.append(FITTERS[curve.form](x, y, data[task]["top"], data[task]["bottom"]))
+    loss_sd = {
+        key: _residual_sd(p["loss"] - scaling.scaling_predict(laws[key][0], p["params"], p["tokens"]), 5)
+        for key, p in points.items()
+    }
+    return Chain(via=via, laws=laws, curves=curves, points=points, loss_sd=loss_sd, n_boot=n_boot, level=level)
+
+
+def _loss(law: dict | None, N: float, D: float) -> float:
+    return float(scaling.scaling_predict(law, N, D)) if law is not None else float("nan")
+
+
+def predict_at(chain: Chain, N: float, D: float, *, runs: int = 1, loss=None, seed: int = 0) -> dict:
+    """Per task: the loss and score the chain predicts for runs of N parameters trained on D
+    tokens, each with its interval for the law (`*_ci`) and for the average of `runs` new runs
+    (`*_pi`), the curve's form and verdict, and `beyond`: where the forecast leaves the data
+    (a larger N than any run, a loss below every checkpoint). Given `loss` (per task, or one
+    number), step 1 is skipped: the score is predicted at that loss (the curve alone)."""
+    rng = np.random.default_rng(seed)
+    # One draw of the runs' scatter in loss per law: tasks that share a law share their loss.
+    scatter = {key: rng.normal(0.0, sd / np.sqrt(runs), chain.n_boot) for key, sd in chain.loss_sd.items()}
+    out = {}
+    for task, curve in chain.curves.items():
+        key = task if task in chain.laws else ""
+        law, boots = chain.law(task)
+        if loss is None:
+            at = _loss(law, N, D)
+            losses = np.array([_loss(b, N, D) for b in boots])
+            observed = losses + scatter[key]
+        else:
+            at = float(loss[task] if isinstance(loss, dict) else loss)
+            losses = observed = np.full(len(curve.boots), at)
+        values = np.array([float(curve.value(p, x)) for p, x in zip(curve.boots, losses)])
+        noise = rng.normal(0.0, curve.scatter(at) / np.sqrt(runs), len(curve.boots))
+        shown = np.array([float(curve.observed(p, x, e)) for p, x, e in zip(curve.boots, observed, noise)])
+        largest = float(chain.points[key]["params"].max())
+        beyond = []
+        if N > largest:
+            beyond.append(f"N is {N / largest:.3g} times the largest run's")
+        if at < curve.losses[0]:
+            beyond.append(f"the loss {at:.4g} is below every checkpoint's (lowest {curve.losses[0]:.4g})")
+        out[task] = {
+            "loss": at,
+            "loss_ci": chain.interval(losses) if loss is None else None,
+            "loss_pi": chain.interval(observed) if loss is None else None,
+            "value": float(curve.value(curve.fit, at)),
+            "value_ci": chain.interval(values),
+            "value_pi": chain.interval(shown),
+            "verdict": curve.verdict,
+            "form": curve.form,
+            "beyond": beyond,
+        }
+    return out
+
+
+def law_summary(chain: Chain) -> dict:
+    """Each law's parameters with bootstrap standard errors and the parameters its points do
+    not identify (scaling.undetermined), keyed as Chain.laws."""
+    out = {}
+    for key, (law, boots) in chain.laws.items():
+        names = ("E", "A", "B", "alpha", "beta")
+        b = np.array([[p[k] for k in names] for p in boots if p is not None]).reshape(-1, 5)
+        se = np.std(b, axis=0, ddof=1) if len(b) >= 2 else np.full(5, np.nan)
+        fit = {k: law[k] for k in names} | {f"{k}_se": float(s) for k, s in zip(names, se)}
+        pts = chain.points[key]
+        out[key or "all"] = fit | {
+            "undetermined": scaling.undetermined(fit, b, pts["params"].to_numpy(), pts["tokens"].to_numpy()),
+            "n_runs": len(pts),
+        }
+    return out
