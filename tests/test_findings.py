@@ -1,15 +1,26 @@
-"""Report sentences generated from the thresholds table."""
+"""Report sentences generated from the thresholds and results tables."""
 
 import pandas as pd
 
-from emergence.report.findings import ablation_sentences, control_sentences, icl_findings
+from emergence.report.findings import summary_sentences
+from emergence.report.in_context import ablation_sentences, control_sentences, icl_findings
 
 
-def row(task, metric, verdict, threshold=None, lo=None, hi=None, reason="ok"):
-    return {"task": task, "prompt": "none" if metric == "prefix_matching" else "standard", "metric": metric,
-            "labels": "flipped" if metric == "follows_labels" else "gold",
-            "seed": "all", "verdict": verdict, "threshold": threshold, "ci_low": lo, "ci_high": hi,
-            "interval": "runs and items", "sizes_below": 3, "reason": reason}  # fmt: skip
+def row(task, metric, verdict, threshold=None, lo=None, hi=None, reason="ok", seed="all", sizes_below=3):
+    return {
+        "task": task,
+        "prompt": "none" if metric == "prefix_matching" else "standard",
+        "metric": metric,
+        "labels": "flipped" if metric == "follows_labels" else "gold",
+        "seed": seed,
+        "verdict": verdict,
+        "threshold": threshold,
+        "ci_low": lo,
+        "ci_high": hi,
+        "interval": "runs and items",
+        "sizes_below": sizes_below,
+        "reason": reason,
+    }
 
 
 def test_icl_findings_state_each_threshold_and_order_the_phase_change_by_interval():
@@ -49,8 +60,11 @@ def test_ablation_shares_are_stated_only_where_gold_demonstrations_gain():
             ("big", {"gold": 0.4, "random": 0.1, "no_format": 0.3}),
             ("none", {"gold": 0.01, "random": 0.0}),
         ):
-            rows += [{"task": task, "prompt": "standard", "model": "m", "step": step, "loss": loss, "warmup": step == 0,
-                      "metric": "kshot_gain", "labels": lab, "value": v} for lab, v in gains.items()]  # fmt: skip
+            checkpoint = {"task": task, "prompt": "standard", "model": "m", "step": step, "loss": loss}
+            rows += [
+                {**checkpoint, "warmup": step == 0, "metric": "kshot_gain", "labels": lab, "value": v}
+                for lab, v in gains.items()
+            ]
     text = ablation_sentences(pd.DataFrame(rows))
     assert text[0] == (
         "big, mean of the 2 lowest-loss checkpoints: gold demonstrations add +0.40 accuracy; "
@@ -62,12 +76,46 @@ def test_ablation_shares_are_stated_only_where_gold_demonstrations_gain():
 
 
 def test_the_one_layer_control_is_stated_against_chance_and_the_deeper_sizes():
-    rows = [{"metric": "prefix_matching", "size": size, "model": f"{size}-s0", "step": step, "n_layers": layers,
-             "value": v, "chance": 0.011, "warmup": step == 0}
-            for size, layers, values in (("w64l1", 1, [0.5, 0.012, 0.02]), ("w64l2", 2, [0.01, 0.3, 0.6]))
-            for step, v in enumerate(values)]  # fmt: skip
+    sizes = (("w64l1", 1, [0.5, 0.012, 0.02]), ("w64l2", 2, [0.01, 0.3, 0.6]))
+    rows = [
+        {"metric": "prefix_matching", "size": size, "model": f"{size}-s0", "step": step, "n_layers": layers}
+        | {"value": v, "chance": 0.011, "warmup": step == 0}
+        for size, layers, values in sizes
+        for step, v in enumerate(values)
+    ]
     assert control_sentences(pd.DataFrame(rows)) == [
         "One-layer control (w64l1): its best head's prefix-matching score is at most 0.020 over its 2 checkpoints "
         "after warm-up (a head attending uniformly scores 0.011); the deeper sizes reach at most 0.600."
     ]
     assert control_sentences(pd.DataFrame(rows).drop(columns="n_layers")) == []
+
+
+def test_the_summary_counts_the_emergent_tasks_and_says_how_sure_from_the_table():
+    table = pd.DataFrame(
+        [
+            row("sentiment", "acc", "emergent", 1.654, 1.621, 1.671),
+            row("arith", "exact_match", "emergent", 2.2, 2.185, 2.212, sizes_below=2),
+            row("letters", "acc", "smooth", reason="rises steadily"),
+            row("facts", "acc", "flat", reason="no rise"),
+            row("mapping", "acc", "inconclusive", reason="the onset is at the edge of the data"),
+            row("sentiment", "p_correct", "emergent", 1.7, 1.6, 1.8),  # not a main metric: not counted
+            *(row("sentiment", "acc", "emergent", 1.65, 1.6, 1.7, seed=s) for s in ("0", "1")),
+            row("arith", "exact_match", "emergent", 2.2, 2.1, 2.3, seed="0"),
+            row("arith", "exact_match", "smooth", seed="1"),
+        ]
+    )
+    assert summary_sentences(table) == [
+        "Emergent in 2 of 5 tasks (each task's main metric, all seeds pooled): performance stays at chance above a "
+        "loss (nats/token) and rises below it, with onsets (95% intervals over runs and items): sentiment, acc at "
+        "1.654 [1.621, 1.671]; arith, exact_match at 2.200 [2.185, 2.212].",
+        "The others are smooth (letters, acc), flat (facts, acc) and inconclusive (mapping, acc).",
+        "Every seed fitted alone repeats 1 of the 2 emergent verdicts; 1 of the 2 rises across fewer than 3 sizes "
+        "(little evidence that sizes share one curve).",
+    ]
+    one_seed = table[table["seed"] == "all"]
+    assert summary_sentences(one_seed)[-1].startswith("With one seed per size, no emergent verdict is checked")
+    assert summary_sentences(one_seed[one_seed["verdict"] != "emergent"]) == [
+        "None of 3 tasks (each task's main metric, all seeds pooled) is emergent.",
+        "They are smooth (letters, acc), flat (facts, acc) and inconclusive (mapping, acc).",
+    ]
+    assert summary_sentences(table.iloc[:0]) == []

@@ -1,16 +1,14 @@
-"""The figure registry: every figure of a study declared once.
+"""The figure registry: every figure of a study declared once, as data.
 
 The workflow's figure jobs and their outputs, the captions of `snakemake --report`, the
-published page and the tests all read `FIGURES`. Each figure is drawn by the function of
-the same name in `figures.py` (looked up when drawing, so that reading the registry, as
-the Snakefile does, does not import matplotlib).
+published page and the tests all read `FIGURES`. The registry names each figure; the code
+that draws it (`figures.DRAWERS`, matched by name) imports the registry, never the reverse,
+so reading it, as the Snakefile does, imports neither matplotlib nor the analysis.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
-from collections.abc import Callable
 
 # Tables (in reports/tables) that figures read.
 RESULTS, TRAINING, THRESHOLDS, SCALING = "results.parquet", "training.csv", "thresholds.csv", "scaling.json"
@@ -21,7 +19,7 @@ INSTRUCT = ("instruct.parquet", "instruct_thresholds.csv")
 
 @dataclasses.dataclass(frozen=True)
 class Figure:
-    # File stem under reports/figures/ and the name of its drawing function in figures.py.
+    # File stem under reports/figures/ and its key in figures.DRAWERS.
     name: str
     # Heading on the published page.
     title: str
@@ -29,10 +27,6 @@ class Figure:
     caption: str
     # The tables it is drawn from: its job's inputs.
     tables: tuple[str, ...]
-
-    @property
-    def draw(self) -> Callable:
-        return getattr(importlib.import_module("emergence.report.figures"), self.name)
 
 
 FIGURES: tuple[Figure, ...] = (
@@ -193,3 +187,5 @@ FIGURES: tuple[Figure, ...] = (
     ),
 )
 BY_NAME: dict[str, Figure] = {f.name: f for f in FIGURES}
+# The figure the published page opens with.
+HEADLINE = "performance_vs_loss"

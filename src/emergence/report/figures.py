@@ -1,9 +1,10 @@
 """Draw each figure of the registry (`catalog.FIGURES`) from a study's tables into reports/figures.
 
-One function per figure, named as the figure: it selects its rows from the tables and
-calls the drawing code in `panels.py`. A figure whose data the study does not have (say,
-no chain-of-thought settings) is still written, as a panel that says what is missing, so
-the report and the workflow's outputs stay the same for every study.
+One function per figure, named as the figure and listed in `DRAWERS`: it selects its rows
+from the tables and calls the drawing code (`panels.py`, `forecast_panel.py`,
+`long_context.py`, `instruct.py`). A figure whose data the study does not have (say, no
+chain-of-thought settings) is still written, as a panel that says what is missing, so the
+report and the workflow's outputs stay the same for every study.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -22,11 +24,11 @@ from emergence.analysis.collect import read_results
 from emergence.analysis.curves import predict
 from emergence.analysis.ladder import from_results
 from emergence.config import PlotsConfig
+from emergence.errors import ConfigError
 from emergence.evaluate.metrics import METRICS
 from emergence.io import atomic_write, read_csv_columns, read_json
-from emergence.report import forecast_panel, long_context
+from emergence.report import forecast_panel, long_context, panels, plotting
 from emergence.report import instruct as instruct_panels
-from emergence.report import panels as F
 from emergence.report.catalog import BY_NAME
 
 
@@ -105,7 +107,7 @@ def performance_vs_loss(t: Tables, cfg: PlotsConfig):
     main = main_rows(t.results)
     if not len(main):
         return _placeholder(NO_MAIN)
-    return F.performance_vs_x(
+    return panels.performance_vs_x(
         main, "loss", t.thresholds, _curve, cfg.palette, "Performance against pretraining loss, all model sizes"
     )
 
@@ -114,11 +116,11 @@ def performance_vs_compute(t: Tables, cfg: PlotsConfig):
     main = main_rows(t.results)
     if not len(main):
         return _placeholder(NO_MAIN)
-    return F.performance_vs_x(main, "flops", None, None, cfg.palette, "Performance against training compute")
+    return panels.performance_vs_x(main, "flops", None, None, cfg.palette, "Performance against training compute")
 
 
 def loss_curves(t: Tables, cfg: PlotsConfig):
-    return F.loss_curves(t.training, cfg.palette)
+    return panels.loss_curves(t.training, cfg.palette)
 
 
 def metric_pairs(t: Tables, cfg: PlotsConfig):
@@ -130,7 +132,9 @@ def metric_pairs(t: Tables, cfg: PlotsConfig):
     ]
     pairs = pd.concat(pairs) if pairs else pd.DataFrame()
     return (
-        F.metric_pairs(pairs, cfg.palette) if len(pairs) else _placeholder("No accuracy or exact-match metric to pair.")
+        panels.metric_pairs(pairs, cfg.palette)
+        if len(pairs)
+        else _placeholder("No accuracy or exact-match metric to pair.")
     )
 
 
@@ -142,7 +146,7 @@ def cot_gain(t: Tables, cfg: PlotsConfig):
     if not len(both):
         return _placeholder("No task was evaluated with both standard and chain-of-thought prompts at the same shots.")
     shots = both.groupby("task").shots.max()
-    return F.cot_gain(gen[gen.apply(lambda r: shots.get(r.task) == r.shots, axis=1)], cfg.palette)
+    return panels.cot_gain(gen[gen.apply(lambda r: shots.get(r.task) == r.shots, axis=1)], cfg.palette)
 
 
 def kshot(t: Tables, cfg: PlotsConfig):
@@ -150,7 +154,7 @@ def kshot(t: Tables, cfg: PlotsConfig):
     gold = results[(results["labels"] == "gold") & (results.prompt == "standard") & (results.metric == "acc")]
     multi = [d for _, d in gold.groupby("task") if d.shots.nunique() > 1]
     return (
-        F.kshot(pd.concat(multi), cfg.palette)
+        panels.kshot(pd.concat(multi), cfg.palette)
         if multi
         else _placeholder("No multiple-choice task was evaluated at several numbers of demonstrations.")
     )
@@ -161,7 +165,7 @@ def label_settings(t: Tables, cfg: PlotsConfig):
     lab = results[(results.prompt == "standard") & (results.metric == "acc") & (results.shots > 0)]
     lab = [d[d.shots == d.shots.max()] for _, d in lab.groupby("task") if d["labels"].nunique() > 1]
     return (
-        F.label_settings(pd.concat(lab))
+        panels.label_settings(pd.concat(lab))
         if lab
         else _placeholder("No multiple-choice task was evaluated with several label settings.")
     )
@@ -172,7 +176,7 @@ def ablations(t: Tables, cfg: PlotsConfig):
     gain = results[(results.prompt == "standard") & (results.metric == "kshot_gain")]
     gain = [d for _, d in gain.groupby("task") if d["labels"].nunique() > 1]
     return (
-        F.ablations(pd.concat(gain), cfg.palette)
+        panels.ablations(pd.concat(gain), cfg.palette)
         if gain
         else _placeholder("No multiple-choice task was evaluated with and without demonstrations in several settings.")
     )
@@ -181,19 +185,21 @@ def ablations(t: Tables, cfg: PlotsConfig):
 def induction_heads(t: Tables, cfg: PlotsConfig):
     heads = t.results[t.results.metric.isin(["prefix_matching", "copying", "repeat_loss_gain"])]
     return (
-        F.induction_heads(heads, cfg.palette) if len(heads) else _placeholder("No induction_heads task in this study.")
+        panels.induction_heads(heads, cfg.palette)
+        if len(heads)
+        else _placeholder("No induction_heads task in this study.")
     )
 
 
 def icl_score(t: Tables, cfg: PlotsConfig):
     icl = t.results[t.results.metric == "icl_score"]
-    return F.icl_score(icl, cfg.palette) if len(icl) else _placeholder("No icl_score task in this study.")
+    return panels.icl_score(icl, cfg.palette) if len(icl) else _placeholder("No icl_score task in this study.")
 
 
 def scaling_fit(t: Tables, cfg: PlotsConfig):
     points = pd.DataFrame(t.scaling.get("points", []))
     if len(points) and points["predicted"].notna().all():
-        return F.scaling_fit(points)
+        return panels.scaling_fit(points)
     return _placeholder(t.scaling.get("fit", {}).get("note", "No scaling-law fit."))
 
 
@@ -241,10 +247,39 @@ def instruct_gain(t: Tables, cfg: PlotsConfig):
     return _instruct(t, cfg, "tuning_gain")
 
 
+# Each figure of the registry by name: the function that draws it from a study's tables.
+DRAWERS: dict[str, Callable[[Tables, PlotsConfig], plt.Figure]] = {
+    function.__name__: function
+    for function in (
+        performance_vs_loss,
+        performance_vs_compute,
+        loss_curves,
+        metric_pairs,
+        cot_gain,
+        kshot,
+        label_settings,
+        ablations,
+        induction_heads,
+        icl_score,
+        scaling_fit,
+        forecast,
+        position_loss,
+        passkey,
+        many_shot,
+        instruct,
+        instruct_gain,
+    )
+}
+
+
 def draw(name: str, tables: Path, out_dir: Path, cfg: PlotsConfig) -> list[Path]:
     """Draw figure `name` of the registry from `tables`; returns the files written (one per format)."""
-    F.setup(cfg.style, cfg.context)
-    fig = BY_NAME[name].draw(Tables(Path(tables)), cfg)
+    if name not in BY_NAME:
+        raise ConfigError(
+            f"no figure {name!r} in the registry (emergence.report.catalog); figures: {', '.join(BY_NAME)}"
+        )
+    plotting.setup(cfg.style, cfg.context)
+    fig = DRAWERS[name](Tables(Path(tables)), cfg)
     return save(fig, Path(out_dir), name, list(cfg.formats), cfg.dpi)
 
 

@@ -7,7 +7,7 @@ import math
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from emergence.report.panels import LOSS, log_loss_axis
+from emergence.report.plotting import LOSS, log_loss_axis
 
 
 def forecast(table: pd.DataFrame, summary: dict, points: pd.DataFrame):
@@ -21,10 +21,10 @@ def forecast(table: pd.DataFrame, summary: dict, points: pd.DataFrame):
     ax = axes.flat[0]
     for covered, colour, name in ((True, "C2", "interval covers it"), (False, "C3", "interval misses it")):
         d = table[table["covered"] == covered]
+        below, above = d["predicted"] - d["low"], d["high"] - d["predicted"]
         ax.errorbar(
-            d["actual"], d["predicted"], yerr=[d["predicted"] - d["low"], d["high"] - d["predicted"]],
-            fmt="o", color=colour, ms=5, capsize=2, label=name,
-        )  # fmt: skip
+            d["actual"], d["predicted"], yerr=[below, above], fmt="o", color=colour, ms=5, capsize=2, label=name
+        )
     ends = table[["actual", "low", "high"]].stack()
     lo, hi = (float(ends.min()), float(ends.max())) if len(ends) else (0.0, 1.0)
     ax.plot([lo, hi], [lo, hi], color="grey", ls=":", label="forecast = actual")
@@ -39,13 +39,21 @@ def forecast(table: pd.DataFrame, summary: dict, points: pd.DataFrame):
         ax.fill_between(c["loss"], c["low"], c["high"], color="C0", alpha=0.25, lw=0)
         ax.plot(c["loss"], c["value"], color="C0", label="curve from the smaller sizes (95% band)")
         for r in table[table["task"] == task].itertuples():
+            loss_error = [[r.loss_predicted - r.loss_low], [r.loss_high - r.loss_predicted]]
+            error = [[r.predicted - r.low], [r.high - r.predicted]]
             ax.errorbar(
-                r.loss_predicted, r.predicted, xerr=[[r.loss_predicted - r.loss_low], [r.loss_high - r.loss_predicted]],
-                yerr=[[r.predicted - r.low], [r.high - r.predicted]], fmt="D", color="k", ms=4, capsize=2,
+                r.loss_predicted,
+                r.predicted,
+                xerr=loss_error,
+                yerr=error,
+                fmt="D",
+                color="k",
+                ms=4,
+                capsize=2,
                 label="forecast (95% prediction interval)",
-            )  # fmt: skip
-            ax.scatter(r.loss_actual, r.actual, marker="*", s=110, color="C3", edgecolor="k", zorder=5,
-                       label=f"{held_out} final (mean over runs)")  # fmt: skip
+            )
+            star = {"marker": "*", "s": 110, "color": "C3", "edgecolor": "k", "zorder": 5}
+            ax.scatter(r.loss_actual, r.actual, **star, label=f"{held_out} final (mean over runs)")
         chance = table.loc[table["task"] == task, "chance"].dropna()
         if len(chance):
             ax.axhline(chance.iloc[0], color="grey", ls=":", lw=1, label="chance")

@@ -10,7 +10,7 @@ import pandas as pd
 from emergence.analysis.analyze import pooled
 from emergence.instruct.dataset import task_name
 from emergence.instruct.families import FAMILIES
-from emergence.report.findings import with_interval
+from emergence.report.threshold_tables import with_interval
 
 TUNED, BASE, EM, GAIN, LOGP = "tuned", "base", "exact_match", "tuning_gain", "answer_logprob_per_token"
 
@@ -42,8 +42,8 @@ def _few_shot(family: str, thresholds: pd.DataFrame, kinds: dict[str, str]) -> l
         return []
     rows = pooled(thresholds)
     rows = rows[(rows.prompt == "standard") & rows.metric.isin(("acc", EM))]
-    return [r for task, kind in kinds.items() if kind in FAMILIES[family].related
-            for _, r in rows[rows.task == task].iterrows()]  # fmt: skip
+    related = [task for task, kind in kinds.items() if kind in FAMILIES[family].related]
+    return [r for task in related for _, r in rows[rows.task == task].iterrows()]
 
 
 def _compare(tuned, few) -> str:
@@ -64,8 +64,10 @@ def _best(rows: pd.DataFrame, task: str) -> str:
         return ""
     low = d[d["loss"] <= d["loss"].quantile(0.2)]
     tuned, base = low[low.prompt == TUNED]["value"].mean(), low[low.prompt == BASE]["value"].mean()
-    return (f"At the lowest fifth of base losses (<= {low['loss'].max():.3f} nats) tuned checkpoints answer "
-            f"{tuned:.0%} exactly, their untuned bases {base:.0%}.")  # fmt: skip
+    return (
+        f"At the lowest fifth of base losses (<= {low['loss'].max():.3f} nats) tuned checkpoints answer "
+        f"{tuned:.0%} exactly, their untuned bases {base:.0%}."
+    )
 
 
 def sentences(rows: pd.DataFrame, inst: pd.DataFrame, thresholds: pd.DataFrame, kinds: dict[str, str]) -> list[str]:
@@ -91,11 +93,12 @@ def sentences(rows: pd.DataFrame, inst: pd.DataFrame, thresholds: pd.DataFrame, 
     for f in families:
         task = task_name(f)
         tuned = _row(inst, task, TUNED, EM)
-        s = (f"{f} ({FAMILIES[f].group}), exact match: tuned {_verdict(tuned)}; base "
-             f"{_verdict(_row(inst, task, BASE, EM))}; gain {_verdict(_row(inst, task, TUNED, GAIN))}. "
-             f"log p(answer) per token (continuous): tuned {_verdict(_row(inst, task, TUNED, LOGP))}, base "
-             f"{_verdict(_row(inst, task, BASE, LOGP))}. "
-             + _best(rows, task))  # fmt: skip
+        s = (
+            f"{f} ({FAMILIES[f].group}), exact match: tuned {_verdict(tuned)}; base "
+            f"{_verdict(_row(inst, task, BASE, EM))}; gain {_verdict(_row(inst, task, TUNED, GAIN))}. "
+            f"log p(answer) per token (continuous): tuned {_verdict(_row(inst, task, TUNED, LOGP))}, base "
+            f"{_verdict(_row(inst, task, BASE, LOGP))}. " + _best(rows, task)
+        )
         few = _few_shot(f, thresholds, kinds)
         if few:
             s += (
@@ -121,12 +124,12 @@ FIGURES = {
 def figure(rows: pd.DataFrame, thresholds: pd.DataFrame | None, curve, palette: str, metric: str = EM):
     """One panel per held-out family against the base checkpoint's pretraining loss: the
     tuned checkpoints' `metric` (exact match or the tuning gain; coloured by size), with the
-    fit and onset of the tuned rows (F.threshold_marks) and, for exact match, the untuned
-    bases' (grey crosses)."""
+    fit and onset of the tuned rows (plotting.threshold_marks) and, for exact match, the
+    untuned bases' (grey crosses)."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from emergence.report import panels as F
+    from emergence.report import plotting
 
     d = rows[rows.metric == metric].assign(family=lambda t: t.task.map(family_of))
     families = sorted(d.family.unique())
@@ -137,19 +140,19 @@ def figure(rows: pd.DataFrame, thresholds: pd.DataFrame | None, curve, palette: 
     for ax, family in zip(axes.flat, families):
         f = d[d.family == family]
         tuned, base = f[f.prompt == TUNED], f[f.prompt == BASE]
-        sns.scatterplot(data=tuned, x="loss", y="value", hue="size", hue_order=order, palette=palette, ax=ax, s=30,
-                        legend=ax is axes.flat[0])  # fmt: skip
+        hue = {"hue": "size", "hue_order": order, "palette": palette}
+        sns.scatterplot(data=tuned, x="loss", y="value", **hue, ax=ax, s=30, legend=ax is axes.flat[0])
         if len(base):
             ax.scatter(base["loss"], base["value"], marker="x", color="grey", s=22, lw=0.9, label="base (untuned)")
         ax.axhline(0.0, color="grey", ls=":", lw=1.0, label="chance" if metric == EM else "no gain")
         panel = f"{family} ({FAMILIES[family].group})"
         if thresholds is not None:
-            F.threshold_marks(ax, panel, tuned, thresholds, curve, "loss", metric)
+            plotting.threshold_marks(ax, panel, tuned, thresholds, curve, "loss", metric)
         else:
             ax.set_title(panel, fontsize=10)
-        F.log_loss_axis(ax)
+        plotting.log_loss_axis(ax)
         ax.set(xlabel="base pretraining loss (nats/token, log scale)", ylabel=ylabel, ylim=ylim)
-    F.one_legend(fig, axes, len(families))
+    plotting.one_legend(fig, axes, len(families))
     fig.suptitle(title + "  (lower loss to the right)")
     fig.tight_layout()
     return fig

@@ -9,8 +9,14 @@ import seaborn as sns
 from scipy import stats
 
 CUT = "cut"
-LABEL = {CUT: "cut to L", "none": "plain RoPE", "linear": "linear (PI)", "ntk": "NTK", "dynamic_ntk": "dynamic NTK",
-         "yarn": "YaRN"}  # fmt: skip
+LABEL = {
+    CUT: "cut to L",
+    "none": "plain RoPE",
+    "linear": "linear (PI)",
+    "ntk": "NTK",
+    "dynamic_ntk": "dynamic NTK",
+    "yarn": "YaRN",
+}
 
 
 def _largest_budget(t: pd.DataFrame) -> pd.DataFrame:
@@ -47,9 +53,10 @@ def loss_by_position(t: pd.DataFrame):
     d = d.assign(value=d.groupby(["model", "method"])["value"].transform(lambda v: v.rolling(span, 1, True).mean()))
     hue_order = [label(m) for m in _order(d["method"])]
     d["method"] = d["method"].map(label)
-    g = sns.relplot(data=d, x="x", y="value", hue="method", hue_order=hue_order,
-                    col="size", col_order=_size_order(d), col_wrap=3, kind="line", height=2.6, aspect=1.2,
-                    errorbar=None, lw=1)  # fmt: skip
+    per_size = {"col": "size", "col_order": _size_order(d), "col_wrap": 3, "height": 2.6, "aspect": 1.2}
+    g = sns.relplot(
+        data=d, x="x", y="value", hue="method", hue_order=hue_order, kind="line", errorbar=None, lw=1, **per_size
+    )
     _vline(g, d)
     g.set_axis_labels("position in the window (tokens)", "loss (nats/token)")
     g.set_titles("{col_name}")
@@ -59,9 +66,9 @@ def loss_by_position(t: pd.DataFrame):
 def passkey(t: pd.DataFrame):
     d = _largest_budget(t[(t["probe"] == "passkey") & (t["metric"] == "exact_match")]).copy()
     d["method"] = d["method"].map(label)
-    g = sns.relplot(data=d, x="x", y="value", hue="method", hue_order=[label(m) for m in _order(t["method"])],
-                    col="size", col_order=_size_order(d), col_wrap=3, kind="line", marker="o", height=2.6,
-                    aspect=1.2, errorbar=None)  # fmt: skip
+    hue = {"hue": "method", "hue_order": [label(m) for m in _order(t["method"])]}
+    per_size = {"col": "size", "col_order": _size_order(d), "col_wrap": 3, "height": 2.6, "aspect": 1.2}
+    g = sns.relplot(data=d, x="x", y="value", **hue, kind="line", marker="o", errorbar=None, **per_size)
     _vline(g, d)
     g.set(xscale="log", ylim=(-0.05, 1.05))
     g.set_axis_labels("prompt length (tokens)", "passkey retrieved")
@@ -83,9 +90,9 @@ def many_shot(t: pd.DataFrame):
     d["band"] = loss_band(d)
     d["method"] = d["method"].map(label)
     order = sorted(d["band"].unique(), reverse=True)
-    g = sns.relplot(data=d, x="x", y="value", hue="method", hue_order=[label(m) for m in _order(t["method"])],
-                    col="band", col_order=order, kind="line", marker="o", height=2.8, aspect=1.1,
-                    errorbar=("ci", 95))  # fmt: skip
+    hue = {"hue": "method", "hue_order": [label(m) for m in _order(t["method"])]}
+    per_band = {"col": "band", "col_order": order, "height": 2.8, "aspect": 1.1}
+    g = sns.relplot(data=d, x="x", y="value", **hue, kind="line", marker="o", errorbar=("ci", 95), **per_band)
     if d["chance"].notna().any():
         for ax in g.axes.flat:
             ax.axhline(float(d["chance"].dropna().iloc[0]), color="grey", ls=":", lw=1)

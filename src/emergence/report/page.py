@@ -1,4 +1,8 @@
-"""The published report: one self-contained HTML page (figures embedded) of a study."""
+"""The published report: one self-contained HTML page (figures embedded) of a study.
+
+It opens like a paper's first page: a summary of the thresholds in a few sentences and the
+headline figure, then the thresholds table; per-seed tables, every metric and the long
+lists of sentences follow, folded (templates/index.html.j2)."""
 
 from __future__ import annotations
 
@@ -11,10 +15,9 @@ import yaml
 
 from emergence.analysis.analyze import pooled
 from emergence.analysis.collect import read_results
-from emergence.evaluate.metrics import MAIN, METRICS
 from emergence.io import atomic_write, read_json
-from emergence.report import findings, instruct, long_context
-from emergence.report.catalog import FIGURES
+from emergence.report import findings, in_context, instruct, long_context, threshold_tables
+from emergence.report.catalog import FIGURES, HEADLINE
 
 
 def _table(df: pd.DataFrame) -> str:
@@ -25,18 +28,33 @@ def _table(df: pd.DataFrame) -> str:
 
 
 # Benchmark files by stage (the first part of their path under benchmarks/), in DAG order.
-_STAGES = {"corpus": "corpus", "tokenizer": "tokenizer", "shards": "shards", "trunks": "train (WSD trunks)",
-           "train": "train", "evals": "evaluate", "long_context": "long context", "extend": "context extension",
-           "instruct": "instruction tuning (tune + evaluate)", "analyze": "analyse", "forecast": "forecast",
-           "figures": "figures"}  # fmt: skip
+_STAGES = {
+    "corpus": "corpus",
+    "tokenizer": "tokenizer",
+    "shards": "shards",
+    "trunks": "train (WSD trunks)",
+    "train": "train",
+    "evals": "evaluate",
+    "long_context": "long context",
+    "extend": "context extension",
+    "instruct": "instruction tuning (tune + evaluate)",
+    "analyze": "analyse",
+    "forecast": "forecast",
+    "figures": "figures",
+}
 
+# The thresholds table's columns shown on the page (every metric, every seed).
+_THRESHOLD_COLUMNS = (
+    "task prompt shots labels metric seed verdict threshold ci_low ci_high midpoint midpoint_low midpoint_high "
+    "saturation saturation_low saturation_high at_edge threshold_bpb interval chance spearman emergence_score "
+    "delta_bic reason"
+).split()
 
 # The forecast table's columns shown on the page.
-_FORECAST_COLUMNS = [
-    "task", "tokens", "verdict", "form", "loss_predicted", "loss_low", "loss_high", "loss_actual", "predicted",
-    "low", "high", "actual", "error", "covered", "given_loss", "given_loss_low", "given_loss_high",
-    "covered_given_loss",
-]  # fmt: skip
+_FORECAST_COLUMNS = (
+    "task tokens verdict form loss_predicted loss_low loss_high loss_actual predicted low high actual error covered "
+    "given_loss given_loss_low given_loss_high covered_given_loss"
+).split()
 
 
 def stage_times(bench_dir: Path) -> pd.DataFrame:
@@ -57,32 +75,11 @@ def stage_times(bench_dir: Path) -> pd.DataFrame:
     return df.rename(columns={"wall": "job seconds", "cpu": "CPU seconds"})
 
 
-def icl_summary(results: pd.DataFrame, n_best: int = 10) -> list[str]:
-    """Plain sentences on the in-context-learning settings: the main metric by label setting and
-    by number of demonstrations, averaged over the lowest-loss checkpoints that have them all."""
-    out = []
-    for task, d in results[
-        results["metric"].isin([m for m in MAIN if METRICS[m].proportion]) & (results["prompt"] == "standard")
-    ].groupby("task"):
-        metric = d["metric"].iloc[0]
-        for column, fixed in (("labels", d[d["shots"] == d["shots"].max()]), ("shots", d[d["labels"] == "gold"])):
-            if fixed[column].nunique() < 2:
-                continue
-            wide = fixed.pivot_table(index=["model", "step", "loss"], columns=column, values="value").dropna()
-            best = wide.sort_values("loss").head(n_best)
-            if best.empty:
-                continue
-            means = ", ".join(
-                f"{v:.2f} with {k}{' shots' if column == 'shots' else ' labels'}" for k, v in best.mean().items()
-            )
-            out.append(
-                f"{task}: mean {metric} over the {len(best)} lowest-loss checkpoints "
-                f"(loss ≤ {best.index.get_level_values('loss').max():.2f}): {means}."
-            )
-    return out
+def _shown(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    return df[[c for c in columns if c in df]] if len(df) else df
 
 
-def _instruct_section(tables: Path, thresholds: pd.DataFrame, config: dict, columns: list[str]) -> tuple[list, str]:
+def _instruct_section(tables: Path, thresholds: pd.DataFrame, config: dict) -> tuple[list, str]:
     """The instruction-tuning sentences and thresholds table (none for tables from before the
     stage existed, or a study without it)."""
     if not (tables / "instruct.parquet").exists():
@@ -91,67 +88,98 @@ def _instruct_section(tables: Path, thresholds: pd.DataFrame, config: dict, colu
     path = tables / "instruct_thresholds.csv"
     inst = pd.read_csv(path) if path.exists() and path.stat().st_size > 1 else pd.DataFrame()
     kinds = {name: t.get("kind") for name, t in (config.get("tasks") or {}).items()}
-    shown = pooled(inst)[[c for c in columns if c in inst]] if len(inst) else inst
+    shown = _shown(pooled(inst), _THRESHOLD_COLUMNS) if len(inst) else inst
     return instruct.sentences(rows, inst, thresholds, kinds), _table(shown)
+
+
+def _figures(figures_dir: Path) -> list[dict]:
+    """The registry's figures that were drawn, in its order, each with its PNG embedded."""
+    return [
+        {
+            "name": f.name,
+            "title": f.title,
+            "caption": f.caption,
+            "png": base64.b64encode((figures_dir / f"{f.name}.png").read_bytes()).decode(),
+        }
+        for f in FIGURES
+        if (figures_dir / f"{f.name}.png").exists()
+    ]
+
+
+def _thresholds_section(thresholds: pd.DataFrame, results: pd.DataFrame) -> dict:
+    """The summary, the thresholds tables and their sentences (nothing without fits)."""
+    if not len(thresholds):
+        return {
+            "summary": [],
+            "main_table": "",
+            "seed_table": "",
+            "interval_note": "",
+            "threshold_sentences": [],
+            "resolution_warnings": [],
+        }
+    warn = pooled(thresholds)
+    warn = warn[warn["resolution_warning"] == True] if "resolution_warning" in warn else warn.iloc[:0]  # noqa: E712
+    return {
+        "summary": findings.summary_sentences(thresholds),
+        "main_table": _table(threshold_tables.main_table(thresholds)),
+        "seed_table": _table(threshold_tables.seed_table(thresholds)),
+        "interval_note": findings.interval_note(thresholds),
+        "threshold_sentences": findings.sentences(thresholds, results["size"].nunique()),
+        "resolution_warnings": [f"{r.task}/{r.prompt}/{r.metric}" for r in warn.itertuples()],
+    }
+
+
+def _forecast_section(tables: Path, thresholds: pd.DataFrame) -> dict:
+    """The forecast in words and its table; nothing for tables from before the forecast stage existed."""
+    if not (tables / "forecast.csv").exists():
+        return {"forecast_sentences": [], "forecast_table": ""}
+    forecast = pd.read_csv(tables / "forecast.csv")
+    summary = read_json(tables / "forecast.json", "forecast")
+    return {
+        "forecast_sentences": findings.forecast_sentences(forecast, summary, thresholds),
+        "forecast_table": _table(_shown(forecast, _FORECAST_COLUMNS)),
+    }
+
+
+def _icl_sentences(thresholds: pd.DataFrame, results: pd.DataFrame) -> list[str]:
+    return (
+        (in_context.icl_findings(thresholds) if len(thresholds) else [])
+        + in_context.control_sentences(results)
+        + in_context.ablation_sentences(results)
+        + in_context.icl_summary(results)
+    )
 
 
 def write_report(out: Path, *, config: dict, tables: Path, figures_dir: Path, bench_dir: Path) -> None:
     """Render the published page (templates/index.html.j2) of a study from its tables and figures."""
     tables = Path(tables)
     thresholds = pd.read_csv(tables / "thresholds.csv")
-    collapse = pd.read_csv(tables / "collapse.csv")
-    scaling = read_json(tables / "scaling.json", "scaling fit").get("fit", {})
     results = read_results(tables / "results.parquet")
-    columns = [
-        "task", "prompt", "shots", "labels", "metric", "seed", "verdict", "threshold", "ci_low", "ci_high",
-        "midpoint", "midpoint_low", "midpoint_high", "saturation", "saturation_low", "saturation_high", "at_edge",
-        "threshold_bpb", "interval", "chance", "spearman", "emergence_score", "delta_bic", "reason",
-    ]  # fmt: skip
-    shown = thresholds[[c for c in columns if c in thresholds]] if len(thresholds) else thresholds
-    warn = pooled(thresholds)
-    warn = warn[warn["resolution_warning"] == True] if "resolution_warning" in warn else []  # noqa: E712
-    figures = [
-        {
-            "name": f.name,
-            "title": f.title,
-            "caption": f.caption,
-            "png": base64.b64encode((Path(figures_dir) / f"{f.name}.png").read_bytes()).decode(),
-        }
-        for f in FIGURES
-        if (Path(figures_dir) / f"{f.name}.png").exists()
-    ]
-    times = stage_times(bench_dir)
-    instruct_sentences, instruct_table = _instruct_section(tables, thresholds, config, columns)
-    # Tables from before the forecast stage existed have no forecast: the page leaves it out.
-    has_forecast = (tables / "forecast.csv").exists()
-    forecast = pd.read_csv(tables / "forecast.csv") if has_forecast else pd.DataFrame()
-    forecast_summary = read_json(tables / "forecast.json", "forecast") if has_forecast else {}
+    scaling = read_json(tables / "scaling.json", "scaling fit").get("fit", {})
+    figures = _figures(Path(figures_dir))
+    instruct_sentences, instruct_table = _instruct_section(tables, thresholds, config)
+    long_context_table = tables / "long_context.csv"
     env = jinja2.Environment(loader=jinja2.PackageLoader("emergence.report", "templates"), autoescape=True)
     page = env.get_template("index.html.j2").render(
         study=str(config.get("study", "study")),
-        main_table=_table(findings.main_table(thresholds)) if len(thresholds) else "",
-        seed_table=_table(findings.seed_table(thresholds)) if len(thresholds) else "",
-        all_table=_table(shown),
-        interval_note=findings.interval_note(thresholds) if len(thresholds) else "",
-        threshold_sentences=findings.sentences(thresholds, results["size"].nunique()) if len(thresholds) else [],
+        headline=next((f for f in figures if f["name"] == HEADLINE), None),
+        figures=[f for f in figures if f["name"] != HEADLINE],
+        drawn={f["name"] for f in figures},
+        titles={f.name: f.title for f in FIGURES},
+        **_thresholds_section(thresholds, results),
+        all_table=_table(_shown(thresholds, _THRESHOLD_COLUMNS)),
         definitions=findings.DEFINITIONS,
-        resolution_warnings=[f"{r.task}/{r.prompt}/{r.metric}" for r in warn.itertuples()] if len(warn) else [],
-        collapse=list(collapse.itertuples()),
-        icl_sentences=(findings.icl_findings(thresholds) if len(thresholds) else [])
-        + findings.control_sentences(results)
-        + findings.ablation_sentences(results)
-        + icl_summary(results),
+        collapse=list(pd.read_csv(tables / "collapse.csv").itertuples()),
+        icl_sentences=_icl_sentences(thresholds, results),
         scaling_note=scaling.get("note"),
         scaling_fit=findings.scaling_text(scaling) if scaling and not scaling.get("note") else "",
-        forecast_sentences=findings.forecast_sentences(forecast, forecast_summary, thresholds) if has_forecast else [],
-        forecast_table=_table(forecast[[c for c in _FORECAST_COLUMNS if c in forecast]]),
-        long_context_sentences=long_context.sentences(pd.read_csv(tables / "long_context.csv"))
-        if (tables / "long_context.csv").exists()
+        **_forecast_section(tables, thresholds),
+        long_context_sentences=long_context.sentences(pd.read_csv(long_context_table))
+        if long_context_table.exists()
         else [],
         instruct_sentences=instruct_sentences,
         instruct_table=instruct_table,
-        figures=figures,
-        stage_times=_table(times),
+        stage_times=_table(stage_times(bench_dir)),
         config_yaml=yaml.safe_dump(config, sort_keys=False),
     )
     with atomic_write(out) as tmp:

@@ -1,4 +1,5 @@
-"""The study's figures (seaborn): each function draws one figure from the tidy tables.
+"""The study's figures (seaborn): each function draws one figure from the rows that
+`figures.py` selected for it, with the shared parts (`plotting.py`).
 
 Every figure has titled axes with units, a legend, and log scales where they belong;
 each is saved as PNG and SVG (or the formats configured under `plots`).
@@ -9,47 +10,24 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import matplotlib
-import matplotlib.ticker
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from emergence.evaluate.metrics import METRICS, label  # noqa: E402
-from emergence.report.findings import ABLATIONS  # noqa: E402
-
-LOSS = "validation loss (nats/token)"
-
-
-def setup(style: str, context: str) -> None:
-    sns.set_theme(style=style, context=context)
-
-
-def log_loss_axis(ax) -> None:
-    """Loss on a log axis with plain tick labels, better models (lower loss) to the right."""
-    ax.set_xscale("log")
-    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 1.5, 2.0, 3.0, 5.0)))
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    if not ax.xaxis_inverted():
-        ax.invert_xaxis()
-
-
-def _budget_legend(df: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    """`df` with its token budgets as labels ("3M tokens") and the marker keywords that order
-    them by size (as numbers, 10M would sort before 3M)."""
-    budgets = sorted(df["budget"].unique())
-    names = {b: f"{b / 1e6:g}M tokens" for b in budgets}
-    return df.assign(budget=df["budget"].map(names)), {"style": "budget", "style_order": [names[b] for b in budgets]}
-
-
-def _size_legend(df: pd.DataFrame) -> dict:
-    """Colour by size in order of parameters, so the palette reads small -> large."""
-    order = df.sort_values("nonembedding_params")["size"].drop_duplicates().tolist()
-    return {"hue": "size", "hue_order": order}
+from emergence.evaluate.metrics import METRICS, label
+from emergence.report.in_context import ABLATIONS
+from emergence.report.plotting import (
+    LOSS,
+    budget_legend,
+    chance_lines,
+    legend_beside,
+    log_loss_axis,
+    loss_bands,
+    one_legend,
+    size_legend,
+    threshold_marks,
+)
 
 
 def loss_curves(training: pd.DataFrame, palette: str):
@@ -65,52 +43,12 @@ def loss_curves(training: pd.DataFrame, palette: str):
         palette=palette,
         height=4,
         aspect=1.5,
-        **_size_legend(val),
+        **size_legend(val),
     )
     g.set(
         xscale="log", xlabel="training tokens", ylabel=LOSS, title="Validation loss along each run (dots: checkpoints)"
     )
     return g.figure
-
-
-def threshold_marks(ax, panel: str, d: pd.DataFrame, thresholds: pd.DataFrame, curve, x: str, metric: str) -> None:
-    """The fitted curve, the onset and its interval (all seeds pooled) and each seed's own
-    onset (triangles along the top) on one panel of performance against loss."""
-    rows = thresholds[
-        (thresholds.task == d.task.iloc[0]) & (thresholds.prompt == d.prompt.iloc[0]) & (thresholds.metric == metric)
-    ]
-    seeds = rows["seed"].astype(str) if "seed" in rows else pd.Series("all", index=rows.index)
-    if not (seeds == "all").any():
-        ax.set_title(panel)
-        return
-    t = rows[seeds == "all"].iloc[0]
-    if curve is not None:
-        xs = np.linspace(d[x].min(), d[x].max(), 200)
-        ys = curve(t, xs)
-        if ys is not None:
-            ax.plot(xs, ys, color="black", lw=1.5, label="best-fitting model (all seeds)")
-    if pd.notna(t.threshold):
-        ax.axvspan(t.ci_low, t.ci_high, color="tab:red", alpha=0.15, label="onset, 95% CI")
-        ax.axvline(t.threshold, color="tab:red", lw=1.2)
-        ax.set_title(f"{panel}: {t.verdict} at {t.threshold:.2f} [{t.ci_low:.2f}, {t.ci_high:.2f}]", fontsize=10)
-    else:
-        ax.set_title(f"{panel}: {t.verdict}", fontsize=10)
-    per_seed = rows[(seeds != "all") & rows["threshold"].notna()]
-    if len(per_seed):
-        ax.plot(per_seed["threshold"], np.full(len(per_seed), 1.0), "v", color="tab:red", ms=6,
-                transform=ax.get_xaxis_transform(), clip_on=False, label="onset of each seed alone")  # fmt: skip
-
-
-def one_legend(fig, axes, n_used: int) -> None:
-    """Hide the unused panels; one legend: every entry any panel drew (e.g. the onset band), once."""
-    for ax in list(axes.flat)[n_used:]:
-        ax.set_visible(False)
-    entries = {}
-    for ax in axes.flat:
-        entries.update({n: h for h, n in zip(*ax.get_legend_handles_labels()) if n not in entries})
-    if axes.flat[0].get_legend():
-        axes.flat[0].get_legend().remove()
-    fig.legend(list(entries.values()), list(entries), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
 
 
 def performance_vs_x(
@@ -119,22 +57,21 @@ def performance_vs_x(
     """One facet per task (and prompt), points coloured by model size; chance line, fitted
     curve and threshold band when the analysis found one. Checkpoints taken during warm-up,
     which no fit uses, are drawn hollow."""
-    df, budget = _budget_legend(df)
+    df, budget = budget_legend(df)
     df["panel"] = df["task"] + (" / " + df["prompt"]).where(df["prompt"] != "standard", "")
     panels = sorted(df["panel"].unique())
     cols = min(3, len(panels))
     rows = math.ceil(len(panels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False)
-    hue = _size_legend(df)
+    hue = size_legend(df)
     for ax, panel in zip(axes.flat, panels):
         d = df[df.panel == panel]
         warm = d["warmup"].astype(bool) if "warmup" in d else pd.Series(False, index=d.index)
-        sns.scatterplot(
-            data=d[~warm], x=x, y="value", palette=palette, ax=ax, s=28, legend=ax is axes.flat[0], **hue, **budget,
-        )  # fmt: skip
+        first = ax is axes.flat[0]
+        sns.scatterplot(data=d[~warm], x=x, y="value", palette=palette, ax=ax, s=28, legend=first, **hue, **budget)
         if warm.any():
-            ax.scatter(d.loc[warm, x], d.loc[warm, "value"], s=20, facecolors="none", edgecolors="grey", lw=0.8,
-                       label="warm-up checkpoint (not fitted)")  # fmt: skip
+            hollow = {"s": 20, "facecolors": "none", "edgecolors": "grey", "lw": 0.8}
+            ax.scatter(d.loc[warm, x], d.loc[warm, "value"], **hollow, label="warm-up checkpoint (not fitted)")
         metric = d["metric"].iloc[0]
         if d["chance"].notna().any():
             ax.axhline(d["chance"].dropna().iloc[0], color="grey", ls=":", lw=1.2, label="chance")
@@ -163,7 +100,7 @@ def cot_gain(df: pd.DataFrame, palette: str):
     ).reset_index()
     wide["gain"] = wide["cot"] - wide["standard"]
     g = sns.relplot(
-        data=wide, x="loss", y="gain", col="task", palette=palette, height=3.6, aspect=1.2, **_size_legend(wide)
+        data=wide, x="loss", y="gain", col="task", palette=palette, height=3.6, aspect=1.2, **size_legend(wide)
     )
     for ax in g.axes.flat:
         ax.axhline(0, color="grey", ls=":", lw=1.2)
@@ -171,18 +108,6 @@ def cot_gain(df: pd.DataFrame, palette: str):
     g.set(xlabel="validation loss (nats/token, log)", ylabel="CoT minus standard (exact match)")
     g.figure.suptitle("Does chain-of-thought help? (above 0: yes)", y=1.03)
     return g.figure
-
-
-def loss_bands(df: pd.DataFrame, n: int = 4) -> pd.Series:
-    """Each row's band of validation loss (ordered categorical): `n` bands of equally many
-    checkpoints (model x step), from the highest loss to the lowest, labelled by number and range."""
-    per_ckpt = df.drop_duplicates(["model", "step"]).set_index(["model", "step"])["loss"]
-    n = max(1, min(n, len(per_ckpt)))
-    codes = pd.qcut(per_ckpt.rank(method="first", ascending=False), n, labels=False)
-    names = [f"{c + 1}: {per_ckpt[codes == c].max():.2f}-{per_ckpt[codes == c].min():.2f}" for c in range(n)]
-    keys = pd.MultiIndex.from_frame(df[["model", "step"]])
-    band = codes.reindex(keys).map(dict(enumerate(names))).to_numpy()
-    return pd.Series(pd.Categorical(band, categories=names, ordered=True), index=df.index)
 
 
 def kshot(df: pd.DataFrame, palette: str):
@@ -202,18 +127,11 @@ def kshot(df: pd.DataFrame, palette: str):
         aspect=1.2,
         facet_kws={"sharey": False},
     )
-    _chance_lines(g, df)
+    chance_lines(g, df)
     g.set(xlabel="demonstrations in the prompt (k)", ylabel="accuracy (gold labels)")
     g.legend.set_title("checkpoints by\nloss band (nats)")
     g.figure.suptitle("k-shot curves by pretraining loss (better models: lower loss)", y=1.03)
     return g.figure
-
-
-def _chance_lines(g, df: pd.DataFrame) -> None:
-    """A dotted line at each task's chance level on its facet (facets in task order)."""
-    for ax, (_, d) in zip(g.axes.flat, df.groupby("task")):
-        if d["chance"].notna().any():
-            ax.axhline(d["chance"].dropna().iloc[0], color="grey", ls=":", lw=1.2)
 
 
 def ablations(df: pd.DataFrame, palette: str):
@@ -266,7 +184,7 @@ def label_settings(df: pd.DataFrame):
     )
     for ax in g.axes.flat:
         log_loss_axis(ax)
-    _chance_lines(g, df)
+    chance_lines(g, df)
     g.set(xlabel="validation loss (nats/token, log)", ylabel="accuracy (most shots)")
     g.figure.suptitle("Demonstration labels (Wei et al. 2023): gold, random, flipped, unrelated, ...", y=1.03)
     return g.figure
@@ -288,7 +206,7 @@ def induction_heads(df: pd.DataFrame, palette: str):
     if known:
         df = df.assign(depth=df["n_layers"].map(lambda n: "1 layer" if n == 1 else "2+ layers"))
     fig, axes = plt.subplots(len(metrics), 2, figsize=(10, 3.1 * len(metrics)), squeeze=False)
-    hue = _size_legend(df)
+    hue = size_legend(df)
     for row, metric in zip(axes, metrics):
         d = df[df.metric == metric]
         for ax, x in zip(row, ("tokens", "loss")):
@@ -313,10 +231,7 @@ def induction_heads(df: pd.DataFrame, palette: str):
             if d["chance"].notna().any():  # uniform attention (prefix matching); no effect (the others)
                 ax.axhline(d["chance"].dropna().iloc[0], color="grey", ls=":", lw=1.2)
             ax.set(xlabel=LOSS + ", log" if x == "loss" else "training tokens (log)", ylabel=label(metric))
-    if axes.flat[0].get_legend():
-        handles, labels_ = axes.flat[0].get_legend_handles_labels()
-        axes.flat[0].get_legend().remove()
-        fig.legend(handles, labels_, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    legend_beside(fig, axes)
     fig.suptitle("Induction heads on random tokens repeated once\n(dotted: a head attending uniformly; no effect)")
     fig.tight_layout()
     return fig
@@ -327,7 +242,7 @@ def metric_pairs(df: pd.DataFrame, palette: str):
     tasks = sorted(df["task"].unique())
     n_cols = max(df.groupby("task")["metric"].nunique())
     fig, axes = plt.subplots(len(tasks), n_cols, figsize=(4.2 * n_cols, 3.2 * len(tasks)), squeeze=False)
-    hue = _size_legend(df)
+    hue = size_legend(df)
     for row, task in zip(axes, tasks):
         d = df[df.task == task]
         for ax, metric in zip(row, list(dict.fromkeys(d.sort_values("metric", key=_metric_order)["metric"]))):
@@ -346,10 +261,7 @@ def metric_pairs(df: pd.DataFrame, palette: str):
             ax.set(xlabel="validation loss (nats/token, log)", ylabel="")
         for ax in row[d["metric"].nunique() :]:
             ax.set_visible(False)
-    if axes.flat[0].get_legend():
-        handles, labels_ = axes.flat[0].get_legend_handles_labels()
-        axes.flat[0].get_legend().remove()
-        fig.legend(handles, labels_, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    legend_beside(fig, axes)
     fig.suptitle("Mirage check: the discontinuous metric (left) beside continuous ones; better models to the right")
     fig.tight_layout()
     return fig
@@ -360,8 +272,8 @@ def _metric_order(metrics: pd.Series) -> pd.Series:
 
 
 def icl_score(df: pd.DataFrame, palette: str):
-    df, budget = _budget_legend(df)
-    g = sns.relplot(data=df, x="loss", y="value", palette=palette, height=4, aspect=1.4, **budget, **_size_legend(df))
+    df, budget = budget_legend(df)
+    g = sns.relplot(data=df, x="loss", y="value", palette=palette, height=4, aspect=1.4, **budget, **size_legend(df))
     for ax in g.axes.flat:
         ax.axhline(0, color="grey", ls=":", lw=1.2)
         log_loss_axis(ax)
@@ -376,7 +288,7 @@ def icl_score(df: pd.DataFrame, palette: str):
 def scaling_fit(points: pd.DataFrame):
     """Fitted against observed final loss of each run."""
     fig, ax = plt.subplots(figsize=(5, 4.5))
-    points, budget = _budget_legend(points)
+    points, budget = budget_legend(points)
     sns.scatterplot(data=points, x="predicted", y="loss", hue="size", ax=ax, s=50, **budget)
     lo, hi = points[["predicted", "loss"]].min().min(), points[["predicted", "loss"]].max().max()
     ax.plot([lo, hi], [lo, hi], color="grey", ls=":", label="y = x")

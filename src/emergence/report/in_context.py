@@ -1,0 +1,157 @@
+"""What the report says about in-context learning, generated from the thresholds and results
+tables: which measures have a loss threshold and in what order, what the demonstrations'
+ingredients carry (Min et al. 2022), the one-layer control of the induction heads, and the
+accuracy of the best checkpoints in each demonstration setting."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from emergence.analysis.analyze import pooled
+from emergence.evaluate.metrics import MAIN, METRICS
+from emergence.report.threshold_tables import is_number, with_interval
+
+# The in-context-learning questions, each a metric whose threshold the analysis fits.
+ICL_METRICS = {
+    "kshot_gain": "the k-shot gain",
+    "follows_labels": "answering with the demonstrations' labels",
+    "prefix_matching": "the induction heads' prefix-matching score",
+    "copying": "the copying score of the head that prefix-matches best",
+    "repeat_loss_gain": "the loss gain on a repeated sequence",
+    "icl_score": "the in-context-learning score",
+}
+
+
+def _interval(r) -> tuple[float, float] | None:
+    return (r.ci_low, r.ci_high) if r.verdict == "emergent" and is_number(r.ci_low) and is_number(r.ci_high) else None
+
+
+def icl_findings(thresholds: pd.DataFrame) -> list[str]:
+    """Which in-context-learning measures show a threshold and where (all seeds pooled), and
+    whether the induction-head phase change precedes or follows each k-shot gain's onset:
+    one onset interval lies wholly at higher loss (reached earlier in training: precedes),
+    or they overlap (the order cannot be told)."""
+    rows = pooled(thresholds)
+    rows = rows[rows["metric"].isin(list(ICL_METRICS))]
+    out = []
+    for r in rows.itertuples():
+        what = f"{r.task}: {ICL_METRICS[r.metric]}" + (f" ({r.labels} labels)" if r.metric == "follows_labels" else "")
+        if r.verdict == "emergent":
+            out.append(
+                f"{what} has a threshold: onset at a loss of {with_interval(r.threshold, r.ci_low, r.ci_high)} "
+                f"nats/token (95% interval over {r.interval}), crossed by {int(r.sizes_below)} sizes."
+            )
+        else:
+            out.append(f"{what} shows no threshold: {r.verdict} ({r.reason}).")
+    matching = {r.task for r in rows.itertuples() if r.metric == "prefix_matching" and r.verdict == "emergent"}
+    for r in rows.itertuples():
+        if r.metric == "copying" and r.verdict == "emergent" and r.task not in matching:
+            out.append(
+                f"{r.task}: a copying score without prefix matching is no induction head (the head copies what it "
+                "attends to, but does not attend to the token after the current one's earlier occurrence; one-layer "
+                "models copy too)."
+            )
+    heads = rows[rows["metric"] == "prefix_matching"]
+    for gain in rows[rows["metric"] == "kshot_gain"].itertuples():
+        out += [phase_order(head, gain) for head in heads.itertuples()]
+    return out
+
+
+def phase_order(head, gain) -> str:
+    """Whether the induction-head phase change (a pooled prefix-matching row) precedes or
+    follows a task's k-shot gain (a pooled kshot_gain row), from their onset intervals."""
+    a, b = _interval(head), _interval(gain)
+    if a is None or b is None:
+        named = ((f"the {head.task} prefix-matching score", a), (f"{gain.task}'s k-shot gain", b))
+        missing = " and ".join(name for name, interval in named if interval is None)
+        verb = "have" if a is None and b is None else "has"
+        return (
+            f"Induction heads ({head.task}) against the {gain.task} k-shot gain: not compared, since {missing} "
+            f"{verb} no emergent onset."
+        )
+    if a[1] < b[0]:
+        relation = "follows (its onset interval lies wholly at lower loss)"
+    elif a[0] > b[1]:
+        relation = "precedes (its onset interval lies wholly at higher loss, reached earlier in training)"
+    else:
+        relation = "cannot be ordered against (their onset intervals overlap)"
+    return (
+        f"The induction-head phase change ({head.task}, onset {with_interval(head.threshold, *a)}) {relation} the "
+        f"{gain.task} k-shot gain's onset ({with_interval(gain.threshold, *b)})."
+    )
+
+
+# A gold k-shot gain below this (accuracy) is too small to share out among the ingredients.
+MIN_GAIN = 0.05
+# Min et al.'s ablations: each removes or spoils one ingredient of gold demonstrations.
+ABLATIONS = ("random", "ood", "labels_only", "inputs_only", "no_format")
+
+
+def ablation_sentences(results: pd.DataFrame, n_best: int = 10) -> list[str]:
+    """Min et al.'s question per task: how much of the gold demonstrations' k-shot gain each
+    of their ablations (`ABLATIONS`; not flipped or unrelated labels, which change what a
+    right answer is) keeps, averaged over the `n_best` lowest-loss checkpoints that have every
+    setting (after warm-up); stated as shares only where the gold gain is at least MIN_GAIN."""
+    gain = results[(results["metric"] == "kshot_gain") & ~results["warmup"].astype(bool)]
+    gain = gain[gain["labels"].isin(["gold", *ABLATIONS])]
+    out = []
+    for (task, prompt), d in gain.groupby(["task", "prompt"]):
+        task = task if prompt == "standard" else f"{task} ({prompt})"
+        wide = d.pivot_table(index=["model", "step", "loss"], columns="labels", values="value").dropna()
+        if "gold" not in wide or wide.shape[1] < 2 or wide.empty:
+            continue
+        best = wide.sort_values("loss").head(n_best).mean()
+        where = f"{task}, mean of the {min(n_best, len(wide))} lowest-loss checkpoints"
+        if best["gold"] < MIN_GAIN:
+            out.append(
+                f"{where}: gold demonstrations add {best['gold']:+.2f} accuracy, too little to say what carries it "
+                f"(other settings: {', '.join(f'{k} {v:+.2f}' for k, v in best.drop('gold').items())})."
+            )
+        else:
+            shares = ", ".join(f"{k} {v / best['gold']:.0%}" for k, v in best.drop("gold").items())
+            out.append(f"{where}: gold demonstrations add {best['gold']:+.2f} accuracy; share kept by {shares}.")
+    return out
+
+
+def control_sentences(results: pd.DataFrame) -> list[str]:
+    """The one-layer negative control of the induction-head scores: the highest best-head
+    prefix-matching score each one-layer size reaches, beside chance and beside the highest
+    of the deeper sizes (the fits leave one-layer models out)."""
+    pm = results[(results["metric"] == "prefix_matching") & ~results["warmup"].astype(bool)]
+    if "n_layers" not in pm or not (pm["n_layers"] == 1).any():
+        return []
+    deep = pm[pm["n_layers"] != 1]
+    out = []
+    for size, d in pm[pm["n_layers"] == 1].groupby("size"):
+        deeper = f"; the deeper sizes reach at most {deep['value'].max():.3f}" if len(deep) else ""
+        out.append(
+            f"One-layer control ({size}): its best head's prefix-matching score is at most {d['value'].max():.3f} over "
+            f"its {d[['model', 'step']].drop_duplicates().shape[0]} checkpoints after warm-up (a head attending "
+            f"uniformly scores {d['chance'].iloc[0]:.3f}){deeper}."
+        )
+    return out
+
+
+def icl_summary(results: pd.DataFrame, n_best: int = 10) -> list[str]:
+    """Plain sentences on the in-context-learning settings: the main metric by label setting and
+    by number of demonstrations, averaged over the lowest-loss checkpoints that have them all."""
+    out = []
+    for task, d in results[
+        results["metric"].isin([m for m in MAIN if METRICS[m].proportion]) & (results["prompt"] == "standard")
+    ].groupby("task"):
+        metric = d["metric"].iloc[0]
+        for column, fixed in (("labels", d[d["shots"] == d["shots"].max()]), ("shots", d[d["labels"] == "gold"])):
+            if fixed[column].nunique() < 2:
+                continue
+            wide = fixed.pivot_table(index=["model", "step", "loss"], columns=column, values="value").dropna()
+            best = wide.sort_values("loss").head(n_best)
+            if best.empty:
+                continue
+            means = ", ".join(
+                f"{v:.2f} with {k}{' shots' if column == 'shots' else ' labels'}" for k, v in best.mean().items()
+            )
+            out.append(
+                f"{task}: mean {metric} over the {len(best)} lowest-loss checkpoints "
+                f"(loss ≤ {best.index.get_level_values('loss').max():.2f}): {means}."
+            )
+    return out
