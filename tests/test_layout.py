@@ -1,14 +1,14 @@
-"""The package's layout: one folder per stage, imports that run down the DAG, small modules."""
+"""The package's layout: one folder per stage, imports that run down the DAG without circles
+(read from the source by emergence.sources: lazy imports count), small modules."""
 
-import ast
-from pathlib import Path
+from emergence.sources import PACKAGE, import_graph, imports, modules
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "emergence"
 # Lower layers never import higher ones; a stage never imports a sibling stage of its layer.
 LAYERS = {
     "__init__": 0,
     "errors": 0,
     "io": 1,
+    "sources": 1,
     "config": 2,
     "data": 3,
     "model": 3,
@@ -18,12 +18,8 @@ LAYERS = {
     "instruct": 5,
     "report": 6,
     "perf": 7,
-    "arguments": 7,
-    "perf_commands": 8,
-    "context_commands": 8,
-    "instruct_commands": 8,
-    "cli": 9,
-    "__main__": 10,
+    "cli": 8,
+    "__main__": 9,
 }
 STAGES = ("data", "train", "evaluate", "instruct", "analysis", "report")
 
@@ -34,29 +30,96 @@ def _unit(module: str) -> str:
     return parts[1] if len(parts) > 1 else "__init__"
 
 
-def _imports(path: Path) -> set[str]:
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("emergence"):
-            found.add(node.module)
-            found.update(f"{node.module}.{a.name}" for a in node.names)
-        elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.startswith("emergence"))
+def test_imports_run_one_way_down_the_dag():
+    wrong = []
+    for module, targets in import_graph().items():
+        unit = _unit(module)
+        for target in sorted(targets):
+            other = _unit(target)
+            if other in LAYERS and other != unit and LAYERS[other] >= LAYERS[unit]:
+                wrong.append(f"{module} imports {target}")
+    assert not wrong, wrong
+
+
+def circles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index, low, on_stack, stack, found = {}, {}, set(), [], []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = set()
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.add(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(frozenset(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
     return found
 
 
-def test_imports_run_one_way_down_the_dag():
-    wrong = []
-    for path in PACKAGE.rglob("*.py"):
-        rel = path.relative_to(PACKAGE).with_suffix("")
-        unit = rel.parts[0]
-        for target in _imports(path):
-            other = _unit(target)
-            if other not in LAYERS or other == unit:
-                continue
-            if LAYERS[other] >= LAYERS[unit]:
-                wrong.append(f"{'/'.join(rel.parts)} imports {target}")
-    assert not wrong, wrong
+def cycle_path(graph: dict[str, set[str]], component: frozenset[str]) -> str:
+    """One circle through the component's modules, as 'a -> b -> ... -> a' (breadth-first,
+    so the shortest back to its first module)."""
+    start = min(component)
+    came_from = {start: None}
+    queue = [start]
+    while queue:
+        v = queue.pop(0)
+        for w in sorted(graph[v] & component):
+            if w == start:
+                path = [v]
+                while came_from[path[-1]] is not None:
+                    path.append(came_from[path[-1]])
+                return " -> ".join([*reversed(path), start])
+            if w not in came_from:
+                came_from[w] = v
+                queue.append(w)
+    raise AssertionError(f"{sorted(component)} is not a circle")
+
+
+def test_the_graph_sees_function_level_package_and_relative_imports(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "from emergence.analysis import simulate, __doc__\n"
+        "from .curves import predict\n"
+        "\n"
+        "def later():\n"
+        "    from emergence import io\n"
+        "    import emergence.errors\n"
+        "    import emergence.analysis.curves.predict\n"
+        "    return importlib.import_module('emergence.report.catalog')\n"
+    )
+    assert imports("emergence.analysis.probe", probe, modules()) == {
+        "emergence.analysis.simulate",  # a module named in `from package import ...`
+        "emergence.analysis",  # a name of the package's __init__
+        "emergence.analysis.curves",
+        "emergence.io",
+        "emergence.errors",
+        "emergence.report.catalog",
+    }
+    assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [frozenset("abc")]
+    assert cycle_path({"a": {"b"}, "b": {"c", "a"}, "c": {"a"}}, frozenset("abc")) == "a -> b -> a"
+
+
+def test_no_import_circles():
+    graph = import_graph()
+    found = [cycle_path(graph, c) for c in circles(graph)]
+    assert not found, "import circles:\n" + "\n".join(found)
 
 
 def test_every_workflow_stage_has_a_folder_and_a_rule_file():
@@ -76,7 +139,8 @@ def test_every_registered_figure_has_its_drawing_function():
     from emergence.report import figures
     from emergence.report.catalog import FIGURES
 
-    assert all(callable(getattr(figures, f.name, None)) for f in FIGURES)
+    assert list(figures.DRAWERS) == [f.name for f in FIGURES]  # one drawer per figure, in the registry's order
+    assert all(callable(draw) for draw in figures.DRAWERS.values())
 
 
 def test_every_metric_a_scoring_produces_is_registered():

@@ -11,7 +11,7 @@ rule collect:
         evals=evaluations(),
         long_context=long_context_tables(),
         instruct=instruct_tables(),
-        code=code("analysis/collect.py"),
+        code=code("collect"),
     output:
         csv=report("reports/tables/results.csv", caption="../report/results.rst", category="Tables"),
         parquet="reports/tables/results.parquet",
@@ -32,7 +32,7 @@ rule analyze:
         results="reports/tables/results.parquet",
         training="reports/tables/training.csv",
         instruct="reports/tables/instruct.parquet",
-        code=code("analysis", "evaluate/metrics.py"),
+        code=code("analyze"),
     output:
         thresholds=report("reports/tables/thresholds.csv", caption="../report/thresholds.rst", category="Tables"),
         instruct="reports/tables/instruct_thresholds.csv",
@@ -53,7 +53,7 @@ rule analyze:
 rule forecast:
     input:
         results="reports/tables/results.parquet",
-        code=code("analysis", "evaluate/metrics.py"),
+        code=code("forecast"),
     output:
         table=report("reports/tables/forecast.csv", caption="../report/forecast.rst", category="Tables"),
         summary="reports/tables/forecast.json",

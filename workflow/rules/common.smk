@@ -7,9 +7,6 @@ import sys
 from pathlib import Path
 
 import emergence
-from emergence import evaluate as evaluation_stage
-from emergence import instruct as instruct_stage
-from emergence import train as training_stage
 from emergence.config import (
     MODEL_NAME_PATTERN,
     TASK_NAME_PATTERN,
@@ -22,6 +19,7 @@ from emergence.config import (
 from emergence.errors import ConfigError
 from emergence.io import load_yaml
 from emergence.report.catalog import BY_NAME as FIGURES
+from emergence.sources import rule_code
 from snakemake.exceptions import WorkflowError
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
@@ -69,15 +67,12 @@ def as_json(obj):
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
-def code(*paths):
-    """Package source that computes a rule's result: Snakemake's code trigger does not see
-    inside imported modules, so it is listed as input. A path is a module or a whole stage
-    folder. (Config parsing is not among them: the validated settings themselves are each
-    rule's params.)"""
-    files = []
-    for p in map(PACKAGE.joinpath, paths):
-        files += sorted(str(f) for f in p.glob("*.py")) if p.is_dir() else [str(p)]
-    return files
+def code(rule):
+    """The package source a rule's results depend on (emergence.sources: its command's modules
+    and all they import), listed as input: Snakemake's code trigger does not see inside
+    imported modules. (Config parsing is among them, but the validated settings themselves
+    are each rule's params.)"""
+    return [str(f) for f in rule_code(rule)]
 
 
 def corpus_spec():

@@ -4,7 +4,7 @@
 rule corpus:
     input:
         corpus_inputs(),
-        code("data/synthetic.py", "data/corpus.py"),
+        code("corpus"),
     output:
         train="results/corpus/train.jsonl",
         val="results/corpus/val.jsonl",
@@ -25,7 +25,7 @@ rule tokenizer:
     input:
         "results/corpus/train.jsonl",
         tokenizer_inputs(),
-        code("data/tokenizer.py", "data/corpus.py"),
+        code("tokenizer"),
     output:
         "results/tokenizer/tokenizer.json",
     params:
@@ -45,7 +45,7 @@ rule shards:
         "results/corpus/train.jsonl",
         "results/corpus/val.jsonl",
         tokenizer="results/tokenizer/tokenizer.json",
-        code=code("data/shards.py", "data/tokenizer.py"),
+        code=code("shards"),
     output:
         train="results/data/train.npy",
         val="results/data/val.npy",

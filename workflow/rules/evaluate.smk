@@ -11,7 +11,7 @@ rule task:
         "results/corpus/train.jsonl",
         task_inputs,
         tokenizer="results/tokenizer/tokenizer.json",
-        code=code("evaluate/tasks.py", "evaluate/items.py", "evaluate/metrics.py", "evaluate/benchmark_files.py", "data"),
+        code=code("task"),
     output:
         "results/tasks/{task}.json",
     params:
@@ -32,7 +32,7 @@ rule evaluate:
         tasks=expand("results/tasks/{task}.json", task=config["tasks"]),
         tokenizer="results/tokenizer/tokenizer.json",
         val="results/data/val.npy",
-        code=code(*evaluation_stage.CODE),
+        code=code("evaluate"),
     output:
         tables=expand("results/evals/{{model}}/{task}.parquet", task=config["tasks"]),
         samples=expand("results/evals/{{model}}/{task}.samples.parquet", task=config["tasks"]),
@@ -59,7 +59,7 @@ rule long_context:
         summary="results/models/{model}/model.json",
         tokenizer="results/tokenizer/tokenizer.json",
         val="results/data/val.npy",
-        code=code(*evaluation_stage.CODE),
+        code=code("long_context"),
     output:
         "results/long_context/{model}.parquet",
     params:

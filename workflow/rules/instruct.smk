@@ -10,14 +10,7 @@ rule instructions:
     input:
         "results/corpus/train.jsonl",
         tokenizer="results/tokenizer/tokenizer.json",
-        code=code(
-            "instruct/families.py",
-            "instruct/dataset.py",
-            "data/synthetic.py",
-            "data/corpus.py",
-            "evaluate/items.py",
-            "evaluate/metrics.py",
-        ),
+        code=code("instructions"),
     output:
         "results/instruct/data.json",
     params:
@@ -39,7 +32,7 @@ rule instruct:
         dataset="results/instruct/data.json",
         tokenizer="results/tokenizer/tokenizer.json",
         data=multiext("results/data/", "train.npy", "val.npy", "meta.json"),
-        code=code(*training_stage.CODE, *instruct_stage.CODE, "instruct/stage.py", *evaluation_stage.CODE),
+        code=code("instruct"),
     output:
         table="results/instruct/{model}.parquet",
         samples="results/instruct/{model}.samples.parquet",

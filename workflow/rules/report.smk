@@ -5,14 +5,7 @@
 rule figure:
     input:
         figure_tables,
-        code=code(
-            "report",
-            "analysis/analyze.py",
-            "analysis/collect.py",
-            "analysis/ladder.py",
-            "analysis/thresholds.py",
-            "evaluate/metrics.py",
-        ),
+        code=code("figure"),
     output:
         figure_outputs("{figure}"),
     params:
@@ -44,16 +37,7 @@ rule report:
             "instruct.parquet",
             "instruct_thresholds.csv",
         ),
-        code=code(
-            "report/page.py",
-            "report/catalog.py",
-            "report/findings.py",
-            "report/long_context.py",
-            "report/instruct.py",
-            "instruct/families.py",
-            "instruct/dataset.py",
-            "report/templates/index.html.j2",
-        ),
+        code=code("report"),
     output:
         "reports/index.html",
     params:

@@ -12,7 +12,7 @@
 rule trunk:
     input:
         data=multiext("results/data/", "train.npy", "val.npy", "meta.json"),
-        code=code(*training_stage.CODE, "data/shards.py"),
+        code=code("trunk"),
     output:
         "results/trunks/{trunk}/trunk.json",
     params:
@@ -36,7 +36,7 @@ rule train:
     input:
         unpack(trunk_input),
         data=multiext("results/data/", "train.npy", "val.npy", "meta.json"),
-        code=code(*training_stage.CODE, "data/shards.py"),
+        code=code("train"),
     output:
         log="results/models/{model}/train_log.jsonl",
         summary="results/models/{model}/model.json",
@@ -64,7 +64,7 @@ rule extend:
     input:
         summary="results/models/{model}/model.json",
         data=multiext("results/data/", "train.npy", "val.npy", "meta.json"),
-        code=code(*training_stage.CODE, "train/extend.py", "model/inference.py", "model/rope.py"),
+        code=code("extend"),
     output:
         log="results/extended/{model}/train_log.jsonl",
         summary="results/extended/{model}/model.json",

@@ -14,12 +14,12 @@ import hashlib
 import os
 from pathlib import Path
 
-from emergence.evaluate import code_files
+from emergence.sources import rule_code
 
 
 def key(*inputs: Path) -> str:
     h = hashlib.sha256()
-    for path in [*inputs, *code_files()]:
+    for path in [*inputs, *rule_code("evaluate")]:
         h.update(hashlib.sha256(Path(path).read_bytes()).digest())
     return h.hexdigest()[:16]
 

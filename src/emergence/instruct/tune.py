@@ -28,9 +28,9 @@ import optax
 
 from emergence.config import InstructConfig, ModelRun, TrainingConfig
 from emergence.errors import ConfigError
-from emergence.instruct import code_files
 from emergence.io import read_json, write_json, write_jsonl
 from emergence.model.inference import load_model_config
+from emergence.sources import closure
 from emergence.train.distributed import primary
 from emergence.train.engine import Engine, data_mesh
 from emergence.train.extend import from_checkpoint
@@ -108,11 +108,10 @@ def tune(model_dir: Path, step: int, ic: InstructConfig, tcfg: TrainingConfig, d
     name = tuned_name(base["name"], step)
     job = TuneJob(name, run, tcfg, schedule, Path(data_dir), out_dir / "checkpoints", load_model_config(model_dir),
                   stream)  # fmt: skip
-    code = hashlib.sha256(b"".join(f.read_bytes() for f in code_files())).hexdigest()
     # What the tuned weights depend on (not which checkpoints or families are evaluated).
     tuning = {k: getattr(ic, k) for k in ("steps", "batch_size", "learning_rate", "n_checkpoints")}
-    spec = {"tuning": tuning, "step": step, "stream": hashlib.sha256(stream.tobytes()).hexdigest(), "code": code}
-    fp = fingerprint(spec, tcfg, job.data_meta, base["fingerprint"])
+    spec = {"tuning": tuning, "step": step, "stream": hashlib.sha256(stream.tobytes()).hexdigest()}
+    fp = fingerprint(spec, tcfg, job.data_meta, base["fingerprint"], closure("emergence.instruct.tune"))
     steps = checkpoint_steps(ic.steps, ic.n_checkpoints)
     print(f"{name}: {ic.steps} steps of {ic.batch_size} x {run.context} tokens, response tokens only", file=sys.stderr)
     state = job.resume(fp) or from_checkpoint(job, model_dir, step)

@@ -22,6 +22,7 @@ from emergence.errors import InputError
 from emergence.io import read_json, write_json, write_jsonl
 from emergence.model.checkpoints import Checkpoints
 from emergence.model.inference import load_model_config
+from emergence.sources import rule_code
 from emergence.train.distributed import primary
 from emergence.train.loop import State, _Job, fingerprint
 from emergence.train.optimizer import checkpoint_steps
@@ -59,7 +60,7 @@ def extend(model_dir: Path, ext: Extension, tcfg: TrainingConfig, data_dir: Path
     )
     name = extended_name(base["name"], ext)
     job = _Job(name, run.size, scaled.context, run.seed, tcfg, schedule, data_dir, out_dir / "checkpoints", scaled)
-    fp = fingerprint(ext.to_dict(), tcfg, job.data_meta, base["fingerprint"])
+    fp = fingerprint(ext.to_dict(), tcfg, job.data_meta, base["fingerprint"], rule_code("extend"))
     steps = checkpoint_steps(ext.steps, ext.n_checkpoints)
     print(f"{name}: {ext.steps} steps at {scaled.context} tokens x {batch}, {ext.method} x {ext.factor:g}",
           file=sys.stderr)  # fmt: skip

@@ -39,7 +39,7 @@ from emergence.errors import InputError, TrainingError
 from emergence.io import read_json, write_json, write_jsonl
 from emergence.model.checkpoints import Checkpoints
 from emergence.model.transformer import ModelConfig, flops_per_token, param_counts
-from emergence.train import code_files
+from emergence.sources import digest, rule_code
 from emergence.train.distributed import primary
 from emergence.train.engine import Engine, chunks, data_mesh
 from emergence.train.optimizer import (
@@ -56,10 +56,10 @@ from emergence.train.optimizer import (
 TIMING_FIELDS = ("tokens_per_s", "flops_per_s")
 
 
-def fingerprint(spec: dict, tcfg: TrainingConfig, data_meta: dict, parent: str = "") -> str:
-    """Identity of a run's configuration, data, training code (and the trunk it branches
-    off): checkpoints resume only on a match."""
-    code = hashlib.sha256(b"".join(f.read_bytes() for f in code_files())).hexdigest()
+def fingerprint(spec: dict, tcfg: TrainingConfig, data_meta: dict, parent: str = "", code_files=None) -> str:
+    """Identity of a run's configuration, data, code (`code_files`, by default the training
+    rule's: emergence.sources) and the run it starts from: checkpoints resume only on a match."""
+    code = digest(rule_code("train") if code_files is None else code_files)
     blob = json.dumps([spec, dataclasses.asdict(tcfg), data_meta, code, parent], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
