@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup study test lint browser slurm bench lock clean
+.PHONY: setup study test test-fast lint browser slurm bench lock clean
 
 setup: $(STAMP)
 
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml $(LOCK)
 # pin environment.yml to the same versions.
 lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --quiet -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 --quiet -o $(LOCK)
 	$(BIN)/python tools/sync_environment.py
 
 study: $(STAMP)
@@ -47,8 +47,15 @@ slurm:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge) >/dev/null 2>&1; } || \
 	  echo "Slurm is not installed: the Slurm cluster test will be skipped"
 
+# The whole suite on two workers, as CI runs it (`.ci/run`); it ends with the 15 slowest
+# tests, so the next slowdown shows (last list: docs/performance.md, "The test suite").
 test: $(STAMP) lint browser slurm
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --durations=15
+
+# The loop to run while working: unit tests, no Snakemake, no training beyond a few steps
+# (tests marked slow, or using a fixture that trains: tests/conftest.py, are left out).
+test-fast: $(STAMP)
+	$(BIN)/pytest -n 2 -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/emergence perf train

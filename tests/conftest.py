@@ -1,53 +1,28 @@
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+"""Fixtures built once per test session and shared by every module that needs them: the smoke
+study's data, one tiny trained model of each kind, and one real Snakemake run of the study.
+Helpers that are not fixtures live in helpers.py."""
+
+import dataclasses
+import fcntl
+import shutil
 
 import pytest
+from helpers import SMOKE, copy_workflow, snakemake, tiny_run
 
 from emergence.config import load_config
 from emergence.data.corpus import build_corpus
 from emergence.data.shards import write_shards
 from emergence.data.tokenizer import train_tokenizer
 
-ROOT = Path(__file__).resolve().parents[1]
-SMOKE = ROOT / "config" / "smoke.yaml"
+# Fixtures that train a model or run the workflow: a test using one, directly or through
+# another fixture, is marked slow (`make test-fast` leaves those out).
+TRAINED = {"model_dir", "reference_run", "smoke_study"}
 
 
-# The long-context stage with context extension (off in the smoke study), small enough for tests.
-LONG_CONTEXT = {
-    "enabled": True, "factor": 2, "methods": ["none", "yarn"], "windows": 2, "passkey_items": 4,
-    "passkey_lengths": [1, 2], "many_shot_task": "mapping", "many_shot": [0, 4, 16],
-    "extend": {"enabled": True, "method": "yarn", "steps": 4, "n_checkpoints": 2, "learning_rate": 0.001},
-}  # fmt: skip
-
-
-def long_context_spec(**extend) -> str:
-    """The smoke study with LONG_CONTEXT (its extension's settings replaced by `extend`), as --spec JSON."""
-    from emergence.errors import ConfigError
-    from emergence.io import load_yaml
-
-    cfg = load_yaml(SMOKE, ConfigError)
-    cfg["long_context"] = {**LONG_CONTEXT, "extend": {**LONG_CONTEXT["extend"], **extend}}
-    return json.dumps(cfg)
-
-
-# The instruction-tuning stage (off in the smoke study), small enough for tests.
-INSTRUCT = {
-    "enabled": True, "checkpoints": 2, "steps": 6, "batch_size": 4, "n_checkpoints": 2, "tune_examples": 200,
-    "n_items": 6, "max_new_tokens": 10,
-}  # fmt: skip
-
-
-def instruct_spec(**changes) -> str:
-    """The smoke study with INSTRUCT (updated by `changes`), as --spec JSON."""
-    from emergence.errors import ConfigError
-    from emergence.io import load_yaml
-
-    cfg = load_yaml(SMOKE, ConfigError)
-    cfg["instruct"] = {**INSTRUCT, **changes}
-    return json.dumps(cfg)
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if TRAINED & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -66,10 +41,25 @@ def smoke_data(tmp_path_factory, smoke_cfg):
 
 
 @pytest.fixture(scope="session")
+def cosine(smoke_cfg):
+    """The smoke study's training settings with one cosine run per budget (no trunk)."""
+    return dataclasses.replace(smoke_cfg.training, schedule="cosine")
+
+
+@pytest.fixture(scope="session")
+def reference_run(tmp_path_factory, cosine, smoke_data):
+    """`tiny_run()` trained once in this process on one device: the run that the training,
+    device, multi-process and Slurm tests compare theirs with. Read it, never write into it."""
+    from emergence.train.loop import train
+
+    out = tmp_path_factory.mktemp("reference")
+    summary = train(tiny_run(), cosine, smoke_data, out, progress=False)
+    return out, summary
+
+
+@pytest.fixture(scope="session")
 def model_dir(tmp_path_factory, smoke_cfg, smoke_data):
     """A tiny model of the smoke study, trained once per test session (cosine schedule)."""
-    import dataclasses
-
     from emergence.config import ModelRun, ModelSize
     from emergence.train.loop import train
 
@@ -85,15 +75,19 @@ def model_dir(tmp_path_factory, smoke_cfg, smoke_data):
     return out
 
 
-def read_log(path: Path, drop=("tokens_per_s", "flops_per_s")) -> list[dict]:
-    return [{k: v for k, v in json.loads(line).items() if k not in drop} for line in path.read_text().splitlines()]
-
-
-def run_cli(*args, env=None, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "emergence", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        **kw,
-    )
+@pytest.fixture(scope="session")
+def smoke_study(tmp_path_factory, worker_id):
+    """The whole smoke study run once by Snakemake in a scratch copy of the repository: every
+    test of the workflow, the report and the Slurm cluster reads it. Tests that change it
+    work on a copy (`shutil.copytree(smoke_study, ..., symlinks=True)`). Under pytest-xdist
+    the workers share one run: the first to get here runs it while the others wait."""
+    base = tmp_path_factory.getbasetemp()
+    root = base if worker_id == "master" else base.parent  # the folder all workers share
+    work = root / "smoke_study"
+    with open(root / "smoke_study.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (work / "reports" / "index.html").exists():
+            shutil.rmtree(work, ignore_errors=True)  # what a failed run left
+            result = snakemake(copy_workflow(work))
+            assert result.returncode == 0, result.stderr[-3000:]
+    return work

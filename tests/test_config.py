@@ -58,6 +58,7 @@ def test_shipped_configs_are_valid(path):
     "raw, key, hint",
     [
         ({"trainig": {}}, "<top level>", "allowed keys: study, seed"),
+        ({"tokenizer": {"vocab": 300}}, "tokenizer", "Additional properties are not allowed ('vocab' was unexpected)"),
         ({"training": {"batch_size": "32"}}, "training.batch_size", "not of type 'integer'"),
         ({"training": {"learning_rate": -1}}, "training.learning_rate", "less than or equal to the minimum of 0"),
         ({"corpus": {"source": "web"}}, "corpus.source", "['synthetic', 'files']"),

@@ -10,10 +10,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import read_log, run_cli
-from test_train import tiny_run
-
-from emergence.train.loop import train
+from helpers import read_log, run_cli, tiny_run
 
 pytestmark = pytest.mark.slow
 
@@ -27,9 +24,22 @@ def _free_port() -> int:
 def _two_processes(out, run, tcfg, data) -> list[subprocess.CompletedProcess]:
     """`emergence train` as processes 0 and 1 of one job, run at the same time."""
     port = _free_port()
-    args = ["train", "--data", data, "--out", out, "--quiet", "--run", json.dumps(run.to_dict()),
-            "--training", json.dumps(dataclasses.asdict(tcfg)), "--num-processes", "2",
-            "--coordinator", f"127.0.0.1:{port}"]  # fmt: skip
+    args = [
+        "train",
+        "--data",
+        data,
+        "--out",
+        out,
+        "--quiet",
+        "--run",
+        json.dumps(run.to_dict()),
+        "--training",
+        json.dumps(dataclasses.asdict(tcfg)),
+        "--num-processes",
+        "2",
+        "--coordinator",
+        f"127.0.0.1:{port}",
+    ]
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "emergence", *map(str, args), "--process-id", str(i)],
@@ -37,7 +47,7 @@ def _two_processes(out, run, tcfg, data) -> list[subprocess.CompletedProcess]:
             stderr=subprocess.PIPE,
             text=True,
             env=os.environ.copy(),
-        )  # fmt: skip
+        )
         for i in range(2)
     ]
     out = []
@@ -47,19 +57,13 @@ def _two_processes(out, run, tcfg, data) -> list[subprocess.CompletedProcess]:
     return out
 
 
-@pytest.fixture(scope="module")
-def cosine(smoke_cfg):
-    return dataclasses.replace(smoke_cfg.training, schedule="cosine")
-
-
-def test_two_processes_give_the_loss_log_of_one(tmp_path, cosine, smoke_data):
+def test_two_processes_give_the_loss_log_of_one(tmp_path, cosine, smoke_data, reference_run):
     run = tiny_run()
-    train(run, cosine, smoke_data, tmp_path / "one", progress=False)
     results = _two_processes(tmp_path / "two", run, cosine, smoke_data)
     for r in results:
         assert r.returncode == 0, r.stderr[-2000:]
         assert "data-parallel over 2 devices" in r.stderr
-    one, two = read_log(tmp_path / "one" / "train_log.jsonl"), read_log(tmp_path / "two" / "train_log.jsonl")
+    one, two = read_log(reference_run[0] / "train_log.jsonl"), read_log(tmp_path / "two" / "train_log.jsonl")
     assert [r["step"] for r in two] == [r["step"] for r in one]
     for key in ("loss", "val_loss", "grad_norm"):
         a = [r[key] for r in two if r[key] is not None]
@@ -80,7 +84,16 @@ def test_two_processes_give_the_loss_log_of_one(tmp_path, cosine, smoke_data):
 
 
 def test_incomplete_process_options_are_one_line(tmp_path, cosine, smoke_data):
-    result = run_cli("train", "--data", smoke_data, "--out", tmp_path, "--run", json.dumps(tiny_run().to_dict()),
-                     "--num-processes", "2")  # fmt: skip
+    result = run_cli(
+        "train",
+        "--data",
+        smoke_data,
+        "--out",
+        tmp_path,
+        "--run",
+        json.dumps(tiny_run().to_dict()),
+        "--num-processes",
+        "2",
+    )
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "--num-processes, --process-id and --coordinator" in result.stderr

@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli
 from flax import nnx
+from helpers import GSM8K, evaluate_file, run_cli
 
 from emergence.data.tokenizer import load_tokenizer
 from emergence.errors import InputError
@@ -130,24 +130,8 @@ def test_one_pass_over_all_tasks_equals_each_task_alone_and_reruns_only_a_change
     pd.testing.assert_frame_equal(pd.read_parquet(out / "icl.parquet"), alone)
 
 
-GSM8K = [
-    {
-        "question": "Tom has 3 apples and buys 4 more. How many apples does he have?",
-        "answer": "He has 3 + 4 = <<3+4=7>>7 apples.\n#### 7",
-    },
-    {"question": "A box holds 12 eggs. How many eggs are in 2 boxes?", "answer": "2 * 12 = <<2*12=24>>24\n#### 24"},
-    {"question": "Sam had 10 coins and lost 3. How many are left?", "answer": "10 - 3 = <<10-3=7>>7\n#### 7"},
-]
-
-
 def last_checkpoint(model_dir):
     return model_dir / "checkpoints" / str(json.loads((model_dir / "model.json").read_text())["checkpoint_steps"][-1])
-
-
-def evaluate_file(checkpoint, path, fmt, out, tokenizer, *extra):
-    """`emergence evaluate` of one checkpoint on a benchmark file, as a user runs it."""
-    return run_cli("evaluate", "--checkpoint", checkpoint, "--task-file", path, "--format", fmt, "--out", out,
-                   "--tokenizer", tokenizer, *extra)  # fmt: skip
 
 
 @pytest.mark.parametrize("fmt, shots, cot", [("gsm8k", 0, False), ("gsm8k", 1, True), ("mmlu", 1, False)])

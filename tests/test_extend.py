@@ -7,7 +7,7 @@ import shutil
 
 import pandas as pd
 import pytest
-from conftest import long_context_spec, read_log, run_cli
+from helpers import GSM8K, evaluate_file, long_context_spec, read_log, run_cli
 
 from emergence.model.checkpoints import Checkpoints
 
@@ -75,8 +75,6 @@ def test_the_long_context_stage_probes_the_extended_model_beside_the_base(extend
 
 
 def test_an_extended_checkpoint_is_evaluated_like_any_other(extended, smoke_data, tmp_path):
-    from test_evaluate import GSM8K, evaluate_file
-
     path = tmp_path / "gsm8k.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in GSM8K))
     last = extended / "checkpoints" / str(Checkpoints(extended / "checkpoints").latest_step())

@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import INSTRUCT, SMOKE, instruct_spec, read_log, run_cli
+from helpers import INSTRUCT, SMOKE, instruct_spec, read_log, run_cli
 
 from emergence.config import StudyConfig, load_config
 from emergence.data.corpus import iter_texts

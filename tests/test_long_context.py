@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import long_context_spec, run_cli
+from helpers import long_context_spec, run_cli
 
 from emergence.config import StudyConfig, task_spec
 from emergence.data.tokenizer import load_tokenizer

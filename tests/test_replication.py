@@ -3,7 +3,7 @@
 import json
 
 import pandas as pd
-from conftest import run_cli
+from helpers import run_cli
 
 from emergence.analysis.replication import agree, compare_thresholds
 

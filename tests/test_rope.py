@@ -6,8 +6,8 @@ import json
 import jax
 import numpy as np
 import pytest
-from conftest import run_cli
 from flax import nnx
+from helpers import run_cli
 
 from emergence.errors import ConfigError
 from emergence.model.inference import Inference

@@ -8,7 +8,6 @@ packages: `make test` installs them where apt-get can)."""
 import dataclasses
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,10 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import read_log
-from test_train import tiny_run
-
-from emergence.train.loop import train
+from helpers import copy_workflow, read_log, snakemake, study_tables, tiny_run
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = ROOT / "tests" / "cluster"
@@ -27,12 +23,12 @@ pytestmark = pytest.mark.slow
 # What the profile asks of a GPU cluster does not fit one 2-CPU node: these flags replace
 # the profile's partitions, GPUs, threads and memory (docs/cluster.md), and query job states
 # with squeue, since this cluster has no accounting database.
-LOCAL_NODE = [
-    "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
-    "--set-threads", "trunk=1", "train=1", "evaluate=1",
-    "--set-resources", "trunk:mem_mb=2000", "train:mem_mb=2000", "evaluate:mem_mb=2000",
-    "--default-resources", "mem_mb=1000", "runtime=10", "--jobs", "2",
-]  # fmt: skip
+LOCAL_NODE = (
+    "--slurm-status-command squeue --slurm-init-seconds-before-status-checks 2"
+    " --set-threads trunk=1 train=1 evaluate=1"
+    " --set-resources trunk:mem_mb=2000 train:mem_mb=2000 evaluate:mem_mb=2000"
+    " --default-resources mem_mb=1000 runtime=10 --jobs 2"
+).split()
 
 
 @pytest.fixture(scope="module")
@@ -46,35 +42,19 @@ def cluster():
         subprocess.run([CLUSTER / "slurm_down.sh"], capture_output=True)
 
 
-def _study(tmp: Path, *args: str) -> subprocess.CompletedProcess:
-    tmp.mkdir()
-    for name in ("Snakefile", "environment.yml", "workflow", "config", "profiles"):
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp / name)
-    env = {"PATH": f"{Path(sys.executable).parent}:/usr/sbin:/usr/bin:/bin", "HOME": str(tmp)}
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--configfile", "config/smoke.yaml", *args],
-        cwd=tmp, env=env, capture_output=True, text=True, timeout=1200,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
-
-
-def _tables(study: Path) -> dict[str, pd.DataFrame]:
-    tables = study / "reports" / "tables"
-    out = {name: pd.read_csv(tables / name) for name in ("results.csv", "thresholds.csv", "collapse.csv")}
-    # Wall-clock speeds are the only fields that differ between identical runs.
-    out["training.csv"] = pd.read_csv(tables / "training.csv").drop(columns=["tokens_per_s", "flops_per_s"])
-    return out
-
-
-def test_the_smoke_study_on_slurm_gives_the_local_tables(cluster, tmp_path):
-    slurm = _study(tmp_path / "slurm", "--workflow-profile", "profiles/slurm", *LOCAL_NODE)
+def test_the_smoke_study_on_slurm_gives_the_local_tables(cluster, tmp_path, smoke_study):
+    work = copy_workflow(tmp_path / "slurm")
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/sbin:/usr/bin:/bin", "HOME": str(work)}
+    # Up to the tables compared (not the figures and the page): half the jobs, each a round of
+    # sbatch and squeue.
+    tables = ["reports/tables/thresholds.csv", "reports/tables/collapse.csv"]
+    slurm = snakemake(work, *tables, "--workflow-profile", "profiles/slurm", *LOCAL_NODE, env=env, timeout=1200)
+    assert slurm.returncode == 0, slurm.stderr[-3000:]
     log = slurm.stderr
     run_id = re.search(r"SLURM run ID: (\S+)", log).group(1)
     submitted = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+)", log)
     jobs = int(re.search(r"(\d+) of \1 steps \(100%\) done", log).group(1))
-    assert len(submitted) == jobs - 1  # every job but the target rule `all` went through sbatch
+    assert len(submitted) == jobs  # every job went through sbatch
     # Slurm's own record: every job of this run completed.
     states = subprocess.run(
         ["squeue", "--states=all", "--noheader", "--format=%i|%T", "--name", run_id], capture_output=True, text=True
@@ -82,26 +62,27 @@ def test_the_smoke_study_on_slurm_gives_the_local_tables(cluster, tmp_path):
     assert sorted(s.split("|")[0] for s in states) == sorted(submitted)
     assert {s.split("|")[1] for s in states} == {"COMPLETED"}
 
-    # With the cluster jobs' threads (1, as every local job's): a training job splits the CPU into
-    # as many devices as it has threads, and sums over a batch's shards differ in the last bits.
-    _study(tmp_path / "local")
-    for name, table in _tables(tmp_path / "local").items():
-        pd.testing.assert_frame_equal(_tables(tmp_path / "slurm")[name], table, check_exact=False, rtol=1e-9)
+    # The local run of the same study (the session's), whose jobs have the cluster jobs' threads
+    # (1): a training job splits the CPU into as many devices as it has threads, and sums
+    # over a batch's shards differ in the last bits.
+    for name, table in study_tables(smoke_study).items():
+        pd.testing.assert_frame_equal(study_tables(work)[name], table, check_exact=False, rtol=1e-9)
 
 
-def test_srun_with_two_tasks_trains_as_two_jax_processes(cluster, tmp_path, smoke_cfg, smoke_data):
+def test_srun_with_two_tasks_trains_as_two_jax_processes(cluster, tmp_path, cosine, smoke_data, reference_run):
     # jax.distributed finds the process count, rank and coordinator in srun's environment.
-    run, tcfg = tiny_run(), dataclasses.replace(smoke_cfg.training, schedule="cosine")
-    train(run, tcfg, smoke_data, tmp_path / "one", progress=False)
-    args = ["--data", smoke_data, "--out", tmp_path / "srun", "--quiet", "--run", json.dumps(run.to_dict()),
-            "--training", json.dumps(dataclasses.asdict(tcfg))]  # fmt: skip
+    run, tcfg = tiny_run(), cosine
+    args = ["--data", smoke_data, "--out", tmp_path / "srun", "--quiet", "--run", json.dumps(run.to_dict())]
+    args += ["--training", json.dumps(dataclasses.asdict(tcfg))]
     result = subprocess.run(
         ["srun", "--ntasks=2", "--cpus-per-task=1", sys.executable, "-m", "emergence", "train", *map(str, args)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stderr.count("data-parallel over 2 devices") == 2
-    one, two = read_log(tmp_path / "one" / "train_log.jsonl"), read_log(tmp_path / "srun" / "train_log.jsonl")
+    one, two = read_log(reference_run[0] / "train_log.jsonl"), read_log(tmp_path / "srun" / "train_log.jsonl")
     assert [r["step"] for r in two] == [r["step"] for r in one]
     for key in ("loss", "val_loss"):
         a = [r[key] for r in two if r[key] is not None]

@@ -13,9 +13,9 @@ import time
 import jax
 import numpy as np
 import pytest
-from conftest import read_log, run_cli
+from helpers import read_log, run_cli, tiny_run
 
-from emergence.config import ModelRun, ModelSize, Trunk
+from emergence.config import Trunk
 from emergence.errors import TrainingError
 from emergence.model.checkpoints import Checkpoints
 from emergence.model.inference import load_model_config, load_params
@@ -25,24 +25,13 @@ from emergence.train.optimizer import branch_step, checkpoint_steps
 pytestmark = pytest.mark.slow
 
 
-def tiny_run(tokens=8192, seed=0, d_model=16) -> ModelRun:
-    return ModelRun(f"t{d_model}-{tokens}-s{seed}", f"t{d_model}", ModelSize(d_model, 1, 2, 4), 32, tokens, seed)
-
-
-@pytest.fixture(scope="module")
-def cosine(smoke_cfg):
-    """The smoke study's training settings with one cosine run per budget (no trunk)."""
-    return dataclasses.replace(smoke_cfg.training, schedule="cosine")
-
-
-def test_training_writes_log_checkpoints_and_summary(tmp_path, cosine, smoke_data):
-    tcfg = cosine
-    summary = train(tiny_run(), tcfg, smoke_data, tmp_path, progress=False)
-    log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+def test_training_writes_log_checkpoints_and_summary(reference_run, cosine, smoke_data):
+    tcfg, (out, summary) = cosine, reference_run
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     steps = summary["steps"]
     assert steps == 8192 // (tcfg.batch_size * 32)
     expected = checkpoint_steps(steps, tcfg.n_checkpoints)
-    assert Checkpoints(tmp_path / "checkpoints").steps() == expected == summary["checkpoint_steps"]
+    assert Checkpoints(out / "checkpoints").steps() == expected == summary["checkpoint_steps"]
     fields = {"step", "tokens", "loss", "val_loss", "val_bpb", "lr", "grad_norm", "tokens_per_s", "flops_per_s"}
     assert all(fields <= set(r) for r in log)
     with_val = [r["step"] for r in log if r["val_loss"] is not None]
@@ -55,21 +44,30 @@ def test_training_writes_log_checkpoints_and_summary(tmp_path, cosine, smoke_dat
     assert summary["params"] > summary["nonembedding_params"] > 0
 
 
-def test_same_config_twice_gives_identical_loss_logs(tmp_path, cosine, smoke_data):
-    for name in ("a", "b"):
-        train(tiny_run(), cosine, smoke_data, tmp_path / name, progress=False)
-    a = tmp_path / "a" / "train_log.jsonl"
-    b = tmp_path / "b" / "train_log.jsonl"
+def test_same_config_twice_gives_identical_loss_logs(tmp_path, cosine, smoke_data, reference_run):
+    train(tiny_run(), cosine, smoke_data, tmp_path, progress=False)
+    a = reference_run[0] / "train_log.jsonl"
+    b = tmp_path / "train_log.jsonl"
     # Byte-identical once the two wall-clock fields are dropped.
     assert json.dumps(read_log(a)) == json.dumps(read_log(b))
 
 
 def test_killed_run_resumes_to_the_same_log(tmp_path, cosine, smoke_data):
-    run = tiny_run(tokens=80_000)
+    run = tiny_run(tokens=40_000)
     tcfg = dataclasses.replace(cosine, n_checkpoints=10)
     out = tmp_path / "killed"
-    train_args = ["train", "--data", smoke_data, "--out", out, "--quiet", "--run", json.dumps(run.to_dict()),
-                  "--training", json.dumps(dataclasses.asdict(tcfg))]  # fmt: skip
+    train_args = [
+        "train",
+        "--data",
+        smoke_data,
+        "--out",
+        out,
+        "--quiet",
+        "--run",
+        json.dumps(run.to_dict()),
+        "--training",
+        json.dumps(dataclasses.asdict(tcfg)),
+    ]
     # The uninterrupted run as the workflow runs it too: one device per core.
     whole = [*train_args[:4], tmp_path / "whole", *train_args[5:]]
     assert run_cli(*whole).returncode == 0
@@ -87,7 +85,7 @@ def test_killed_run_resumes_to_the_same_log(tmp_path, cosine, smoke_data):
     proc.wait()
     assert not (out / "train_log.jsonl").exists()
     killed_at = Checkpoints(out / "checkpoints").latest_step()
-    assert killed_at is not None and killed_at < 80_000 // (tcfg.batch_size * 32)
+    assert killed_at is not None and killed_at < 40_000 // (tcfg.batch_size * 32)
 
     result = run_cli(*train_args)
     assert result.returncode == 0, result.stderr
@@ -125,8 +123,8 @@ def test_cli_reports_a_nan_in_one_line(tmp_path, cosine, smoke_data):
     assert result.stderr.strip().splitlines()[-1].startswith("error: t16-8192-s0: training loss became")
 
 
-def test_checkpoints_of_another_config_are_not_resumed(tmp_path, cosine, smoke_data, capsys):
-    train(tiny_run(), cosine, smoke_data, tmp_path, progress=False)
+def test_checkpoints_of_another_config_are_not_resumed(tmp_path, cosine, smoke_data, reference_run, capsys):
+    shutil.copytree(reference_run[0], tmp_path, dirs_exist_ok=True)
     first = read_log(tmp_path / "train_log.jsonl")
     changed = dataclasses.replace(cosine, learning_rate=cosine.learning_rate / 2)
     summary = train(tiny_run(), changed, smoke_data, tmp_path, progress=False)
@@ -145,9 +143,8 @@ def test_checkpoints_of_another_config_are_not_resumed(tmp_path, cosine, smoke_d
         ([], {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}, 4),  # the user's count wins
     ],
 )
-def test_devices_give_the_same_losses_as_one(tmp_path, cosine, smoke_data, option, env, devices):
-    run, tcfg = tiny_run(), cosine
-    train(run, tcfg, smoke_data, tmp_path / "one", progress=False)
+def test_devices_give_the_same_losses_as_one(tmp_path, cosine, smoke_data, reference_run, option, env, devices):
+    run, tcfg, one_dir = tiny_run(), cosine, reference_run[0]
     result = run_cli(
         "train",
         "--data",
@@ -164,7 +161,7 @@ def test_devices_give_the_same_losses_as_one(tmp_path, cosine, smoke_data, optio
     )
     assert result.returncode == 0, result.stderr
     assert f"data-parallel over {devices} devices" in result.stderr
-    one, many = read_log(tmp_path / "one" / "train_log.jsonl"), read_log(tmp_path / "many" / "train_log.jsonl")
+    one, many = read_log(one_dir / "train_log.jsonl"), read_log(tmp_path / "many" / "train_log.jsonl")
     assert [r["step"] for r in many] == [r["step"] for r in one]
     for key in ("loss", "val_loss", "grad_norm"):
         a = [r[key] for r in many if r[key] is not None]
@@ -173,7 +170,7 @@ def test_devices_give_the_same_losses_as_one(tmp_path, cosine, smoke_data, optio
     # Evaluation, on one device, reads the checkpoints that several devices saved.
     mcfg = load_model_config(tmp_path / "many")
     final = Checkpoints(tmp_path / "many" / "checkpoints").latest_step()
-    a, b = (load_params(tmp_path / d, final, mcfg) for d in ("many", "one"))
+    a, b = (load_params(d, final, mcfg) for d in (tmp_path / "many", one_dir))
     jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-5), a, b)
 
 
@@ -266,17 +263,13 @@ def test_a_wsd_branch_without_its_trunk_is_one_clear_line(tmp_path, wsd, smoke_d
     )
 
 
-def test_bfloat16_mixed_precision_trains_with_float32_master_weights(tmp_path, cosine, smoke_data):
-    from emergence.model.inference import load_model_config, load_params
-
-    runs = {}
-    for precision in ("float32", "bfloat16"):
-        tcfg = dataclasses.replace(cosine, precision=precision)
-        runs[precision] = train(tiny_run(), tcfg, smoke_data, tmp_path / precision, progress=False)
+def test_bfloat16_mixed_precision_trains_with_float32_master_weights(tmp_path, cosine, smoke_data, reference_run):
+    float32 = reference_run[1]
     mixed = tmp_path / "bfloat16"
+    bfloat16 = train(tiny_run(), dataclasses.replace(cosine, precision="bfloat16"), smoke_data, mixed, progress=False)
     assert load_model_config(mixed).dtype == "bfloat16"
-    params = load_params(mixed, runs["bfloat16"]["steps"], load_model_config(mixed))
+    params = load_params(mixed, bfloat16["steps"], load_model_config(mixed))
     assert {str(p.dtype) for p in jax.tree.leaves(params)} == {"float32"}  # master weights
     log = read_log(mixed / "train_log.jsonl")
     assert log[-1]["val_loss"] < log[0]["val_loss"] - 0.5
-    assert runs["bfloat16"]["final_val_loss"] == pytest.approx(runs["float32"]["final_val_loss"], abs=0.05)
+    assert bfloat16["final_val_loss"] == pytest.approx(float32["final_val_loss"], abs=0.05)
