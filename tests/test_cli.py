@@ -3,12 +3,13 @@ traceback; every subcommand has its handler; it starts without JAX; a model pick
 trains its trunk first."""
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import one_line_error, run_cli
+from helpers import one_line_error, run_cli, tiny_run
 
 from emergence.cli import build_parser
 from emergence.config import StudyConfig
@@ -49,6 +50,14 @@ def test_usage_errors_are_one_line(tmp_path):
         run_cli("evaluate", "--checkpoint", tmp_path, "--out", tmp_path / "o.parquet"),
         "--checkpoint needs --task-file, --format",
     )
+
+
+def test_workflow_arguments_that_are_not_what_the_workflow_writes_are_one_line(tmp_path):
+    run = json.dumps(tiny_run().to_dict())
+    result = run_cli("train", "--data", tmp_path, "--out", tmp_path / "m", "--run", run, "--training", "{bad")
+    one_line_error(result, "--training: not valid JSON")
+    result = run_cli("long-context", "--checkpoint", tmp_path, "--data", tmp_path, "--out", tmp_path / "o.parquet")
+    one_line_error(result, f"--checkpoint {tmp_path}: expected a checkpoint directory named by its step")
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,11 @@ def study_config(text: str):
 
 def training_config(text: str):
     """The validated training section of a --training argument (JSON of that section)."""
-    return study_config(json.dumps({"training": json.loads(text)})).training
+    try:
+        section = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"--training: not valid JSON ({e.msg} at column {e.colno})") from None
+    return study_config(json.dumps({"training": section})).training
 
 
 def model_run(text: str):

@@ -16,6 +16,19 @@ from emergence.model.inference import load_model_config
 from emergence.model.rope import rope_frequencies
 
 
+def checkpoint_step(checkpoint: Path) -> tuple[Path, int]:
+    """(model directory, step) of a --checkpoint argument, results/models/M/checkpoints/STEP."""
+    checkpoint = Path(checkpoint)
+    if not checkpoint.name.isdigit():
+        raise InputError(
+            f"--checkpoint {checkpoint}: expected a checkpoint directory named by its step, "
+            "e.g. results/models/M/checkpoints/245"
+        )
+    if not checkpoint.is_dir():
+        raise InputError(f"--checkpoint {checkpoint}: no such checkpoint directory")
+    return checkpoint.parent.parent, int(checkpoint.name)
+
+
 def evaluate_checkpoint(
     checkpoint: Path,
     task_file: Path,
@@ -41,14 +54,7 @@ def evaluate_checkpoint(
     checkpoint = Path(checkpoint)
     out = check_output(out, "--out")
     samples = check_output(samples, "--samples") if samples else None
-    if not checkpoint.name.isdigit():
-        raise InputError(
-            f"--checkpoint {checkpoint}: expected a checkpoint directory named by its step, "
-            "e.g. results/models/M/checkpoints/245"
-        )
-    if not checkpoint.is_dir():
-        raise InputError(f"--checkpoint {checkpoint}: no such checkpoint directory")
-    model_dir = checkpoint.parent.parent
+    model_dir, _ = checkpoint_step(checkpoint)
     mcfg = load_model_config(model_dir)  # as trained (an extended model: with its own scaling)
     if (rope_scaling, rope_factor) != ("none", 1.0):
         mcfg = mcfg.scaled(rope_scaling, rope_factor)

@@ -25,6 +25,7 @@ from emergence.config import StudyConfig
 from emergence.data.shards import open_tokens
 from emergence.data.tokenizer import load_tokenizer
 from emergence.errors import InputError
+from emergence.evaluate.checkpoint_file import checkpoint_step
 from emergence.evaluate.evaluator import check_tokenizer, evaluate, icl_losses
 from emergence.evaluate.passkey import passkey_prompts, score_passkeys
 from emergence.evaluate.tasks import assemble_task
@@ -56,8 +57,7 @@ def loss_by_position(
     """(table of method, position, loss, the trained context L): the mean loss (nats) at
     each position 1..s x L of the windows, the checkpoint read with each method at
     `factor` times its context."""
-    checkpoint = Path(checkpoint)
-    model_dir, step = checkpoint.parent.parent, int(checkpoint.name)
+    model_dir, step = checkpoint_step(checkpoint)
     trained, read = _reader(model_dir)
     params = read(step)
     readings = [Reading(m, trained.scaled(m, factor), model_dir, step, params) for m in methods]

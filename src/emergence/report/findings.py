@@ -7,11 +7,8 @@ from __future__ import annotations
 import pandas as pd
 
 from emergence.analysis.analyze import pooled
-from emergence.analysis.thresholds import EDGE_POINTS
+from emergence.analysis.thresholds import EDGE_POINTS, MIN_SIZES
 from emergence.report.threshold_tables import is_number, landmark, main_fits, with_interval
-
-# An emergent verdict whose rise rests on fewer sizes than this has little evidence that sizes share one curve.
-MIN_SIZES = 3
 
 
 def _name(r) -> str:
