@@ -71,8 +71,13 @@ def test_page_says_what_the_intervals_cover(results, tmp_path):
     analyze(cfg, tables)
     held = run_forecast(tables / "results.parquet", cfg, hold_out=True, out=tables / "forecast.csv")
     (tmp_path / "figures").mkdir()
-    write_report(tmp_path / "index.html", config={"study": "sim"}, tables=tables, figures_dir=tmp_path / "figures",
-                 bench_dir=tmp_path / "bench")  # fmt: skip
+    write_report(
+        tmp_path / "index.html",
+        config={"study": "sim"},
+        tables=tables,
+        figures_dir=tmp_path / "figures",
+        bench_dir=tmp_path / "bench",
+    )
     page = (tmp_path / "index.html").read_text()
     assert "hierarchical bootstrap: the 3 runs (seeds) of each size are resampled" in page
     assert "Each seed alone" in page and "seed 2" in page

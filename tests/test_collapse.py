@@ -75,8 +75,11 @@ def test_sizes_that_one_curve_does_not_predict_are_never_called_collapsed():
         loss = np.linspace(lo + 0.45, lo, 12)
         value = level + 0.3 * (lo + 0.45 - loss) + rng.normal(0, 0.01, 12)
         tokens = np.linspace(1e5, 1e6, 12)
-        frames.append(pd.DataFrame({"loss": loss, "value": value, "params": 1e5 * 2**k, "tokens": tokens,
-                                    "flops": 6e5 * 2**k * tokens}))  # fmt: skip
+        frames.append(
+            pd.DataFrame(
+                {"loss": loss, "value": value, "params": 1e5 * 2**k, "tokens": tokens, "flops": 6e5 * 2**k * tokens}
+            )
+        )
     out = collapse_test(pd.concat(frames, ignore_index=True))
     assert out["r2_loss"] >= 0.5 and out["r2_loss_loso"] < MIN_LOSO_R2 and out["size_matters"]
     assert "matters little" not in out["verdict_text"] and "size" in out["verdict_text"]

@@ -36,7 +36,7 @@ def fake_model(root, name, budget, steps, shared=(), val=None):
             "value": 0.5,
             "n": 10,
             "chance": 0.5,
-        }  # fmt: skip
+        }
     )
     evals.to_parquet(d / "t.parquet")
     return d

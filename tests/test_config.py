@@ -127,8 +127,12 @@ def test_wsd_needs_the_warmup_to_end_before_the_cool_down():
     small = {"models": {"context": 16, "token_budgets": [1600, 160000]}}
     # 10 steps: a 50% warmup and a 60% cool-down overlap.
     with pytest.raises(ConfigError, match=r"^config key 'training.cooldown_fraction': with schedule wsd"):
-        validate({**small, "training": {"batch_size": 10, "n_checkpoints": 2, "warmup_fraction": 0.5,
-                                        "cooldown_fraction": 0.6}})  # fmt: skip
+        validate(
+            {
+                **small,
+                "training": {"batch_size": 10, "n_checkpoints": 2, "warmup_fraction": 0.5, "cooldown_fraction": 0.6},
+            }
+        )
     ok = validate({**small, "training": {"batch_size": 10, "n_checkpoints": 2}})
     assert ok["training"]["schedule"] == "wsd"
 

@@ -247,9 +247,17 @@ def test_kshot_gain_is_each_items_accuracy_with_the_most_shots_minus_without():
         return Request("standard", shots, labels, item, "", "", "", (" a", " b"), 0)
 
     # the unrelated zero-shot prompt first: the other settings still take gold's as their baseline
-    acc = {("x", 0, "unrelated"): 1.0, ("x", 0, "gold"): 0.0, ("y", 0, "gold"): 1.0, ("x", 4, "gold"): 1.0,
-           ("y", 4, "gold"): 1.0, ("x", 2, "gold"): 0.0, ("x", 4, "flipped"): 0.0, ("y", 4, "flipped"): 0.0,
-           ("x", 4, "unrelated"): 1.0}  # fmt: skip
+    acc = {
+        ("x", 0, "unrelated"): 1.0,
+        ("x", 0, "gold"): 0.0,
+        ("y", 0, "gold"): 1.0,
+        ("x", 4, "gold"): 1.0,
+        ("y", 4, "gold"): 1.0,
+        ("x", 2, "gold"): 0.0,
+        ("x", 4, "flipped"): 0.0,
+        ("y", 4, "flipped"): 0.0,
+        ("x", 4, "unrelated"): 1.0,
+    }
     reqs = tuple(req(i, k, lab) for (i, k, lab) in acc)
     gains = kshot_gains(reqs, [{"acc": v} for v in acc.values()])
     assert gains == {
@@ -311,8 +319,9 @@ def test_prompts_longer_than_the_context_are_cut_from_the_left_and_counted(tmp_p
     table = pd.read_parquet(samples)
     assert table["truncated"].sum() == 2 and len(table) == 3
     # Read with YaRN at four times the context, the same file needs no cut.
-    result = evaluate_file(last_checkpoint(model_dir), path, "gsm8k", out, tok, *new, "--rope-scaling", "yarn",
-                           "--rope-factor", "4")  # fmt: skip
+    result = evaluate_file(
+        last_checkpoint(model_dir), path, "gsm8k", out, tok, *new, "--rope-scaling", "yarn", "--rope-factor", "4"
+    )
     assert result.returncode == 0, result.stderr
     last = json.loads(result.stdout.strip().splitlines()[-1])
     assert last["context"] == 640 and last["n"] == 3 and last["truncated"] == 0
@@ -320,8 +329,19 @@ def test_prompts_longer_than_the_context_are_cut_from_the_left_and_counted(tmp_p
 
 def test_loss_by_position_past_the_context_for_each_method(tmp_path, model_dir, smoke_data):
     out = tmp_path / "positions.csv"
-    result = run_cli("long-context", "--checkpoint", last_checkpoint(model_dir), "--data", smoke_data,
-                     "--factor", "2", "--windows", "2", "--out", out)  # fmt: skip
+    result = run_cli(
+        "long-context",
+        "--checkpoint",
+        last_checkpoint(model_dir),
+        "--data",
+        smoke_data,
+        "--factor",
+        "2",
+        "--windows",
+        "2",
+        "--out",
+        out,
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["context"] == 160 and summary["best"] in summary["methods"]
@@ -330,8 +350,21 @@ def test_loss_by_position_past_the_context_for_each_method(tmp_path, model_dir, 
     assert len(table) == 5 * 320 and table["loss"].gt(0).all()
     # Causal attention: before position L, plain RoPE on windows of 2 L gives the losses of windows of L.
     short = tmp_path / "short.csv"
-    result = run_cli("long-context", "--checkpoint", last_checkpoint(model_dir), "--data", smoke_data,
-                     "--factor", "1", "--methods", "none", "--windows", "2", "--out", short)  # fmt: skip
+    result = run_cli(
+        "long-context",
+        "--checkpoint",
+        last_checkpoint(model_dir),
+        "--data",
+        smoke_data,
+        "--factor",
+        "1",
+        "--methods",
+        "none",
+        "--windows",
+        "2",
+        "--out",
+        short,
+    )
     assert result.returncode == 0, result.stderr
     plain = table[table["method"] == "none"].head(159)["loss"].to_numpy()
     np.testing.assert_allclose(plain, pd.read_csv(short)["loss"].to_numpy()[:159], rtol=1e-4)

@@ -35,8 +35,11 @@ def test_the_extension_trains_at_s_times_the_context_from_the_final_checkpoint(e
     base = json.loads((model_dir / "model.json").read_text())
     m = summary["model"]
     assert (m["context"], m["rope_scaling"], m["rope_factor"], m["rope_original_context"]) == (320, "yarn", 2, 160)
-    assert summary["extended_from"] == {"model": base["name"], "step": base["checkpoint_steps"][-1],
-                                        "final_val_loss": base["final_val_loss"]}  # fmt: skip
+    assert summary["extended_from"] == {
+        "model": base["name"],
+        "step": base["checkpoint_steps"][-1],
+        "final_val_loss": base["final_val_loss"],
+    }
     assert summary["name"] == "t-16k-s0+yarnx2" and summary["steps"] == 12
     log = read_log(extended / "train_log.jsonl")
     # Batches of 2 x 160 tokens, half as many: a step sees as many tokens as in pretraining.
@@ -63,9 +66,21 @@ def test_a_killed_extension_resumes_to_the_same_log(extended, model_dir, smoke_d
 
 def test_the_long_context_stage_probes_the_extended_model_beside_the_base(extended, model_dir, smoke_data, tmp_path):
     out = tmp_path / "lc.parquet"
-    result = run_cli("long-context", "--model-dir", model_dir, "--data", smoke_data, "--spec", spec(),
-                     "--tokenizer", smoke_data.parent / "tokenizer.json", "--out", out,
-                     "--extended", extended)  # fmt: skip
+    result = run_cli(
+        "long-context",
+        "--model-dir",
+        model_dir,
+        "--data",
+        smoke_data,
+        "--spec",
+        spec(),
+        "--tokenizer",
+        smoke_data.parent / "tokenizer.json",
+        "--out",
+        out,
+        "--extended",
+        extended,
+    )
     assert result.returncode == 0, result.stderr
     table = pd.read_parquet(out)
     for probe in ("position", "passkey", "many_shot"):

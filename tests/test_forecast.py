@@ -104,8 +104,9 @@ def runs_csv(tmp_path_factory):
 def test_the_command_prints_and_writes_the_documented_json(runs_csv, tmp_path):
     out = tmp_path / "forecast.json"
     spec = '{"analysis": {"n_boot": 40}}'
-    result = run_cli("forecast", runs_csv, "--params", "3e6", "--tokens", "1e7", "--crossing", "--spec", spec,
-                     "--out", out)  # fmt: skip
+    result = run_cli(
+        "forecast", runs_csv, "--params", "3e6", "--tokens", "1e7", "--crossing", "--spec", spec, "--out", out
+    )
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
     assert printed == json.loads(out.read_text())
@@ -131,15 +132,18 @@ def test_the_command_holds_out_the_largest_size(tmp_path):
     "change, args, expected",
     [
         (lambda d: d.drop(columns="value"), [], ["missing column 'value'"]),
-        (lambda d: d.assign(tokens=d["tokens"].astype(object).where(d.index != 3, "many")), [],
-         ["column 'tokens'", "line 5"]),
+        (
+            lambda d: d.assign(tokens=d["tokens"].astype(object).where(d.index != 3, "many")),
+            [],
+            ["column 'tokens'", "line 5"],
+        ),
         (lambda d: d.assign(params=d["params"].where(d.index != 0, 7.0)), [], ["run 'N1e+04-D1e+06-s0'", "'params'"]),
         (lambda d: d.assign(higher_is_better="maybe"), [], ["higher_is_better", "maybe"]),
         (lambda d: d, ["--via", "bpb"], ["missing column 'bpb'"]),
         (lambda d: d[d["params"] < 3e4], [], ["loss law", "two or more distinct params"]),
         (lambda d: d, ["--hold-out"], ["--hold-out", "no --params"]),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_one_line(tmp_path, change, args, expected):
     path = tmp_path / "runs.csv"
     change(simulate.ladder(5)).to_csv(path, index=False)

@@ -13,8 +13,8 @@ from helpers import INSTRUCT, SMOKE, instruct_spec, read_log, run_cli
 
 from emergence.config import StudyConfig, load_config
 from emergence.data.corpus import iter_texts
-from emergence.data.synthetic import World
 from emergence.data.tokenizer import load_tokenizer
+from emergence.data.world import World
 from emergence.errors import ConfigError
 from emergence.instruct.dataset import build_dataset, read_dataset, task_name
 from emergence.instruct.families import FAMILIES
@@ -68,8 +68,10 @@ def test_the_contamination_check_finds_a_planted_item(cfg, dataset):
     from emergence.instruct.families import Example
 
     world = World.build(cfg.corpus.synthetic, cfg.seed)
-    tasks = [heldout_task(dataclasses.replace(cfg, instruct=dataclasses.replace(cfg.instruct, heldout_families=f)), f)
-             for f in ("add3", "judge", "fact")]  # fmt: skip
+    tasks = [
+        heldout_task(dataclasses.replace(cfg, instruct=dataclasses.replace(cfg.instruct, heldout_families=f)), f)
+        for f in ("add3", "judge", "fact")
+    ]
     tune = [Example(**read_dataset(dataset)[1][0].items[0])]  # a tuning family's example, never evaluated here
     assert contamination(world, tasks, tune, "Ba tolen.") == {"corpus": 0, "tuning": 0}
     add3, judge, fact = (Example(**t.items[0]) for t in tasks)
@@ -81,7 +83,8 @@ def test_the_contamination_check_finds_a_planted_item(cfg, dataset):
     assert contamination(world, tasks, tune, review)["corpus"] == 1
     entity, attribute = fact.key.split("|")
     assert contamination(world, tasks, tune, f"Q: In which city does {entity} live? A: X")["corpus"] == int(
-        attribute == "city")  # fmt: skip
+        attribute == "city"
+    )
     # `classify` shares the reviews' key space with `judge`: a tuned review is the same item.
     leak = Example("classify", judge.key, "is this review positive or negative? ...", "positive")
     assert contamination(world, tasks, tune + [leak], "")["tuning"] == 1
@@ -144,8 +147,22 @@ def test_the_loss_mask_covers_exactly_the_response(model_dir, smoke_data):
 
 
 def instruct_cli(model_dir, dataset, data, out, **changes):
-    return run_cli("instruct", "--model-dir", model_dir, "--dataset", dataset, "--spec", instruct_spec(**changes),
-                   "--tokenizer", data.parent / "tokenizer.json", "--data", data, "--out", out, "--quiet")  # fmt: skip
+    return run_cli(
+        "instruct",
+        "--model-dir",
+        model_dir,
+        "--dataset",
+        dataset,
+        "--spec",
+        instruct_spec(**changes),
+        "--tokenizer",
+        data.parent / "tokenizer.json",
+        "--data",
+        data,
+        "--out",
+        out,
+        "--quiet",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -219,10 +236,26 @@ def test_a_job_killed_for_real_resumes_and_ends_with_the_same_table(tuned, model
     import time
 
     out = tmp_path / "t-16k-s0"
-    args = ["--model-dir", model_dir, "--dataset", dataset, "--spec", instruct_spec(), "--tokenizer",
-            smoke_data.parent / "tokenizer.json", "--data", smoke_data, "--out", out, "--quiet"]  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "emergence", "instruct", *map(str, args)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    args = [
+        "--model-dir",
+        model_dir,
+        "--dataset",
+        dataset,
+        "--spec",
+        instruct_spec(),
+        "--tokenizer",
+        smoke_data.parent / "tokenizer.json",
+        "--data",
+        smoke_data,
+        "--out",
+        out,
+        "--quiet",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emergence", "instruct", *map(str, args)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     first = sorted(int(d.name[1:]) for d in tuned.iterdir())[0]
     deadline = time.monotonic() + 300
     while not (out / f"s{first}" / "tune.json").exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -246,8 +279,19 @@ def test_a_dataset_that_is_not_one_is_one_line(model_dir, smoke_data, tmp_path):
 
 
 def _threshold(task, prompt, metric, verdict, onset=None, lo=None, hi=None, reason="", shots=0):
-    return {"task": task, "prompt": prompt, "shots": shots, "labels": "none", "metric": metric, "seed": "all",
-            "verdict": verdict, "threshold": onset, "ci_low": lo, "ci_high": hi, "reason": reason}  # fmt: skip
+    return {
+        "task": task,
+        "prompt": prompt,
+        "shots": shots,
+        "labels": "none",
+        "metric": metric,
+        "seed": "all",
+        "verdict": verdict,
+        "threshold": onset,
+        "ci_low": lo,
+        "ci_high": hi,
+        "reason": reason,
+    }
 
 
 def test_the_report_says_in_words_which_families_have_a_threshold():
@@ -256,24 +300,34 @@ def test_the_report_says_in_words_which_families_have_a_threshold():
     from emergence.report.instruct import sentences
 
     rows = pd.DataFrame(
-        [{"model": f"m{i}", "step": 1, "task": t, "prompt": p, "metric": "exact_match", "value": v, "loss": loss}
-         for i, loss in enumerate((2.0, 1.8, 1.6, 1.4, 1.3))
-         for t, p, v in (("instruct_judge", "tuned", 0.9 * (loss < 1.5)), ("instruct_judge", "base", 0.0),
-                         ("instruct_fact", "tuned", 0.0), ("instruct_fact", "base", 0.0))]
-    )  # fmt: skip
-    inst = pd.DataFrame([
-        _threshold("instruct_judge", "tuned", "exact_match", "emergent", 1.50, 1.46, 1.55),
-        _threshold("instruct_judge", "base", "exact_match", "flat", reason="no rise"),
-        _threshold("instruct_judge", "tuned", "tuning_gain", "emergent", 1.51, 1.45, 1.56),
-        _threshold("instruct_fact", "tuned", "exact_match", "flat", reason="no rise"),
-        _threshold("instruct_fact", "base", "exact_match", "flat", reason="no rise"),
-        _threshold("instruct_fact", "tuned", "tuning_gain", "flat", reason="no rise"),
-    ])  # fmt: skip
+        [
+            {"model": f"m{i}", "step": 1, "task": t, "prompt": p, "metric": "exact_match", "value": v, "loss": loss}
+            for i, loss in enumerate((2.0, 1.8, 1.6, 1.4, 1.3))
+            for t, p, v in (
+                ("instruct_judge", "tuned", 0.9 * (loss < 1.5)),
+                ("instruct_judge", "base", 0.0),
+                ("instruct_fact", "tuned", 0.0),
+                ("instruct_fact", "base", 0.0),
+            )
+        ]
+    )
+    inst = pd.DataFrame(
+        [
+            _threshold("instruct_judge", "tuned", "exact_match", "emergent", 1.50, 1.46, 1.55),
+            _threshold("instruct_judge", "base", "exact_match", "flat", reason="no rise"),
+            _threshold("instruct_judge", "tuned", "tuning_gain", "emergent", 1.51, 1.45, 1.56),
+            _threshold("instruct_fact", "tuned", "exact_match", "flat", reason="no rise"),
+            _threshold("instruct_fact", "base", "exact_match", "flat", reason="no rise"),
+            _threshold("instruct_fact", "tuned", "tuning_gain", "flat", reason="no rise"),
+        ]
+    )
     few = pd.DataFrame([_threshold("sentiment", "standard", "acc", "emergent", 1.70, 1.65, 1.75, shots=4)])
     out = sentences(rows, inst, few, {"sentiment": "sentiment", "facts": "fact_choice"})
-    assert out[0].startswith("After instruction tuning, exact match on held-out families has a loss threshold for "
-                             "1 of 2 families (judge); the untuned bases have one for 0 (none) and the tuning gain "
-                             "for 1 (judge).")  # fmt: skip
+    assert out[0].startswith(
+        "After instruction tuning, exact match on held-out families has a loss threshold for "
+        "1 of 2 families (judge); the untuned bases have one for 0 (none) and the tuning gain "
+        "for 1 (judge)."
+    )
     judge = next(s for s in out if s.startswith("judge"))
     assert "tuned emergent, onset 1.500 [1.460, 1.550] nats" in judge and "base flat (no rise)" in judge
     assert "log p(answer) per token (continuous): tuned not fitted, base not fitted" in judge

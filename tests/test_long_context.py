@@ -45,8 +45,19 @@ def test_passkey_prompts_hide_the_key_once_at_their_length(tok):
 def test_the_stage_reads_a_model_past_its_context_with_every_probe(tmp_path, model_dir, smoke_data):
     out = tmp_path / "lc.parquet"
     spec = long_context_spec()
-    result = run_cli("long-context", "--model-dir", model_dir, "--data", smoke_data, "--spec", spec,
-                     "--tokenizer", smoke_data.parent / "tokenizer.json", "--out", out)  # fmt: skip
+    result = run_cli(
+        "long-context",
+        "--model-dir",
+        model_dir,
+        "--data",
+        smoke_data,
+        "--spec",
+        spec,
+        "--tokenizer",
+        smoke_data.parent / "tokenizer.json",
+        "--out",
+        out,
+    )
     assert result.returncode == 0, result.stderr
     table = pd.read_parquet(out)
     assert set(table["probe"]) == {"position", "passkey", "many_shot"}
@@ -79,8 +90,17 @@ def _planted(n_models=6, L=100, best="yarn", gain_falls_with_loss=True) -> pd.Da
     rows, rng = [], np.random.default_rng(0)
     for i in range(n_models):
         model, loss = f"m{i}", 3.0 - 0.2 * i
-        common = {"model": model, "size": f"s{i}", "budget": 1, "seed": 0, "step": 10, "val_loss": loss,
-                  "context": L, "n": 10, "chance": 0.5}  # fmt: skip
+        common = {
+            "model": model,
+            "size": f"s{i}",
+            "budget": 1,
+            "seed": 0,
+            "step": 10,
+            "val_loss": loss,
+            "context": L,
+            "n": 10,
+            "chance": 0.5,
+        }
         for method in ("none", "linear", "yarn"):
             past = {"none": 6.0, "linear": 4.0, "yarn": 3.5}[method] if method != best else 3.0
             for x in range(1, 2 * L + 1):
@@ -89,11 +109,20 @@ def _planted(n_models=6, L=100, best="yarn", gain_falls_with_loss=True) -> pd.Da
         for method in ("cut", "none", "yarn"):
             for k in (0, 8, 32):
                 gain = (0.3 - 0.1 * (loss - 2.0)) if (method == "yarn" and k == 32) else 0.0
-                rows.append({**common, "probe": "many_shot", "method": method, "x": k, "metric": "acc",
-                             "value": 0.5 + (gain if gain_falls_with_loss else 0.05)})  # fmt: skip
+                rows.append(
+                    {
+                        **common,
+                        "probe": "many_shot",
+                        "method": method,
+                        "x": k,
+                        "metric": "acc",
+                        "value": 0.5 + (gain if gain_falls_with_loss else 0.05),
+                    }
+                )
             for length in (50, 200):
-                rows.append({**common, "probe": "passkey", "method": method, "x": length, "metric": "exact_match",
-                             "value": 0.0})  # fmt: skip
+                rows.append(
+                    {**common, "probe": "passkey", "method": method, "x": length, "metric": "exact_match", "value": 0.0}
+                )
     return pd.DataFrame(rows)
 
 
@@ -110,14 +139,16 @@ def test_the_reports_words_follow_the_numbers():
 
 def test_a_task_configured_with_a_position_scaling_is_read_with_it(model_dir, smoke_cfg, tok):
     # Mapping with 16 demonstrations: prompts past the model's 160 tokens, which fit at 2 x 160.
-    spec = task_spec("mapping", {"kind": "mapping", "n_items": 6, "shots": [16], "rope_scaling": "yarn",
-                                 "rope_factor": 2})  # fmt: skip
+    spec = task_spec(
+        "mapping", {"kind": "mapping", "n_items": 6, "shots": [16], "rope_scaling": "yarn", "rope_factor": 2}
+    )
     task = assemble_task(spec, smoke_cfg, tok, 320)
     assert task.requests and not task.skipped and task.spec["rope_scaling"] == "yarn"
     configured, _ = evaluate(model_dir, task, tok, steps=[last_step(model_dir)])
     plain = dataclasses.replace(task, spec={**task.spec, "rope_scaling": "none", "rope_factor": 1.0})
-    scaled, _ = evaluate(model_dir, plain, tok, steps=[last_step(model_dir)],
-                         mcfg=load_model_config(model_dir).scaled("yarn", 2.0))  # fmt: skip
+    scaled, _ = evaluate(
+        model_dir, plain, tok, steps=[last_step(model_dir)], mcfg=load_model_config(model_dir).scaled("yarn", 2.0)
+    )
     pd.testing.assert_frame_equal(configured, scaled)
     cut, _ = evaluate(model_dir, plain, tok, steps=[last_step(model_dir)])  # the trained context: prompts cut
     assert not np.allclose(cut["value"], configured["value"])

@@ -7,17 +7,15 @@ import pytest
 
 from emergence.config import defaults
 from emergence.data.heldout import heldout_items
-from emergence.data.synthetic import (
+from emergence.data.synthetic import MAPPING_INPUTS, generate_documents, mapping_key
+from emergence.data.world import (
     EVAL_QUESTIONS,
-    MAPPING_INPUTS,
     NEGATIVE,
     POSITIVE,
     TRAIN_QUESTIONS,
     TRAIN_STATEMENTS,
     World,
-    generate_documents,
     is_heldout,
-    mapping_key,
 )
 from emergence.errors import ConfigError
 

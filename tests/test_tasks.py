@@ -5,7 +5,7 @@ import json
 import pytest
 
 from emergence.config import StudyConfig, task_spec
-from emergence.data.synthetic import POSITIVE
+from emergence.data.world import POSITIVE
 from emergence.errors import InputError
 from emergence.evaluate.items import Item
 from emergence.evaluate.tasks import KINDS, build_requests, build_task, contamination

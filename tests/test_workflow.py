@@ -186,7 +186,7 @@ def test_adding_the_long_context_or_instruction_stage_reruns_nothing_upstream(st
     }
     assert planned_jobs(snakemake(study, "-n", change={"instruct": INSTRUCT})) == {
         "all": 1,
-        "instructions": 1,
+        "instruction_data": 1,
         "instruct": 2,
         **DOWNSTREAM,
     }
@@ -244,7 +244,7 @@ def test_instruction_tuning_runs_on_the_trained_models_and_reruns_only_itself(bo
     items = {**change, "instruct": {**INSTRUCT, "n_items": 5}}
     assert planned_jobs(snakemake(work, "-n", change=items)) == {
         "all": 1,
-        "instructions": 1,
+        "instruction_data": 1,
         "instruct": 2,
         **DOWNSTREAM,
     }

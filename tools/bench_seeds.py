@@ -47,8 +47,11 @@ def main(sizes: str, n_seeds: int, seconds: float) -> None:
         seeds_data = rng.integers(0, mcfg.vocab_size, (n_seeds, K, tcfg.batch_size, L + 1)).astype(np.int32)
         grouped = steps_per_s(together, params, opt_state, seeds_data, K, seconds)
         speedup = grouped * n_seeds / alone
-        print(f"{name}: one seed {1e3 / alone:.1f} ms/step; {n_seeds} seeds vmapped {1e3 / grouped:.1f} ms/step = "
-              f"{1e3 / grouped / n_seeds:.1f} ms per seed-step: {speedup:.2f}x", flush=True)  # fmt: skip
+        print(
+            f"{name}: one seed {1e3 / alone:.1f} ms/step; {n_seeds} seeds vmapped {1e3 / grouped:.1f} ms/step = "
+            f"{1e3 / grouped / n_seeds:.1f} ms per seed-step: {speedup:.2f}x",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -180,8 +180,9 @@ def perf_train(
     mesh = data_mesh(B)
     print(f"devices: {mesh.devices.size} x {jax.devices()[0].device_kind}; model {size_name}: {mcfg}", flush=True)
 
-    peak = matmul_peak(sizes=(512, 1024, 2048, 4096) if jax.default_backend() != "cpu" else (512, 1024, 2048),
-                       dtype=precision)  # fmt: skip
+    peak = matmul_peak(
+        sizes=(512, 1024, 2048, 4096) if jax.default_backend() != "cpu" else (512, 1024, 2048), dtype=precision
+    )
     print(f"{precision} matmul peak: {peak / 1e9:.1f} GFLOP/s", flush=True)
 
     tcfg = dataclasses.replace(tcfg, batch_size=B, precision=precision)

@@ -32,7 +32,7 @@ RULES = {
     "task": ("emergence.evaluate.tasks",),
     "evaluate": ("emergence.evaluate.evaluator",),
     "long_context": ("emergence.evaluate.long_context",),
-    "instructions": ("emergence.instruct.dataset",),
+    "instruction_data": ("emergence.instruct.dataset",),
     "instruct": ("emergence.instruct.stage",),
     "collect": ("emergence.analysis.collect",),
     "analyze": ("emergence.analysis.analyze",),

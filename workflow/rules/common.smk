@@ -164,7 +164,7 @@ def long_context_tables():
 _INSTRUCTION_DATA = ("tune_families", "heldout_families", "tune_examples", "n_items", "max_new_tokens")
 
 
-def instructions_spec():
+def instruction_data_spec():
     """What the instruction dataset depends on: the seed, the corpus generator, its families and sizes."""
     ic = {k: config["instruct"][k] for k in _INSTRUCTION_DATA}
     return as_json({"seed": config["seed"], "corpus": config["corpus"], "instruct": {**ic, "enabled": True}})

@@ -6,21 +6,21 @@
 # declared as outputs, so a killed job resumes from them.
 
 
-rule instructions:
+rule instruction_data:
     input:
         "results/corpus/train.jsonl",
         tokenizer="results/tokenizer/tokenizer.json",
-        code=code("instructions"),
+        code=code("instruction_data"),
     output:
         "results/instruct/data.json",
     params:
-        spec=instructions_spec(),
+        spec=instruction_data_spec(),
     conda:
         "../../environment.yml"
     log:
         "logs/instruct/data.log",
     shell:
-        "$EMERGENCE_PYTHON -m emergence instructions --spec {params.spec:q} --corpus results/corpus"
+        "$EMERGENCE_PYTHON -m emergence instruction-data --spec {params.spec:q} --corpus results/corpus"
         " --tokenizer {input.tokenizer:q} --out {output:q}"
         " > {log:q} 2>&1"
 

@@ -256,7 +256,7 @@ class StudyConfig:
                     k: ExtendConfig(**v) if k == "extend" else tuple(v) if isinstance(v, list) else v
                     for k, v in cfg["long_context"].items()
                 }
-            ),  # fmt: skip
+            ),
             instruct=InstructConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg["instruct"].items()}),
             analysis=AnalysisConfig(**cfg["analysis"]),
             plots=PlotsConfig(**{**cfg["plots"], "formats": tuple(cfg["plots"]["formats"])}),

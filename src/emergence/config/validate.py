@@ -171,14 +171,18 @@ def _check_instruct(cfg: dict) -> None:
             f"{where}.heldout_families': {both} also in tune_families; a held-out family is never tuned on"
         )
     if cfg["corpus"]["source"] != "synthetic":
-        raise ConfigError(f"{where}.enabled': instruction families draw on the synthetic corpus's world; "
-                          "set corpus.source: synthetic or instruct.enabled: false")  # fmt: skip
+        raise ConfigError(
+            f"{where}.enabled': instruction families draw on the synthetic corpus's world; "
+            "set corpus.source: synthetic or instruct.enabled: false"
+        )
     unknown = sorted(set(ic["budgets"] or ()) - set(cfg["models"]["token_budgets"]))
     if unknown:
         raise ConfigError(f"{where}.budgets': {unknown} not in models.token_budgets")
     larger = sorted(b for b in cfg["models"]["token_budgets"] if ic["budgets"] and b > min(ic["budgets"]))
     if cfg["training"]["schedule"] == "wsd" and set(larger) - set(ic["budgets"] or ()):
-        raise ConfigError(f"{where}.budgets': under schedule wsd a budget's early checkpoints are its larger "
-                          f"budgets' (tuned with them); add {sorted(set(larger) - set(ic['budgets']))}")  # fmt: skip
+        raise ConfigError(
+            f"{where}.budgets': under schedule wsd a budget's early checkpoints are its larger "
+            f"budgets' (tuned with them); add {sorted(set(larger) - set(ic['budgets']))}"
+        )
     if ic["tune_examples"] < len(ic["tune_families"]):
         raise ConfigError(f"{where}.tune_examples': fewer than one example per tuning family")

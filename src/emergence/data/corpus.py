@@ -76,8 +76,11 @@ def read_documents(file: CorpusFile, base_dir: Path | None = None) -> Iterator[s
         raise InputError(f"corpus file {path} does not exist")
     if path.stat().st_size == 0:
         raise InputError(f"corpus file {path} is empty")
-    readers = {"text": lambda: _read_text(path), "jsonl": lambda: _read_jsonl(path, file.field),
-               "parquet": lambda: _read_parquet(path, file.field)}  # fmt: skip
+    readers = {
+        "text": lambda: _read_text(path),
+        "jsonl": lambda: _read_jsonl(path, file.field),
+        "parquet": lambda: _read_parquet(path, file.field),
+    }
     if file.format not in readers:
         raise InputError(f"corpus file {path}: unknown format {file.format!r} (known: text, jsonl, parquet)")
     n = 0

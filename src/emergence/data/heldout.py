@@ -1,5 +1,5 @@
 """Held-out evaluation items of the synthetic corpus: items the generator never writes
-into training or validation text (see `synthetic.is_heldout`), for the task registry."""
+into training or validation text (see `world.is_heldout`), for the task registry."""
 
 from __future__ import annotations
 
@@ -7,12 +7,6 @@ import numpy as np
 
 from emergence.config import SyntheticConfig
 from emergence.data.synthetic import (
-    ATTRIBUTES,
-    EVAL_QUESTIONS,
-    NEGATIVE,
-    POSITIVE,
-    SUBJECTS,
-    World,
     arithmetic_forms,
     classification_item,
     copy_item,
@@ -21,6 +15,7 @@ from emergence.data.synthetic import (
     mapping_key,
     mapping_line,
 )
+from emergence.data.world import ATTRIBUTES, EVAL_QUESTIONS, NEGATIVE, POSITIVE, SUBJECTS, World
 from emergence.errors import ConfigError
 
 
@@ -29,9 +24,15 @@ def _fact_item(world: World, rng: np.random.Generator, entity: str, attribute: s
     templates = EVAL_QUESTIONS[attribute]
     others = [v for v in world.values[attribute] if v != value]
     choices = [value, *(others[i] for i in rng.choice(len(others), size=3, replace=False))]
-    return {"key": f"{entity}|{attribute}", "entity": entity, "attribute": attribute, "value": value,
-            "prompt": templates[rng.integers(len(templates))].format(e=entity), "answer": f" {value}",
-            "choices": [f" {choices[i]}" for i in rng.permutation(4)]}  # fmt: skip
+    return {
+        "key": f"{entity}|{attribute}",
+        "entity": entity,
+        "attribute": attribute,
+        "value": value,
+        "prompt": templates[rng.integers(len(templates))].format(e=entity),
+        "answer": f" {value}",
+        "choices": [f" {choices[i]}" for i in rng.permutation(4)],
+    }
 
 
 def heldout_items(cfg: SyntheticConfig, seed: int, family: str, n: int, rng_seed: int = 0) -> list[dict]:
@@ -62,8 +63,13 @@ def heldout_items(cfg: SyntheticConfig, seed: int, family: str, n: int, rng_seed
         if family == "facts":
             space = [(e, a) for e in world.entities for a in ATTRIBUTES if world.heldout("facts", f"{e}|{a}")]
         else:
-            space = [(s, ng, a) for s in SUBJECTS for ng in (False, True) for a in POSITIVE + NEGATIVE
-                     if world.heldout("classification", f"{s}|{int(ng)}|{a}")]  # fmt: skip
+            space = [
+                (s, ng, a)
+                for s in SUBJECTS
+                for ng in (False, True)
+                for a in POSITIVE + NEGATIVE
+                if world.heldout("classification", f"{s}|{int(ng)}|{a}")
+            ]
         if len(space) < n:
             raise ConfigError(
                 f"config key 'corpus.synthetic': {len(space)} held-out {family} items exist, {n} requested"
@@ -80,10 +86,16 @@ def heldout_items(cfg: SyntheticConfig, seed: int, family: str, n: int, rng_seed
                 x = list(mapping)[rng.integers(len(mapping))]
                 items.setdefault(
                     mapping_key(mapping),
-                    {"key": mapping_key(mapping), "mapping": mapping, "input": x, "label": mapping[x],
-                     "choices": [f" {y}" for y in sorted(set(mapping.values()))],
-                     "prompt": mapping_line(x, "").rstrip(), "answer": f" {mapping[x]}"},
-                )  # fmt: skip
+                    {
+                        "key": mapping_key(mapping),
+                        "mapping": mapping,
+                        "input": x,
+                        "label": mapping[x],
+                        "choices": [f" {y}" for y in sorted(set(mapping.values()))],
+                        "prompt": mapping_line(x, "").rstrip(),
+                        "answer": f" {mapping[x]}",
+                    },
+                )
         if len(items) < n:
             raise ConfigError(f"config key 'corpus.synthetic': found {len(items)} held-out mappings, {n} requested")
     elif family in ("arithmetic", "copying"):

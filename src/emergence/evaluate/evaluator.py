@@ -150,15 +150,35 @@ def evaluate_step(inf, params, task: Task, at: dict, enc, tokenizer, val) -> tup
     if kind.scoring == HEADS:
         heads, summary = induction.induction_scores(val["probe"], params, val["sequences"][task.task])
         for metric, value in summary.items():
-            rows.append({**at, "prompt": "none", "shots": 0, "labels": "none", "metric": metric, "value": value,
-                         "n": task.n_items, "chance": task.chance.get(metric)})  # fmt: skip
+            rows.append(
+                {
+                    **at,
+                    "prompt": "none",
+                    "shots": 0,
+                    "labels": "none",
+                    "metric": metric,
+                    "value": value,
+                    "n": task.n_items,
+                    "chance": task.chance.get(metric),
+                }
+            )
         samples += [{**at, "item": f"layer{h.layer}.head{h.head}", **h._asdict()} for h in heads.itertuples(False)]
         return rows, samples
     if kind.scoring == ICL:
         loss_L = icl_losses(inf, params, val["icl"])
         for metric, value in icl_metrics(loss_L, tuple(task.spec["icl_positions"])).items():
-            rows.append({**at, "prompt": "none", "shots": 0, "labels": "none", "metric": metric, "value": value,
-                         "n": 1, "chance": task.chance.get(metric)})  # fmt: skip
+            rows.append(
+                {
+                    **at,
+                    "prompt": "none",
+                    "shots": 0,
+                    "labels": "none",
+                    "metric": metric,
+                    "value": value,
+                    "n": 1,
+                    "chance": task.chance.get(metric),
+                }
+            )
         samples.append({**at, "item": "loss_by_position", "loss_by_position": loss_L.tolist()})
         return rows, samples
     reqs = task.requests
@@ -178,8 +198,16 @@ def evaluate_step(inf, params, task: Task, at: dict, enc, tokenizer, val) -> tup
     for setting, by_metric in groups.items():
         for metric, values in by_metric.items():
             value, n = scoring.aggregate(values)
-            rows.append({**at, **dict(zip(SETTING, setting)), "metric": metric, "value": value, "n": n,
-                         "chance": task.chance.get(metric)})  # fmt: skip
+            rows.append(
+                {
+                    **at,
+                    **dict(zip(SETTING, setting)),
+                    "metric": metric,
+                    "value": value,
+                    "n": n,
+                    "chance": task.chance.get(metric),
+                }
+            )
     return rows, samples
 
 
@@ -207,17 +235,23 @@ def validation_probes(tasks: list[Task], data_dir: Path | None, mcfg) -> dict:
         candidates = np.flatnonzero(counts >= MIN_CANDIDATE_COUNT)
         probes["probe"] = HeadProbe(mcfg)
         probes["sequences"] = {
-            t.task: induction.repeated_sequences(np.random.default_rng([t.spec["seed"], 7]), candidates,
-                                                 t.n_items, context // 2)
+            t.task: induction.repeated_sequences(
+                np.random.default_rng([t.spec["seed"], 7]), candidates, t.n_items, context // 2
+            )
             for t in heads
-        }  # fmt: skip
+        }
     return probes
 
 
 def evaluate_tasks(
-    model_dir: Path, tasks: list[Task], tokenizer, steps: list[int] | None = None, data_dir: Path | None = None,
-    progress=None, mcfg: ModelConfig | None = None,
-) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:  # fmt: skip
+    model_dir: Path,
+    tasks: list[Task],
+    tokenizer,
+    steps: list[int] | None = None,
+    data_dir: Path | None = None,
+    progress=None,
+    mcfg: ModelConfig | None = None,
+) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
     """(metrics, samples) tables of each task on the model's checkpoints (all, or `steps`),
     by task name, the model read as `mcfg` when given. Each checkpoint is read once, and
     every task shares the compiled shapes."""

@@ -124,8 +124,17 @@ def _position_rows(readings: list[Reading], data_dir: Path, n_windows: int) -> l
             continue
         windows = long_windows(val, meta["eos_id"], r.mcfg.context + 1, n_windows)
         loss = icl_losses(Inference(r.mcfg, batch_size=8), r.params, windows)
-        rows += [{"probe": "position", "method": r.method, "x": float(i + 1), "metric": "loss", "value": float(v),
-                  "n": len(windows)} for i, v in enumerate(loss)]  # fmt: skip
+        rows += [
+            {
+                "probe": "position",
+                "method": r.method,
+                "x": float(i + 1),
+                "metric": "loss",
+                "value": float(v),
+                "n": len(windows),
+            }
+            for i, v in enumerate(loss)
+        ]
     return rows
 
 
@@ -136,8 +145,16 @@ def _passkey_rows(readings: list[Reading], L: int, tokenizer, cfg: StudyConfig) 
         items = passkey_prompts(tokenizer, int(round(multiple * L)), lc.passkey_items, cfg.seed)
         for r, inf in engines:
             for metric, values in score_passkeys(inf, r.params, items).items():
-                rows.append({"probe": "passkey", "method": r.method, "x": multiple * L, "metric": metric,
-                             "value": float(np.mean(values)), "n": len(values)})  # fmt: skip
+                rows.append(
+                    {
+                        "probe": "passkey",
+                        "method": r.method,
+                        "x": multiple * L,
+                        "metric": metric,
+                        "value": float(np.mean(values)),
+                        "n": len(values),
+                    }
+                )
     return rows
 
 
@@ -146,15 +163,25 @@ def _many_shot_rows(readings: list[Reading], L: int, tokenizer, cfg: StudyConfig
     if lc.many_shot_task is None:
         return []
     base = cfg.tasks[lc.many_shot_task]
-    spec = dataclasses.replace(base, n_items=min(base.n_items, lc.many_shot_items), shots=lc.many_shot,
-                               prompts=("standard",), labels=("gold",))  # fmt: skip
+    spec = dataclasses.replace(
+        base, n_items=min(base.n_items, lc.many_shot_items), shots=lc.many_shot, prompts=("standard",), labels=("gold",)
+    )
     task = assemble_task(spec, cfg, tokenizer, round(L * lc.factor), truncate=True)
     rows = []
     for r in readings:
         table, _ = evaluate(r.model_dir, task, tokenizer, steps=[r.step], mcfg=r.mcfg)
         for t in table[table["metric"] == "acc"].itertuples():
-            rows.append({"probe": "many_shot", "method": r.method, "x": float(t.shots), "metric": "acc",
-                         "value": float(t.value), "n": int(t.n), "chance": t.chance})  # fmt: skip
+            rows.append(
+                {
+                    "probe": "many_shot",
+                    "method": r.method,
+                    "x": float(t.shots),
+                    "metric": "acc",
+                    "value": float(t.value),
+                    "n": int(t.n),
+                    "chance": t.chance,
+                }
+            )
     return rows
 
 

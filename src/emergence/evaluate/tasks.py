@@ -18,14 +18,9 @@ import numpy as np
 from emergence.config import StudyConfig, TaskSpec
 from emergence.data.corpus import iter_texts
 from emergence.data.heldout import heldout_items
-from emergence.data.synthetic import (
-    World,
-    document_mapping,
-    filler_sentence,
-    mapping_key,
-    mapping_line,
-)
+from emergence.data.synthetic import document_mapping, filler_sentence, mapping_key, mapping_line
 from emergence.data.tokenizer import load_tokenizer
+from emergence.data.world import World
 from emergence.errors import InputError
 from emergence.evaluate.benchmark_files import load_benchmark
 from emergence.evaluate.items import Item, Request, Task
@@ -84,10 +79,16 @@ def _facts(choice: bool) -> Callable:
 def _two_choice_items(raw: list[dict], meta: Callable[[dict], dict]) -> list[Item]:
     """Items of a generated two-label family (sentiment, mapping), each with `meta(raw item)`."""
     return [
-        Item(r["key"], r["prompt"], r["label"], choices=tuple(r["choices"]),
-             label=r["choices"].index(r["answer"]), meta=meta(r))
+        Item(
+            r["key"],
+            r["prompt"],
+            r["label"],
+            choices=tuple(r["choices"]),
+            label=r["choices"].index(r["answer"]),
+            meta=meta(r),
+        )
         for r in raw
-    ]  # fmt: skip
+    ]
 
 
 def _sentiment(spec: TaskSpec, cfg: StudyConfig, n: int) -> list[Item]:

@@ -24,8 +24,8 @@ import numpy as np
 
 from emergence.config import StudyConfig
 from emergence.data.corpus import iter_texts
-from emergence.data.synthetic import World
 from emergence.data.tokenizer import load_tokenizer
+from emergence.data.world import World
 from emergence.errors import ConfigError, InputError
 from emergence.evaluate.items import Request, Task
 from emergence.evaluate.metrics import GENERATION, chance_levels
@@ -72,12 +72,20 @@ def heldout_task(cfg: StudyConfig, family: str) -> Task:
     requests = tuple(
         Request(
             PROMPT_STYLE, 0, "none", ex.key, ex.prompt, ex.response, ex.answer, max_new=ic.max_new_tokens, stops=STOPS
-        )  # fmt: skip
+        )
         for ex in items
     )
     spec = {"family": family, "n_items": ic.n_items, "max_new_tokens": ic.max_new_tokens, "seed": cfg.seed}
-    return Task(task_name(family), "instruction", GENERATION, spec, requests, chance_levels(GENERATION, 0),
-                items=tuple(dataclasses.asdict(ex) for ex in items), n_items=len(items))  # fmt: skip
+    return Task(
+        task_name(family),
+        "instruction",
+        GENERATION,
+        spec,
+        requests,
+        chance_levels(GENERATION, 0),
+        items=tuple(dataclasses.asdict(ex) for ex in items),
+        n_items=len(items),
+    )
 
 
 def _stated(form: str, corpus: str) -> bool:
@@ -104,8 +112,10 @@ def _check_lengths(tasks: list[Task], tokenizer, cap: int) -> None:
     """ConfigError when an evaluated answer needs more tokens than generation may write."""
     longest = max((len(tokenizer.encode(r.target).ids), t.task) for t in tasks for r in t.requests)
     if longest[0] > cap:
-        raise ConfigError(f"config key 'instruct.max_new_tokens': {cap} tokens, but an answer of {longest[1]} "
-                          f"needs {longest[0]}; raise it")  # fmt: skip
+        raise ConfigError(
+            f"config key 'instruct.max_new_tokens': {cap} tokens, but an answer of {longest[1]} "
+            f"needs {longest[0]}; raise it"
+        )
 
 
 def build_dataset(cfg: StudyConfig, corpus_dir: Path, tokenizer_path: Path, out: Path) -> dict:
@@ -147,4 +157,6 @@ def read_dataset(path: Path) -> tuple[list[tuple[str, str, str]], list[Task]]:
             raise ValueError("'tune' must be a non-empty list of [family, prompt, response]")
         return tune, [Task.from_dict(t) for t in data["tasks"]]
     except (KeyError, TypeError, ValueError) as e:
-        raise InputError(f"{path} is not an instruction dataset written by `emergence instructions` ({e})") from None
+        raise InputError(
+            f"{path} is not an instruction dataset written by `emergence instruction-data` ({e})"
+        ) from None

@@ -14,7 +14,7 @@ families, in four groups:
 
 Each family's items fall into two splits by a hash of their key: `tune` and `eval`. For the
 families that restate a corpus family (add, add3: arithmetic; fact: facts; classify, judge:
-classification) the eval split is that family's held-out item space (`synthetic.is_heldout`:
+classification) the eval split is that family's held-out item space (`world.is_heldout`:
 a held-out sum or review is never in the corpus, a held-out fact is never asked there), and
 the tune split the rest; for the string edits it is one half of the word sequences (the same
 half for all of them). Families that share a key space (`Family.space`) split it alike. The study
@@ -30,17 +30,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from emergence.data.synthetic import (
-    ATTRIBUTES,
-    NEGATIVE,
-    POSITIVE,
-    SUBJECTS,
-    TRAIN_QUESTIONS,
-    World,
-    classification_item,
-    draw_operands,
-    is_heldout,
-)
+from emergence.data.synthetic import classification_item, draw_operands
+from emergence.data.world import ATTRIBUTES, NEGATIVE, POSITIVE, SUBJECTS, TRAIN_QUESTIONS, World, is_heldout
 
 PROMPT = "Instruction: {instruction}\nResponse:"
 SPLITS = ("tune", "eval")
@@ -201,12 +192,13 @@ FAMILIES: dict[str, Family] = {
             ("sentiment",),
             _review_lines,
         ),
-    )  # fmt: skip
+    )
 }
 
 
-def draw_examples(world: World, family: str, split: str, n: int, rng: np.random.Generator,
-                  distinct: bool = False) -> list[Example]:  # fmt: skip
+def draw_examples(
+    world: World, family: str, split: str, n: int, rng: np.random.Generator, distinct: bool = False
+) -> list[Example]:
     """`n` examples of `family` from `split` ("tune" or "eval"); with `distinct`, no key twice
     (ValueError when the split has fewer than `n` keys)."""
     fam, out, seen = FAMILIES[family], [], set()

@@ -56,13 +56,31 @@ def _gain_rows(samples: pd.DataFrame, at: dict) -> list[dict]:
     for task, d in samples.groupby("task"):
         by = d.pivot_table(index="item", columns="prompt", values="exact_match", aggfunc="first")
         value, n = scoring.aggregate((by[TUNED] - by[BASE]).dropna().tolist())
-        rows.append({**at, "task": task, "prompt": TUNED, "shots": 0, "labels": "none", "metric": "tuning_gain",
-                     "value": value, "n": n, "chance": 0.0})  # fmt: skip
+        rows.append(
+            {
+                **at,
+                "task": task,
+                "prompt": TUNED,
+                "shots": 0,
+                "labels": "none",
+                "metric": "tuning_gain",
+                "value": value,
+                "n": n,
+                "chance": 0.0,
+            }
+        )
     return rows
 
 
-def tune_and_evaluate(model_dir: Path, data_file: Path, tokenizer_path: Path, data_dir: Path, cfg: StudyConfig,
-                      out: Path, progress: bool = False) -> dict:  # fmt: skip
+def tune_and_evaluate(
+    model_dir: Path,
+    data_file: Path,
+    tokenizer_path: Path,
+    data_dir: Path,
+    cfg: StudyConfig,
+    out: Path,
+    progress: bool = False,
+) -> dict:
     """Tune the model's selected checkpoints (`select_steps`) and evaluate them and their
     bases; writes `<out>.parquet` and `<out>.samples.parquet`. Returns the mean exact match
     of tuned and base checkpoints per task at the last step."""

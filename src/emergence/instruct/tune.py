@@ -85,8 +85,10 @@ class TuneJob(_Job):
     def __init__(self, name, run: ModelRun, tcfg: TrainingConfig, schedule, data_dir, ckpt_dir, mcfg, stream):
         super().__init__(name, run.size, run.context, run.seed, tcfg, schedule, data_dir, ckpt_dir, mcfg)
         if len(stream) <= run.context:
-            raise ConfigError(f"config key 'instruct.tune_examples': {len(stream)} tokens of tuning examples, "
-                              f"fewer than the context + 1 ({run.context + 1}); raise it")  # fmt: skip
+            raise ConfigError(
+                f"config key 'instruct.tune_examples': {len(stream)} tokens of tuning examples, "
+                f"fewer than the context + 1 ({run.context + 1}); raise it"
+            )
         self.train_tokens = stream
         self.engine = MaskedEngine(self.mcfg, tcfg, schedule, data_mesh(tcfg.batch_size))
 
@@ -95,8 +97,16 @@ def tuned_name(model: str, step: int) -> str:
     return f"{model}@{step}+instruct"
 
 
-def tune(model_dir: Path, step: int, ic: InstructConfig, tcfg: TrainingConfig, data_dir: Path, stream: np.ndarray,
-         out_dir: Path, progress: bool = True) -> dict:  # fmt: skip
+def tune(
+    model_dir: Path,
+    step: int,
+    ic: InstructConfig,
+    tcfg: TrainingConfig,
+    data_dir: Path,
+    stream: np.ndarray,
+    out_dir: Path,
+    progress: bool = True,
+) -> dict:
     """Instruction-tune the checkpoint at `step` of the model in `model_dir` on `stream`
     (`encode_examples`) for `ic.steps` steps; checkpoints, train_log.jsonl and tune.json
     under `out_dir`. Returns the summary written to tune.json."""
@@ -106,8 +116,9 @@ def tune(model_dir: Path, step: int, ic: InstructConfig, tcfg: TrainingConfig, d
     tcfg = dataclasses.replace(tcfg, batch_size=ic.batch_size, learning_rate=ic.learning_rate)
     schedule = lr_schedule(tcfg, ic.steps)
     name = tuned_name(base["name"], step)
-    job = TuneJob(name, run, tcfg, schedule, Path(data_dir), out_dir / "checkpoints", load_model_config(model_dir),
-                  stream)  # fmt: skip
+    job = TuneJob(
+        name, run, tcfg, schedule, Path(data_dir), out_dir / "checkpoints", load_model_config(model_dir), stream
+    )
     # What the tuned weights depend on (not which checkpoints or families are evaluated).
     tuning = {k: getattr(ic, k) for k in ("steps", "batch_size", "learning_rate", "n_checkpoints")}
     spec = {"tuning": tuning, "step": step, "stream": hashlib.sha256(stream.tobytes()).hexdigest()}

@@ -54,9 +54,12 @@ class ModelConfig:
         """The same model read with position scaling `method` at `factor` times its context."""
         original = self.rope_original_context or self.context
         return dataclasses.replace(
-            self, rope_scaling=method, rope_factor=factor, rope_original_context=original,
+            self,
+            rope_scaling=method,
+            rope_factor=factor,
+            rope_original_context=original,
             context=int(round(original * factor)),
-        )  # fmt: skip
+        )
 
 
 def rope_tables(positions: jax.Array, cfg: ModelConfig, seq_len: int) -> tuple[jax.Array, jax.Array]:
@@ -64,9 +67,13 @@ def rope_tables(positions: jax.Array, cfg: ModelConfig, seq_len: int) -> tuple[j
     (...), of the model's position scaling for a sequence of `seq_len` tokens (rope.py),
     each multiplied by the method's attention scale."""
     inv_freq, scale = rope_frequencies(
-        cfg.rope_scaling, cfg.head_dim, cfg.rope_base, cfg.rope_factor, cfg.rope_original_context or cfg.context,
+        cfg.rope_scaling,
+        cfg.head_dim,
+        cfg.rope_base,
+        cfg.rope_factor,
+        cfg.rope_original_context or cfg.context,
         seq_len,
-    )  # fmt: skip
+    )
     angles = positions.astype(jnp.float32)[..., None] * jnp.asarray(inv_freq, jnp.float32)
     return scale * jnp.sin(angles), scale * jnp.cos(angles)
 

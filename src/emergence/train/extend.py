@@ -44,8 +44,9 @@ def extended_name(model: str, ext: Extension) -> str:
     return f"{model}+{ext.method}x{ext.factor:g}"
 
 
-def extend(model_dir: Path, ext: Extension, tcfg: TrainingConfig, data_dir: Path, out_dir: Path,
-           progress: bool = True) -> dict:  # fmt: skip
+def extend(
+    model_dir: Path, ext: Extension, tcfg: TrainingConfig, data_dir: Path, out_dir: Path, progress: bool = True
+) -> dict:
     """Fine-tune the final checkpoint of the model in `model_dir` at `ext.factor` times its
     context; writes checkpoints, train_log.jsonl and model.json under `out_dir`."""
     model_dir, data_dir, out_dir = Path(model_dir), Path(data_dir), Path(out_dir)
@@ -62,8 +63,10 @@ def extend(model_dir: Path, ext: Extension, tcfg: TrainingConfig, data_dir: Path
     job = _Job(name, run.size, scaled.context, run.seed, tcfg, schedule, data_dir, out_dir / "checkpoints", scaled)
     fp = fingerprint(ext.to_dict(), tcfg, job.data_meta, base["fingerprint"], rule_code("extend"))
     steps = checkpoint_steps(ext.steps, ext.n_checkpoints)
-    print(f"{name}: {ext.steps} steps at {scaled.context} tokens x {batch}, {ext.method} x {ext.factor:g}",
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"{name}: {ext.steps} steps at {scaled.context} tokens x {batch}, {ext.method} x {ext.factor:g}",
+        file=sys.stderr,
+    )
     state = job.resume(fp) or from_checkpoint(job, model_dir, base["checkpoint_steps"][-1])
     state = job.advance(state, steps, fp, progress)
     job.ckpts.close()
@@ -75,7 +78,7 @@ def extend(model_dir: Path, ext: Extension, tcfg: TrainingConfig, data_dir: Path
             "model": base["name"],
             "step": base["checkpoint_steps"][-1],
             "final_val_loss": base["final_val_loss"],
-        },  # fmt: skip
+        },
         "extension": ext.to_dict(),
     }
     if primary():

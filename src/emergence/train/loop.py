@@ -81,9 +81,17 @@ class _Job:
     """What every training job sets up: data, model, the jitted engine, its checkpoints."""
 
     def __init__(
-        self, name, size: ModelSize, context, seed, tcfg, schedule, data_dir: Path, ckpt_dir: Path,
+        self,
+        name,
+        size: ModelSize,
+        context,
+        seed,
+        tcfg,
+        schedule,
+        data_dir: Path,
+        ckpt_dir: Path,
         mcfg: ModelConfig | None = None,
-    ):  # fmt: skip
+    ):
         if not (data_dir / "meta.json").exists():
             raise InputError(f"{data_dir}/meta.json does not exist: build the token shards first (`emergence shards`)")
         self.name, self.seed, self.context, self.tcfg, self.schedule = name, seed, context, tcfg, schedule
@@ -118,8 +126,10 @@ class _Job:
         if latest is None:
             return None
         if self.ckpts.restore_meta(latest).get("fingerprint") != fp:
-            print(f"checkpoints in {self.ckpts.directory} are from another configuration: starting afresh",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"checkpoints in {self.ckpts.directory} are from another configuration: starting afresh",
+                file=sys.stderr,
+            )
             self.ckpts.wipe()
             return None
         print(f"resumed from checkpoint at step {latest}", file=sys.stderr)
@@ -128,8 +138,15 @@ class _Job:
     def advance(self, state: State, ckpt_steps: list[int], fp: str, progress: bool) -> State:
         """Train from `state.step` to the last of `ckpt_steps`, validating and saving at each."""
         engine, tcfg, stop = self.engine, self.tcfg, ckpt_steps[-1]
-        bar = tqdm(total=stop, initial=state.step, desc=self.name, unit="step", file=sys.stderr,
-                   disable=not progress, mininterval=2)  # fmt: skip
+        bar = tqdm(
+            total=stop,
+            initial=state.step,
+            desc=self.name,
+            unit="step",
+            file=sys.stderr,
+            disable=not progress,
+            mininterval=2,
+        )
         engine.compile(state.params, state.opt_state, {n for _, n in chunks(state.step, stop, tcfg.steps_per_call)})
         params, opt_state = state.params, state.opt_state
         for boundary in [s for s in ckpt_steps if s > state.step]:
@@ -165,17 +182,19 @@ class _Job:
             window = state.history[last:s]
             tps = (s - last) * self.tokens_per_step / max(sum(h[2] for h in window), 1e-9)
             val = state.val[s] if s in ckpt_steps else None
-            lines.append({
-                "step": s,
-                "tokens": s * self.tokens_per_step,
-                "loss": float(np.mean([h[0] for h in window])),
-                "val_loss": val,
-                "val_bpb": None if val is None else val / math.log(2) / bpt,
-                "lr": float(self.schedule(s - 1)),
-                "grad_norm": window[-1][1],
-                "tokens_per_s": tps,
-                "flops_per_s": tps * fpt,
-            })  # fmt: skip
+            lines.append(
+                {
+                    "step": s,
+                    "tokens": s * self.tokens_per_step,
+                    "loss": float(np.mean([h[0] for h in window])),
+                    "val_loss": val,
+                    "val_bpb": None if val is None else val / math.log(2) / bpt,
+                    "lr": float(self.schedule(s - 1)),
+                    "grad_norm": window[-1][1],
+                    "tokens_per_s": tps,
+                    "flops_per_s": tps * fpt,
+                }
+            )
             last = s
         return lines
 
@@ -205,24 +224,40 @@ def train_trunk(trunk: Trunk, tcfg: TrainingConfig, data_dir: Path, out_dir: Pat
     budget_steps = [total_steps(b, tcfg.batch_size, trunk.context) for b in trunk.budgets]
     warmup = wsd_warmup(tcfg, budget_steps)
     ckpt_steps = trunk_checkpoint_steps(tcfg, budget_steps)
-    job = _Job(trunk.name, trunk.size, trunk.context, trunk.seed, tcfg, wsd_schedule(tcfg, warmup), data_dir,
-               out_dir / "checkpoints")  # fmt: skip
+    job = _Job(
+        trunk.name,
+        trunk.size,
+        trunk.context,
+        trunk.seed,
+        tcfg,
+        wsd_schedule(tcfg, warmup),
+        data_dir,
+        out_dir / "checkpoints",
+    )
     fp = fingerprint(trunk.to_dict(), tcfg, job.data_meta)
     print(f"{trunk.name}: WSD trunk, {ckpt_steps[-1]} steps at {per_step} tokens, warmup {warmup}", file=sys.stderr)
     state = job.resume(fp) or job.fresh()
     state = job.advance(state, ckpt_steps, fp, progress)
     job.ckpts.close()
-    summary = {"name": trunk.name, "trunk": trunk.to_dict(), "warmup_steps": warmup,
-               **job.summary(state, ckpt_steps, fp)}  # fmt: skip
+    summary = {
+        "name": trunk.name,
+        "trunk": trunk.to_dict(),
+        "warmup_steps": warmup,
+        **job.summary(state, ckpt_steps, fp),
+    }
     if primary():
         write_json(out_dir / "trunk.json", summary)
     return summary
 
 
 def train(
-    run: ModelRun, tcfg: TrainingConfig, data_dir: Path, out_dir: Path, trunk_dir: Path | None = None,
+    run: ModelRun,
+    tcfg: TrainingConfig,
+    data_dir: Path,
+    out_dir: Path,
+    trunk_dir: Path | None = None,
     progress: bool = True,
-) -> dict:  # fmt: skip
+) -> dict:
     """Train `run` on the shards in `data_dir` (under WSD: branch it off the trunk in
     `trunk_dir`), resuming from the latest complete checkpoint of the same configuration.
     Returns the model summary written to model.json."""
@@ -230,8 +265,9 @@ def train(
     steps = total_steps(run.tokens, tcfg.batch_size, run.context)
     ckpt_steps = checkpoint_steps(steps, tcfg.n_checkpoints)
     if tcfg.schedule == "cosine":
-        job = _Job(run.name, run.size, run.context, run.seed, tcfg, lr_schedule(tcfg, steps), data_dir,
-                   out_dir / "checkpoints")  # fmt: skip
+        job = _Job(
+            run.name, run.size, run.context, run.seed, tcfg, lr_schedule(tcfg, steps), data_dir, out_dir / "checkpoints"
+        )
         fp = fingerprint(run.to_dict(), tcfg, job.data_meta)
         state = job.resume(fp) or job.fresh()
         extra = {"schedule": "cosine"}
@@ -245,8 +281,12 @@ def train(
         job = _Job(run.name, run.size, run.context, run.seed, tcfg, schedule, data_dir, out_dir / "checkpoints")
         fp = fingerprint(run.to_dict(), tcfg, job.data_meta, trunk["fingerprint"])
         state = _branch_off(job, Checkpoints(Path(trunk_dir) / "checkpoints"), branch, ckpt_steps, fp)
-        extra = {"schedule": "wsd", "trunk": trunk["name"], "branch_step": branch,
-                 "shared_steps": shared_steps(tcfg, budget_steps, steps)}  # fmt: skip
+        extra = {
+            "schedule": "wsd",
+            "trunk": trunk["name"],
+            "branch_step": branch,
+            "shared_steps": shared_steps(tcfg, budget_steps, steps),
+        }
     state = job.advance(state, ckpt_steps, fp, progress)
     job.ckpts.close()
     summary = {"name": run.name, "run": run.to_dict(), **job.summary(state, ckpt_steps, fp), **extra}
