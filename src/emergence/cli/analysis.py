@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from emergence.cli.arguments import count, optional_path, positive, study_config
+from emergence.cli.arguments import count, optional_path, positive, probability, study_config
 
 
 def cmd_collect(args) -> dict:
@@ -66,9 +66,15 @@ def cmd_fit_scaling(args) -> dict:
 def cmd_compare(args) -> dict:
     from emergence.analysis.replication import agree, compare_thresholds
 
-    table = compare_thresholds(Path(args.a), Path(args.b))
+    table = compare_thresholds(Path(args.a), Path(args.b), args.level)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"), file=sys.stderr)
-    return {"rows": len(table), "same_verdict": int(table["same_verdict"].sum()), "agree": agree(table)}
+    differ = int((table["differ"].dropna() == True).sum())  # noqa: E712
+    return {
+        "rows": len(table),
+        "same_verdict": int(table["same_verdict"].sum()),
+        "differ": differ,
+        "agree": agree(table),
+    }
 
 
 def add_commands(sub) -> None:
@@ -109,7 +115,10 @@ def add_commands(sub) -> None:
     p.add_argument("file")
     p.set_defaults(func=cmd_fit_scaling)
 
-    p = sub.add_parser("compare", help="do two studies agree? two thresholds.csv side by side (verdicts, intervals)")
+    p = sub.add_parser(
+        "compare", help="do two studies agree? same verdicts, and no significant difference of emergent onsets"
+    )
     p.add_argument("a", help="thresholds.csv of one study")
     p.add_argument("b", help="thresholds.csv of the other")
+    p.add_argument("--level", type=probability, default=0.95, help="level of both tables' intervals (default 0.95)")
     p.set_defaults(func=cmd_compare)
