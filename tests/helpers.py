@@ -3,6 +3,7 @@ and stage settings, the command line and Snakemake as a user runs them, and smal
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -89,6 +90,13 @@ def run_cli(*args, env=None, **kw) -> subprocess.CompletedProcess:
         env={**os.environ, **(env or {})},
         **kw,
     )
+
+
+def train_command(run: ModelRun, training, data, out, *extra) -> list:
+    """`emergence train` with its arguments as a workflow job passes them (JSON of the run and
+    of the training settings), quiet."""
+    settings = ["--run", json.dumps(run.to_dict()), "--training", json.dumps(dataclasses.asdict(training))]
+    return ["train", "--data", data, "--out", out, "--quiet", *settings, *extra]
 
 
 def one_line_error(result: subprocess.CompletedProcess, *expected: str) -> None:

@@ -1,7 +1,6 @@
 """Training as two JAX processes on this machine (jax.distributed, gloo collectives on CPU):
 the same loss log as one process with the same global batch, and a resume that works."""
 
-import dataclasses
 import json
 import os
 import socket
@@ -10,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import read_log, run_cli, tiny_run
+from helpers import read_log, run_cli, tiny_run, train_command
 
 pytestmark = pytest.mark.slow
 
@@ -24,22 +23,7 @@ def _free_port() -> int:
 def _two_processes(out, run, tcfg, data) -> list[subprocess.CompletedProcess]:
     """`emergence train` as processes 0 and 1 of one job, run at the same time."""
     port = _free_port()
-    args = [
-        "train",
-        "--data",
-        data,
-        "--out",
-        out,
-        "--quiet",
-        "--run",
-        json.dumps(run.to_dict()),
-        "--training",
-        json.dumps(dataclasses.asdict(tcfg)),
-        "--num-processes",
-        "2",
-        "--coordinator",
-        f"127.0.0.1:{port}",
-    ]
+    args = [*train_command(run, tcfg, data, out), "--num-processes", "2", "--coordinator", f"127.0.0.1:{port}"]
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "emergence", *map(str, args), "--process-id", str(i)],
@@ -84,16 +68,8 @@ def test_two_processes_give_the_loss_log_of_one(tmp_path, cosine, smoke_data, re
 
 
 def test_incomplete_process_options_are_one_line(tmp_path, cosine, smoke_data):
-    result = run_cli(
-        "train",
-        "--data",
-        smoke_data,
-        "--out",
-        tmp_path,
-        "--run",
-        json.dumps(tiny_run().to_dict()),
-        "--num-processes",
-        "2",
-    )
+    args = ["train", "--data", smoke_data, "--out", tmp_path, "--run", json.dumps(tiny_run().to_dict())]
+    args += ["--num-processes", "2"]
+    result = run_cli(*args)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "--num-processes, --process-id and --coordinator" in result.stderr

@@ -200,19 +200,9 @@ def test_bad_evaluate_inputs_get_one_line_and_exit_2(tmp_path, model_dir, smoke_
         assert result.returncode == 2, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and expected in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr and not (tmp_path / "o.parquet").exists()
-    missing = run_cli(
-        "evaluate",
-        "--model-dir",
-        model_dir,
-        "--task",
-        tmp_path / "missing.json",
-        "--data",
-        smoke_data,
-        "--tokenizer",
-        tok,
-        "--out-dir",
-        tmp_path / "evals",
-    )
+    args = ["evaluate", "--model-dir", model_dir, "--task", tmp_path / "missing.json", "--data", smoke_data]
+    args += ["--tokenizer", tok, "--out-dir", tmp_path / "evals"]
+    missing = run_cli(*args)
     assert missing.returncode == 2 and "task file" in missing.stderr and "does not exist" in missing.stderr
     assert not (tmp_path / "evals").exists()
 
@@ -329,19 +319,9 @@ def test_prompts_longer_than_the_context_are_cut_from_the_left_and_counted(tmp_p
 
 def test_loss_by_position_past_the_context_for_each_method(tmp_path, model_dir, smoke_data):
     out = tmp_path / "positions.csv"
-    result = run_cli(
-        "long-context",
-        "--checkpoint",
-        last_checkpoint(model_dir),
-        "--data",
-        smoke_data,
-        "--factor",
-        "2",
-        "--windows",
-        "2",
-        "--out",
-        out,
-    )
+    args = ["long-context", "--checkpoint", last_checkpoint(model_dir), "--data", smoke_data, "--factor", "2"]
+    args += ["--windows", "2", "--out", out]
+    result = run_cli(*args)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["context"] == 160 and summary["best"] in summary["methods"]
@@ -350,21 +330,9 @@ def test_loss_by_position_past_the_context_for_each_method(tmp_path, model_dir, 
     assert len(table) == 5 * 320 and table["loss"].gt(0).all()
     # Causal attention: before position L, plain RoPE on windows of 2 L gives the losses of windows of L.
     short = tmp_path / "short.csv"
-    result = run_cli(
-        "long-context",
-        "--checkpoint",
-        last_checkpoint(model_dir),
-        "--data",
-        smoke_data,
-        "--factor",
-        "1",
-        "--methods",
-        "none",
-        "--windows",
-        "2",
-        "--out",
-        short,
-    )
+    args = ["long-context", "--checkpoint", last_checkpoint(model_dir), "--data", smoke_data, "--factor", "1"]
+    args += ["--methods", "none", "--windows", "2", "--out", short]
+    result = run_cli(*args)
     assert result.returncode == 0, result.stderr
     plain = table[table["method"] == "none"].head(159)["loss"].to_numpy()
     np.testing.assert_allclose(plain, pd.read_csv(short)["loss"].to_numpy()[:159], rtol=1e-4)

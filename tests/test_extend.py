@@ -66,21 +66,9 @@ def test_a_killed_extension_resumes_to_the_same_log(extended, model_dir, smoke_d
 
 def test_the_long_context_stage_probes_the_extended_model_beside_the_base(extended, model_dir, smoke_data, tmp_path):
     out = tmp_path / "lc.parquet"
-    result = run_cli(
-        "long-context",
-        "--model-dir",
-        model_dir,
-        "--data",
-        smoke_data,
-        "--spec",
-        spec(),
-        "--tokenizer",
-        smoke_data.parent / "tokenizer.json",
-        "--out",
-        out,
-        "--extended",
-        extended,
-    )
+    args = ["long-context", "--model-dir", model_dir, "--data", smoke_data, "--spec", spec(), "--tokenizer"]
+    args += [smoke_data.parent / "tokenizer.json", "--out", out, "--extended", extended]
+    result = run_cli(*args)
     assert result.returncode == 0, result.stderr
     table = pd.read_parquet(out)
     for probe in ("position", "passkey", "many_shot"):

@@ -147,22 +147,9 @@ def test_the_loss_mask_covers_exactly_the_response(model_dir, smoke_data):
 
 
 def instruct_cli(model_dir, dataset, data, out, **changes):
-    return run_cli(
-        "instruct",
-        "--model-dir",
-        model_dir,
-        "--dataset",
-        dataset,
-        "--spec",
-        instruct_spec(**changes),
-        "--tokenizer",
-        data.parent / "tokenizer.json",
-        "--data",
-        data,
-        "--out",
-        out,
-        "--quiet",
-    )
+    args = ["instruct", "--model-dir", model_dir, "--dataset", dataset, "--spec", instruct_spec(**changes)]
+    args += ["--tokenizer", data.parent / "tokenizer.json", "--data", data, "--out", out, "--quiet"]
+    return run_cli(*args)
 
 
 @pytest.fixture(scope="module")

@@ -45,19 +45,9 @@ def test_passkey_prompts_hide_the_key_once_at_their_length(tok):
 def test_the_stage_reads_a_model_past_its_context_with_every_probe(tmp_path, model_dir, smoke_data):
     out = tmp_path / "lc.parquet"
     spec = long_context_spec()
-    result = run_cli(
-        "long-context",
-        "--model-dir",
-        model_dir,
-        "--data",
-        smoke_data,
-        "--spec",
-        spec,
-        "--tokenizer",
-        smoke_data.parent / "tokenizer.json",
-        "--out",
-        out,
-    )
+    args = ["long-context", "--model-dir", model_dir, "--data", smoke_data, "--spec", spec, "--tokenizer"]
+    args += [smoke_data.parent / "tokenizer.json", "--out", out]
+    result = run_cli(*args)
     assert result.returncode == 0, result.stderr
     table = pd.read_parquet(out)
     assert set(table["probe"]) == {"position", "passkey", "many_shot"}

@@ -13,7 +13,7 @@ import time
 import jax
 import numpy as np
 import pytest
-from helpers import read_log, run_cli, tiny_run
+from helpers import read_log, run_cli, tiny_run, train_command
 
 from emergence.config import Trunk
 from emergence.errors import TrainingError
@@ -56,18 +56,7 @@ def test_killed_run_resumes_to_the_same_log(tmp_path, cosine, smoke_data):
     run = tiny_run(tokens=40_000)
     tcfg = dataclasses.replace(cosine, n_checkpoints=10)
     out = tmp_path / "killed"
-    train_args = [
-        "train",
-        "--data",
-        smoke_data,
-        "--out",
-        out,
-        "--quiet",
-        "--run",
-        json.dumps(run.to_dict()),
-        "--training",
-        json.dumps(dataclasses.asdict(tcfg)),
-    ]
+    train_args = train_command(run, tcfg, smoke_data, out)
     # The uninterrupted run as the workflow runs it too: one device per core.
     whole = [*train_args[:4], tmp_path / "whole", *train_args[5:]]
     assert run_cli(*whole).returncode == 0
@@ -107,18 +96,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_earlier_checkpoints(tmp_pat
 
 def test_cli_reports_a_nan_in_one_line(tmp_path, cosine, smoke_data):
     tcfg = dataclasses.replace(cosine, learning_rate=1e30, warmup_fraction=0.3, grad_clip=1e30)
-    result = run_cli(
-        "train",
-        "--data",
-        smoke_data,
-        "--out",
-        tmp_path,
-        "--quiet",
-        "--run",
-        json.dumps(tiny_run().to_dict()),
-        "--training",
-        json.dumps(dataclasses.asdict(tcfg)),
-    )
+    result = run_cli(*train_command(tiny_run(), tcfg, smoke_data, tmp_path))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: t16-8192-s0: training loss became")
 
@@ -145,20 +123,7 @@ def test_checkpoints_of_another_config_are_not_resumed(tmp_path, cosine, smoke_d
 )
 def test_devices_give_the_same_losses_as_one(tmp_path, cosine, smoke_data, reference_run, option, env, devices):
     run, tcfg, one_dir = tiny_run(), cosine, reference_run[0]
-    result = run_cli(
-        "train",
-        "--data",
-        smoke_data,
-        "--out",
-        tmp_path / "many",
-        "--quiet",
-        "--run",
-        json.dumps(run.to_dict()),
-        "--training",
-        json.dumps(dataclasses.asdict(tcfg)),
-        *option,
-        env=env,
-    )
+    result = run_cli(*train_command(run, tcfg, smoke_data, tmp_path / "many"), *option, env=env)
     assert result.returncode == 0, result.stderr
     assert f"data-parallel over {devices} devices" in result.stderr
     one, many = read_log(one_dir / "train_log.jsonl"), read_log(tmp_path / "many" / "train_log.jsonl")

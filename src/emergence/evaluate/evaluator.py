@@ -144,41 +144,24 @@ def kshot_gains(requests: tuple[Request, ...], scored: list[dict]) -> dict[tuple
     return out
 
 
+def _unprompted(at: dict, metric: str, value: float, n: int, chance) -> dict:
+    """A metric row of a task read without prompts (induction heads, the ICL score)."""
+    row = {"prompt": "none", "shots": 0, "labels": "none", "metric": metric, "value": value}
+    return {**at, **row, "n": n, "chance": chance}
+
+
 def evaluate_step(inf, params, task: Task, at: dict, enc, tokenizer, val) -> tuple[list[dict], list[dict]]:
     """(metric rows, sample rows) of one task at one checkpoint."""
     kind, rows, samples = KINDS[task.kind], [], []
     if kind.scoring == HEADS:
         heads, summary = induction.induction_scores(val["probe"], params, val["sequences"][task.task])
-        for metric, value in summary.items():
-            rows.append(
-                {
-                    **at,
-                    "prompt": "none",
-                    "shots": 0,
-                    "labels": "none",
-                    "metric": metric,
-                    "value": value,
-                    "n": task.n_items,
-                    "chance": task.chance.get(metric),
-                }
-            )
+        rows += [_unprompted(at, m, value, task.n_items, task.chance.get(m)) for m, value in summary.items()]
         samples += [{**at, "item": f"layer{h.layer}.head{h.head}", **h._asdict()} for h in heads.itertuples(False)]
         return rows, samples
     if kind.scoring == ICL:
         loss_L = icl_losses(inf, params, val["icl"])
-        for metric, value in icl_metrics(loss_L, tuple(task.spec["icl_positions"])).items():
-            rows.append(
-                {
-                    **at,
-                    "prompt": "none",
-                    "shots": 0,
-                    "labels": "none",
-                    "metric": metric,
-                    "value": value,
-                    "n": 1,
-                    "chance": task.chance.get(metric),
-                }
-            )
+        metrics = icl_metrics(loss_L, tuple(task.spec["icl_positions"]))
+        rows += [_unprompted(at, m, value, 1, task.chance.get(m)) for m, value in metrics.items()]
         samples.append({**at, "item": "loss_by_position", "loss_by_position": loss_L.tolist()})
         return rows, samples
     reqs = task.requests
