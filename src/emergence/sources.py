@@ -71,34 +71,31 @@ def _dynamic(node: ast.AST) -> str | None:
 
 
 @functools.lru_cache(maxsize=1024)
-def _tree(path: Path, mtime_ns: int, size: int) -> ast.Module:
-    return ast.parse(path.read_text(), str(path))
-
-
-def _parse(path: Path) -> ast.Module:
-    """The file's syntax tree, parsed once while the file is unchanged."""
-    stat = path.stat()
-    return _tree(path, stat.st_mtime_ns, stat.st_size)
+def _references(name: str, path: Path, mtime_ns: int, size: int) -> tuple[tuple[str, ...], ...]:
+    """Each import in the file, as the modules it may name, most specific first (the first that
+    is a module of the package is the one imported). Read once while the file is unchanged."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if (dynamic := _dynamic(node)) is not None:
+            found.append((dynamic,))
+        elif isinstance(node, ast.Import):
+            # `import a.b.c` imports the deepest of a.b.c, a.b and a that is a module.
+            found += [tuple(a.name.rsplit(".", k)[0] for k in range(a.name.count(".") + 1)) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            source = _absolute(node, name, path.name == "__init__.py")
+            found += [(f"{source}.{a.name}", source) for a in node.names] if source else []
+    return tuple(found)
 
 
 def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
     """The package's modules that module `name` (file `path`) imports anywhere in its source.
     `from X import Y` imports module X.Y when there is one, else X (a name defined in X)."""
-    found = set()
-    for node in ast.walk(_parse(path)):
-        if (dynamic := _dynamic(node)) is not None:
-            found.add(dynamic)
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                # `import a.b.c` imports the deepest of a.b.c, a.b and a that is a module.
-                prefixes = [alias.name.rsplit(".", k)[0] for k in range(alias.name.count(".") + 1)]
-                found.add(next((m for m in prefixes if m in known), alias.name))
-        elif isinstance(node, ast.ImportFrom):
-            source = _absolute(node, name, path.name == "__init__.py")
-            for alias in node.names if source else ():
-                target = f"{source}.{alias.name}"
-                found.add(target if target in known else source)
-    return {m for m in found if m in known and m != name}
+    stat = path.stat()
+    found = {
+        next((m for m in names if m in known), None)
+        for names in _references(name, path, stat.st_mtime_ns, stat.st_size)
+    }
+    return found - {None, name}
 
 
 def import_graph(root: Path = PACKAGE) -> dict[str, set[str]]:

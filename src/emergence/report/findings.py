@@ -7,7 +7,8 @@ from __future__ import annotations
 import pandas as pd
 
 from emergence.analysis.analyze import pooled
-from emergence.analysis.thresholds import EDGE_POINTS, MIN_SIZES
+from emergence.analysis.evidence import EDGE_POINTS
+from emergence.analysis.thresholds import MIN_SIZES
 from emergence.report.threshold_tables import is_number, landmark, main_fits, with_interval
 
 
