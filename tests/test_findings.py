@@ -119,3 +119,30 @@ def test_the_summary_counts_the_emergent_tasks_and_says_how_sure_from_the_table(
         "They are smooth (letters, acc), flat (facts, acc) and inconclusive (mapping, acc).",
     ]
     assert summary_sentences(table.iloc[:0]) == []
+
+
+def test_mirage_check_in_the_table_and_in_words():
+    # exact match jumps while its per-token log-probability rises smoothly: the summary and the
+    # task's sentence say "metric-induced", the table shows the twin's own verdict.
+    from emergence.analysis.mirage import with_twins
+    from emergence.report.findings import sentences
+    from emergence.report.threshold_tables import main_table
+
+    emergent = {
+        **row("addition", "exact_match", "emergent", 1.6, 1.55, 1.65),
+        **{f"{m}{end}": float("nan") for m in ("midpoint", "saturation") for end in ("", "_low", "_high")},
+        "sizes_above": 4,
+        "labels": "none",
+        "shots": 0,
+    }
+    twin = {**emergent, "metric": "answer_logprob_per_token", "verdict": "smooth", "threshold": None}
+    facts = {**row("facts", "acc", "flat", reason="no rise"), "shots": 0, "sizes_above": 0}
+    table = with_twins(pd.DataFrame([emergent, twin, facts, {**facts, "metric": "p_correct", "verdict": "flat"}]))
+    said = " ".join(summary_sentences(table))
+    assert "Of these, 1 is metric-induced (addition, exact_match)" in said
+    words = " ".join(sentences(table, 5))
+    assert "Metric-induced: exact match jumps, but the log p(answer) per token (nats) rises smoothly" in words
+    assert "Its continuous twin, the probability of the correct choice, is flat." in words
+    cells = main_table(table).set_index("task")["mirage check"]
+    assert cells["addition"] == "metric-induced (answer_logprob_per_token: smooth)"
+    assert cells["facts"] == "not emergent (p_correct: flat)"

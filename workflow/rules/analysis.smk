@@ -9,12 +9,14 @@ rule collect:
         summaries=trained_models(),
         logs=expand("results/models/{model}/train_log.jsonl", model=RUNS),
         evals=evaluations(),
+        samples=[f.removesuffix(".parquet") + ".samples.parquet" for f in evaluations()],
         long_context=long_context_tables(),
         instruct=instruct_tables(),
         code=code("collect"),
     output:
         csv=report("reports/tables/results.csv", caption="../report/results.rst", category="Tables"),
         parquet="reports/tables/results.parquet",
+        item_scores="reports/tables/items.parquet",
         training="reports/tables/training.csv",
         long_context="reports/tables/long_context.csv",
         instruct=multiext("reports/tables/instruct.", "csv", "parquet"),
@@ -30,6 +32,7 @@ rule collect:
 rule analyze:
     input:
         results="reports/tables/results.parquet",
+        item_scores="reports/tables/items.parquet",
         training="reports/tables/training.csv",
         instruct="reports/tables/instruct.parquet",
         code=code("analyze"),

@@ -18,6 +18,7 @@ import pandas as pd
 
 from emergence.analysis.collapse import collapse_test
 from emergence.analysis.collect import read_results
+from emergence.analysis.mirage import with_twins
 from emergence.analysis.scaling import fit_scaling, scaling_predict
 from emergence.analysis.thresholds import fit_threshold
 from emergence.config import AnalysisConfig
@@ -56,16 +57,21 @@ _FIT_COLUMNS = (
     "at_edge",
     "midpoint_at_edge",
     "saturation_at_edge",
+    "threshold_support",
+    "flat_level",
+    "flat_level_se",
     "interval",
     "n_runs",
     "sizes_below",
     "sizes_above",
     "reason",
     "chance",
+    "null",
     "spearman",
     "spearman_p",
     "emergence_score",
     "delta_bic",
+    "smooth_alternative",
     "best_model",
     "threshold_model",
     "n_points",
@@ -79,16 +85,34 @@ def fitted_checkpoints(results: pd.DataFrame) -> pd.DataFrame:
     return results[~results["warmup"].astype(bool)]
 
 
-def _curve_row(d: pd.DataFrame, metric: str, seed: str, n_boot: int, boot_seed: int, level: float, bootstrap: str):
+def item_scores(d: pd.DataFrame, items: dict) -> np.ndarray | None:
+    """Each item's score at each checkpoint of curve `d` (rows in d's order, one column per
+    item id; NaN where a checkpoint lacks an item), from `items` (item rows grouped by task,
+    prompt, shots, labels, metric); None when some checkpoint has no item scores."""
+    first = d.iloc[0]
+    sel = items.get((first["task"], first["prompt"], first["shots"], first["labels"], first["metric"]))
+    if sel is None:
+        return None
+    wide = sel.pivot_table(index=["model", "step"], columns="item", values="score", aggfunc="first")
+    matrix = wide.reindex(pd.MultiIndex.from_frame(d[["model", "step"]])).to_numpy(float)
+    return None if np.isnan(matrix).all(axis=1).any() else matrix
+
+
+def _curve_row(
+    d: pd.DataFrame, metric: str, seed: str, n_boot: int, boot_seed: int, level: float, bootstrap: str, items: dict
+):
     m = METRICS[metric]
-    chance = d["chance"].dropna().iloc[0] if m.bounded and d["chance"].notna().any() else None
+    known = d["chance"].dropna()
+    chance = float(known.iloc[0]) if len(known) else None
     fit = fit_threshold(
         d["loss"].to_numpy(),
         d["value"].to_numpy(),
         model=d["size"].to_numpy(),
         run=d["seed"].to_numpy(),
         n=d["n"].to_numpy() if m.proportion else None,
-        chance=chance,
+        items=item_scores(d, items) if m.proportion else None,
+        chance=chance if m.bounded else None,
+        null=None if m.bounded else chance,
         higher_is_better=m.higher_is_better,
         n_boot=n_boot,
         seed=boot_seed,
@@ -121,12 +145,21 @@ def _curve_row(d: pd.DataFrame, metric: str, seed: str, n_boot: int, boot_seed: 
 
 
 def thresholds_table(
-    results: pd.DataFrame, n_boot: int, seed: int, level: float, bootstrap: str = "auto"
+    results: pd.DataFrame,
+    n_boot: int,
+    seed: int,
+    level: float,
+    bootstrap: str = "auto",
+    items: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Per task x prompt x labels x metric at the main setting: verdict, onset (the threshold),
     midpoint and saturation with their intervals, from the checkpoints after warm-up of all
     seeds pooled (seed "all"; intervals resample runs within each size when there are several
-    seeds) and, when there are several, of each seed alone (intervals over items only)."""
+    seeds) and, when there are several, of each seed alone (intervals over items only), and
+    each metric's mirage check beside its continuous twin (mirage.with_twins). With `items`
+    (collect's items table) the intervals redraw item ids; without, items binomially."""
+    keys = ["task", "prompt", "shots", "labels", "metric"]
+    by_curve = {} if items is None or items.empty else dict(tuple(items.groupby(keys, sort=False)))
     rows = []
     settings = main_setting(fitted_checkpoints(results)).groupby(["task", "prompt", "labels", "metric"], sort=True)
     for (_, _, _, metric), d in settings:
@@ -139,11 +172,11 @@ def thresholds_table(
                 continue
         d = d.sort_values(["model", "step"])
         seeds = sorted(d["seed"].unique())
-        rows.append(_curve_row(d, metric, "all", n_boot, seed, level, bootstrap))
+        rows.append(_curve_row(d, metric, "all", n_boot, seed, level, bootstrap, by_curve))
         if len(seeds) > 1:
             for s in seeds:
-                rows.append(_curve_row(d[d["seed"] == s], metric, str(s), n_boot, seed, level, bootstrap))
-    return pd.DataFrame(rows)
+                rows.append(_curve_row(d[d["seed"] == s], metric, str(s), n_boot, seed, level, bootstrap, by_curve))
+    return with_twins(pd.DataFrame(rows))
 
 
 def pooled(thresholds: pd.DataFrame) -> pd.DataFrame:
@@ -191,13 +224,15 @@ def scaling_fit(training: pd.DataFrame, n_boot: int, seed: int) -> tuple[dict, p
 
 
 def analyze(cfg: AnalysisConfig, tables: Path) -> pd.DataFrame:
-    """Thresholds, collapse test and scaling law from `tables` (results.parquet, training.csv),
+    """Thresholds, collapse test and scaling law from `tables` (results.parquet, items.parquet
+    where present, training.csv),
     written beside them as thresholds.csv, collapse.csv and scaling.json, and the thresholds
     of the instruction-tuning rows (instruct.parquet, where present) as instruct_thresholds.csv
     (empty without rows); returns the thresholds."""
     tables = Path(tables)
     results = read_results(tables / "results.parquet")
-    thresholds = thresholds_table(results, cfg.n_boot, cfg.seed, cfg.level, cfg.bootstrap)
+    items = pd.read_parquet(tables / "items.parquet") if (tables / "items.parquet").is_file() else None
+    thresholds = thresholds_table(results, cfg.n_boot, cfg.seed, cfg.level, cfg.bootstrap, items)
     write_table(thresholds, csv=tables / "thresholds.csv")
     instruct = tables / "instruct.parquet"
     tuned = read_results(instruct) if instruct.exists() else pd.DataFrame()

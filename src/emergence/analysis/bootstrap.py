@@ -2,21 +2,30 @@
 
 A study's checkpoints are not independent points: each belongs to a training run (a model
 size trained from one seed), runs of one size differ by their seed (and by the floating-point
-order of the machine), and each proportion is a share of a finite set of items. Schemes:
+order of the machine), and each proportion is a share of a finite set of items, the same
+items at every checkpoint (a hard item is hard for every model). Schemes:
 
 - "runs" (hierarchical): within each model size (`model`), draw its runs (`run`) with
-  replacement and keep every checkpoint of each drawn run; then, where item counts are known,
-  redraw each proportion as Binomial(n, value) / n. This is the scheme that includes
-  run-to-run variance, and "auto" picks it whenever some size has two or more runs.
-- "items": keep every point, redraw each proportion from its items (item noise only).
+  replacement and keep every checkpoint of each drawn run; then the items. This is the scheme
+  that includes run-to-run variance, and "auto" picks it whenever some size has two or more runs.
+- "items": keep every point, redraw the items.
 - "clusters": draw training runs (each `model` x `run` pair; each `model` label without run
   labels) with replacement, then checkpoints within each.
 - "points": draw checkpoints with replacement.
 - "clusters+items": "clusters", then items (counts each point's noise twice).
+
+The items are redrawn as they were drawn: where each item's score is known at every point
+(`items`, from the samples tables), one draw of item ids per replicate, with replacement,
+and every point recomputed from it, so that an item's effect is shared by all checkpoints as
+it is in the study. Runs and items are then two crossed factors resampled independently
+(the run draw cannot see the items' variance, which all runs share). Where only the counts
+are known, each proportion is redrawn as Binomial(n, value) / n on its own: that treats the
+items of different checkpoints as independent, and is what a CSV of aggregates allows.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -65,14 +74,30 @@ def replicated(model, run) -> bool:
 
 
 def resamples(
-    scheme: str, size: int, model, run, n, value: np.ndarray, n_boot: int, rng: np.random.Generator
+    scheme: str,
+    size: int,
+    model,
+    run,
+    n,
+    value: np.ndarray,
+    n_boot: int,
+    rng: np.random.Generator,
+    items: np.ndarray | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """`n_boot` resamples as (indices of the points drawn, their values, items redrawn where the scheme says)."""
+    """`n_boot` resamples as (indices of the points drawn, their values, items redrawn where
+    the scheme says: by item id when `items` holds each point's item scores, else binomially)."""
     draw = _drawer(scheme, size, model, run, rng)
+    redraw = scheme in ("runs", "items", "clusters+items")
     for _ in range(n_boot):
         idx = draw()
         v = value[idx]
-        if n is not None and scheme in ("runs", "items", "clusters+items"):
+        if redraw and items is not None:
+            cols = rng.integers(items.shape[1], size=items.shape[1])
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a point without any drawn item keeps its value
+                redrawn = np.nanmean(items[idx][:, cols], axis=1)
+            v = np.where(np.isfinite(redrawn), redrawn, v)
+        elif redraw and n is not None:
             v = rng.binomial(n[idx], v) / n[idx]
         yield idx, v
 

@@ -9,6 +9,10 @@
   taken before the learning rate first reached its peak (see `warmup_end`). Under the WSD schedule the
   budgets of one size and seed share their checkpoints before they branch (the same
   weights): each such checkpoint appears once, under the largest budget that has it.
+- `items`: each item's score at each checkpoint, for the metrics that are shares of items
+  (`Metric.proportion`): model, step, task, prompt, shots, labels, metric, item, score, read
+  from the samples table beside each evaluation table (`<task>.samples.parquet`; an
+  evaluation without one adds no rows). The threshold intervals redraw items by these ids.
 - `training`: every logged training step of every model (the loss curves).
 - `instruct`: the instruction-tuning stage's rows (emergence.instruct.stage) in the results
   table's columns, `loss` being the pretraining loss of the *base* checkpoint each row's
@@ -24,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from emergence.errors import InputError
+from emergence.evaluate.metrics import METRICS
 from emergence.io import read_json, write_table
 
 RESULT_COLUMNS = [
@@ -117,6 +122,33 @@ def results_table(model_dirs: list[Path], eval_files: list[Path]) -> pd.DataFram
     )
 
 
+ITEM_COLUMNS = ["model", "step", "task", "prompt", "shots", "labels", "metric", "item", "score"]
+
+
+def items_table(eval_files: list[Path], results: pd.DataFrame) -> pd.DataFrame:
+    """Each item's score at each checkpoint of `results` (the checkpoints it kept), for every
+    proportion metric of the samples tables beside `eval_files` (see the module docstring)."""
+    keys = ["model", "step", "task", "prompt", "shots", "labels", "item"]
+    frames = []
+    for f in map(Path, eval_files):
+        samples = f.with_name(f"{f.stem}.samples.parquet")
+        if not samples.is_file():
+            continue
+        frame = pd.read_parquet(samples)
+        metrics = [m for m in frame.columns if m in METRICS and METRICS[m].proportion]
+        if not metrics or not set(keys) <= set(frame.columns):
+            continue
+        long = frame[keys + metrics].melt(id_vars=keys, var_name="metric", value_name="score")
+        frames.append(long.dropna(subset=["score"]))
+    if not frames:
+        return pd.DataFrame(columns=ITEM_COLUMNS)
+    table = pd.concat(frames, ignore_index=True)
+    kept = results[["model", "step"]].drop_duplicates()
+    table = table.merge(kept, on=["model", "step"], how="inner")
+    table["item"] = table["item"].astype(str)
+    return table[ITEM_COLUMNS].reset_index(drop=True)
+
+
 def warmup_end(training: pd.DataFrame) -> pd.Series:
     """Per model, the first logged step at which the learning rate reached its peak: the end
     of warm-up (0 for a log without learning rates). Checkpoints before it are not fitted:
@@ -194,9 +226,10 @@ def collect(
     long_context: list[Path] = (),
     instruct: list[Path] = (),
 ) -> pd.DataFrame:
-    """results.{csv,parquet}, training.csv, long_context.csv and instruct.{csv,parquet} in
-    `out_dir` from the models' summaries (model.json, beside each train_log.jsonl), their
-    evaluation tables, their long-context tables and their instruction-tuning tables."""
+    """results.{csv,parquet}, items.parquet, training.csv, long_context.csv and
+    instruct.{csv,parquet} in `out_dir` from the models' summaries (model.json, beside each
+    train_log.jsonl), their evaluation tables (and the samples tables beside them), their
+    long-context tables and their instruction-tuning tables."""
     model_dirs = [Path(p).parent for p in model_summaries]
     out = Path(out_dir)
     table = results_table(model_dirs, [Path(p) for p in eval_files])
@@ -204,5 +237,6 @@ def collect(
     write_table(long_context_table(model_dirs, [Path(p) for p in long_context]), csv=out / "long_context.csv")
     tuned = instruct_table(model_dirs, [Path(p) for p in instruct])
     write_table(tuned, csv=out / "instruct.csv", parquet=out / "instruct.parquet")
+    write_table(items_table([Path(p) for p in eval_files], table), parquet=out / "items.parquet")
     write_table(table, csv=out / "results.csv", parquet=out / "results.parquet")
     return table

@@ -1,16 +1,24 @@
-"""The three curves a metric can follow against loss, fitted by least squares in
-chance-normalised units (see `normalise`):
+"""The curves a metric can follow against loss, fitted by least squares in chance-normalised
+units (see `normalise`). Two threshold models, flat at a level and then rising:
 
-- hinge:   y = c for x >= eta, c + s (eta - x) below it (s >= 0): flat, then rising; for a
-  bounded metric the rise stops at the best possible score (y = 1, a plateau);
+- hinge:   y = c for x >= eta, c + s (eta - x) below it (s >= 0); for a bounded metric the
+  rise stops at the best possible score (y = 1, a plateau);
 - sigmoid: y = c + h / (1 + exp((x - eta) / w)) (h >= 0, w > 0): a smooth step at eta; for a
   bounded metric c + h <= 1;
-- smooth:  y = a + b x: a straight line, no threshold.
 
-Bounded metrics (those with a chance level) also keep the flat level c at or above their floor
-(`floor`, e.g. accuracy 0). Where a curve rises is summarised by three `landmarks`, all losses:
-the onset (the fit has risen 10% of its total rise above its flat level; for the hinge, its
-knot), the midpoint (50%) and the saturation (90%).
+and the smooth alternatives a threshold must beat, none of which has a flat part:
+
+- line:        y = a + b x;
+- exponential: y = a + b exp(-r (x - m)) (r of either sign, m the mean loss): convex or
+  concave. Exact match of a k-token answer whose per-token probability improves smoothly is
+  one (Schaeffer et al. 2023's mirage: p^k = exp(-k kappa (x - E)));
+- power:       y = a + b (x / m)^-r: the same in log loss.
+
+Bounded metrics (those with a chance level) also keep the threshold models' flat level c at
+or above their floor (`floor`, e.g. accuracy 0). Where a threshold model rises is summarised
+by three `landmarks`, all losses: the onset (where the curve's rise starts: the loss at which
+its steepest tangent leaves the flat level, the hinge's knot and the sigmoid's eta + 2 w), the
+midpoint (50% of its total rise) and the saturation (90%).
 """
 
 from __future__ import annotations
@@ -23,9 +31,16 @@ from scipy import optimize, special
 MIN_SIDE = 3
 # Sigmoid widths tried before refinement, as fractions of the observed loss range.
 _SIGMOID_WIDTHS = np.array([0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5])
-N_PARAMS = {"hinge": 3, "sigmoid": 4, "smooth": 2}
-# Shares of a curve's total rise that define its onset, midpoint and saturation.
-LANDMARKS = {"onset": 0.1, "midpoint": 0.5, "saturation": 0.9}
+N_PARAMS = {"hinge": 3, "sigmoid": 4, "smooth": 2, "exponential": 3, "power": 3}
+THRESHOLD_MODELS = ("hinge", "sigmoid")
+# The smooth alternatives ("smooth" is the line: the name the tables have always used).
+SMOOTH_MODELS = ("smooth", "exponential", "power")
+# The landmarks of a threshold model; the midpoint and saturation are these shares of its
+# total rise (the onset is its knot: see `landmarks`).
+LANDMARKS = {"onset": None, "midpoint": 0.5, "saturation": 0.9}
+# Rates r of the exponential and power curves tried before refinement, in units of 1 / the
+# observed range of x (or of log x): from nearly a line to a rise packed into its last tenth.
+_RATES = np.array([-20.0, -10.0, -5.0, -2.0, -1.0, -0.3, 0.3, 1.0, 2.0, 5.0, 10.0, 20.0, 40.0])
 # Candidate knots and plateau starts of the bounded hinge's coarse grid: this many of each.
 _MAX_KNOTS = 25
 
@@ -230,6 +245,47 @@ def fit_smooth(x, y, top: float = np.inf, bottom: float = -np.inf) -> dict:
     return {**out, **{k: float(v) for k, v in (("top", top), ("bottom", bottom)) if np.isfinite(v)}}
 
 
+def _exp_shape(t, r, m):
+    return np.exp(np.clip(-r * (t - m), -700.0, 700.0))
+
+
+def _fit_exponential_in(t, y, top: float, bottom: float) -> dict:
+    """Least-squares y = a + b exp(-r (t - m)), m the mean of t: for each rate of a grid the
+    curve is linear in (a, b), solved exactly; scipy's least_squares then refines all three.
+    A rate near zero is the line, so this never fits worse than `fit_smooth`."""
+    m, span = float(t.mean()), float(np.ptp(t)) or 1.0
+    rates = _RATES / span
+    G = _exp_shape(t[None, :], rates[:, None], m)
+    Gc = G - G.mean(1, keepdims=True)
+    var = (Gc**2).sum(1)
+    b = np.where(var > 0, Gc @ (y - y.mean()) / np.where(var > 0, var, 1.0), 0.0)
+    a = y.mean() - b * G.mean(1)
+    rss = ((y[None, :] - a[:, None] - b[:, None] * G) ** 2).sum(1)
+    k = int(np.argmin(rss))
+    best = {"a": a[k], "b": b[k], "r": rates[k], "m": m, "rss": rss[k]}
+    box = ([-np.inf, -np.inf, -100.0 / span], [np.inf, np.inf, 100.0 / span])
+    try:
+        res = optimize.least_squares(
+            lambda q: q[0] + q[1] * _exp_shape(t, q[2], m) - y, np.clip([a[k], b[k], rates[k]], *box), bounds=box
+        )
+        if res.success and 2 * res.cost < best["rss"]:
+            best = {"a": res.x[0], "b": res.x[1], "r": res.x[2], "m": m, "rss": 2 * res.cost}
+    except ValueError:  # degenerate data (e.g. constant y): the grid solution stands
+        pass
+    out = {k: float(v) for k, v in best.items()}
+    return {**out, **{k: float(v) for k, v in (("top", top), ("bottom", bottom)) if np.isfinite(v)}}
+
+
+def fit_exponential(x, y, top: float = np.inf, bottom: float = -np.inf) -> dict:
+    """Least-squares y = a + b exp(-r (x - m)), m the mean loss (a smooth alternative)."""
+    return _fit_exponential_in(np.asarray(x, float), np.asarray(y, float), top, bottom)
+
+
+def fit_power(x, y, top: float = np.inf, bottom: float = -np.inf) -> dict:
+    """Least-squares y = a + b exp(-r (log x - m)) = a + b (x / e^m)^-r, m the mean log loss."""
+    return _fit_exponential_in(np.log(np.asarray(x, float)), np.asarray(y, float), top, bottom)
+
+
 def predict(kind: str, p: dict, x) -> np.ndarray:
     """Fitted normalised performance of model `kind` with parameters `p` at losses `x`."""
     x = np.asarray(x, float)
@@ -237,18 +293,29 @@ def predict(kind: str, p: dict, x) -> np.ndarray:
         y = p["c"] + p["s"] * np.maximum(p["eta"] - x, 0.0)
     elif kind == "sigmoid":
         y = p["c"] + p["h"] * _sigmoid_shape(x, p["eta"], p["w"])
+    elif kind == "exponential":
+        y = p["a"] + p["b"] * _exp_shape(x, p["r"], p["m"])
+    elif kind == "power":
+        y = p["a"] + p["b"] * _exp_shape(np.log(x), p["r"], p["m"])
     else:
         y = p["a"] + p["b"] * x
     return np.clip(y, p.get("bottom", -np.inf), p.get("top", np.inf))
 
 
 def landmarks(kind: str, p: dict) -> dict:
-    """Onset, midpoint and saturation (losses at 10%, 50% and 90% of the total rise above
-    the flat level) of a hinge or sigmoid fit. The sigmoid rises by h, so the onset is
-    eta + w ln 9 and the midpoint eta; the hinge's onset is its knot, and its total rise
-    is up to the metric's best score (`top`), so without one it has no midpoint or saturation."""
+    """Onset, midpoint and saturation of a hinge or sigmoid fit, all losses.
+
+    The onset is where the rise starts, defined alike for both: the loss at which the
+    curve's steepest tangent meets its flat level. For the hinge that is its knot eta; for the
+    sigmoid, whose steepest tangent is at eta with slope h / (4 w), it is eta + 2 w (where the
+    sigmoid has risen 1 / (1 + e^2) = 11.9% of its rise). The midpoint and saturation are
+    where the curve has risen 50% and 90% of its total rise above the flat level: for the
+    sigmoid eta and eta - w ln 9; for the hinge, whose total rise is up to the metric's best
+    score (`top`), eta - q (top - c) / s, so without one it has no midpoint or saturation."""
     if kind == "sigmoid":
-        return {name: p["eta"] - p["w"] * np.log(q / (1 - q)) for name, q in LANDMARKS.items()}
+        out = {"onset": p["eta"] + 2 * p["w"]}
+        out.update({name: p["eta"] - p["w"] * np.log(q / (1 - q)) for name, q in LANDMARKS.items() if q})
+        return {k: float(v) for k, v in out.items()}
     if kind == "hinge":
         top, c, s = p.get("top", np.inf), p["c"], p["s"]
         out = {"onset": p["eta"]}
@@ -259,7 +326,13 @@ def landmarks(kind: str, p: dict) -> dict:
     raise ValueError(f"a {kind} curve has no landmarks")
 
 
-FITTERS = {"hinge": fit_hinge, "sigmoid": fit_sigmoid, "smooth": fit_smooth}
+FITTERS = {
+    "hinge": fit_hinge,
+    "sigmoid": fit_sigmoid,
+    "smooth": fit_smooth,
+    "exponential": fit_exponential,
+    "power": fit_power,
+}
 
 
 def information_criteria(rss: float, n: int, k: int) -> tuple[float, float]:

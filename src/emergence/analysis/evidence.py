@@ -1,8 +1,9 @@
-"""What one curve shows, before any verdict (thresholds.py weighs it): the three curves of
-`curves.py` fitted and compared by information criteria, the rise of the best, one point's
-noise, the trend (Spearman's correlation, the emergence score), and the threshold model's
-landmarks with their bootstrap intervals (resampled as `bootstrap.py` says) and whether they
-sit at the edge of the data.
+"""What one curve shows, before any verdict (thresholds.py weighs it): the curves of
+`curves.py` fitted and compared by information criteria (the better threshold model against
+the best smooth alternative), the rise of the best, one point's noise, the trend (Spearman's
+correlation, the emergence score), the threshold model's landmarks with their bootstrap
+intervals (resampled as `bootstrap.py` says) and whether they sit at the edge of the data,
+and the level of the checkpoints beyond the onset's interval with its standard error.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from emergence.analysis.bootstrap import resamples
@@ -18,6 +20,8 @@ from emergence.analysis.curves import (
     LANDMARKS,
     MIN_SIDE,
     N_PARAMS,
+    SMOOTH_MODELS,
+    THRESHOLD_MODELS,
     floor,
     information_criteria,
     landmarks,
@@ -42,6 +46,11 @@ class CurvePoints:
     n: np.ndarray | None  # items behind each value (int64; the value is then a proportion)
     chance: float | None
     higher_is_better: bool
+    # Per point, each item's score (columns: the same items at every point, NaN where a point
+    # lacks one); the value is its row's mean. None: only the counts n are known.
+    items: np.ndarray | None = None
+    # The level an unbounded metric takes without the ability (normalised: 0 for bounded ones).
+    null: float = 0.0
 
 
 def emergence_score(loss, y) -> float:
@@ -100,8 +109,9 @@ def compare_models(points: CurvePoints) -> dict:
     """The curves fitted and compared, as fields of fit_threshold's result: spearman and
     spearman_p (of y against loss), emergence_score, each curve's aic_, bic_ and fitted
     parameters, threshold_model (hinge or sigmoid, the better by BIC) with its landmarks
-    (onset, midpoint, saturation; eta_candidate is the onset), best_model (of all three),
-    delta_bic (the line's BIC minus the threshold model's), rise (the best fit's, from the
+    (onset, midpoint, saturation; eta_candidate is the onset), smooth_alternative (the best
+    of the line, exponential and power by BIC), best_model (of all five), delta_bic (the
+    smooth alternative's BIC minus the threshold model's), rise (the best fit's, from the
     highest to the lowest loss) and noise_sd."""
     loss, y = points.loss, points.y
     top, bottom = _range(points.chance, points.higher_is_better)
@@ -111,12 +121,14 @@ def compare_models(points: CurvePoints) -> dict:
     for kind, p in fits.items():
         out[f"aic_{kind}"], out[f"bic_{kind}"] = information_criteria(p["rss"], loss.size, N_PARAMS[kind])
         out.update({f"{kind}_{k}": v for k, v in p.items() if k != "rss"})
-    thr = min(("hinge", "sigmoid"), key=lambda k: out[f"bic_{k}"])
+    thr = min(THRESHOLD_MODELS, key=lambda k: out[f"bic_{k}"])
+    alt = min(SMOOTH_MODELS, key=lambda k: out[f"bic_{k}"])
     best = min(FITTERS, key=lambda k: out[f"bic_{k}"])
     marks = landmarks(thr, fits[thr])
     out.update(
         marks,
-        delta_bic=float(out["bic_smooth"] - out[f"bic_{thr}"]),
+        delta_bic=float(out[f"bic_{alt}"] - out[f"bic_{thr}"]),
+        smooth_alternative=alt,
         best_model=best,
         threshold_model=thr,
         eta_candidate=marks["onset"],
@@ -126,18 +138,49 @@ def compare_models(points: CurvePoints) -> dict:
     return out
 
 
-def _landmark_samples(kind: str, points: CurvePoints, scheme: str, n_boot: int, rng) -> np.ndarray:
+def flat_level(points: CurvePoints, above: float) -> tuple[float, float]:
+    """(level, standard error) of the normalised values of the checkpoints at losses above
+    `above`, as an offset from the null level: the mean over training runs of each run's mean
+    there, and its standard error across runs (which includes run-to-run variance), never below
+    one point's noise over the square root of the number of points (a single run, or runs that
+    happen to agree)."""
+    keep = points.loss > above
+    y = points.y[keep] - points.null
+    if y.size == 0:
+        return float("nan"), float("nan")
+    if points.run is not None or points.model is not None:
+        key = pd.factorize(
+            pd.Series(zip(*(np.zeros(points.loss.size, int) if v is None else v for v in (points.model, points.run))))
+        )[0][keep]
+        means = pd.Series(y).groupby(key).mean().to_numpy()
+    else:
+        means = y
+    se = noise_sd(points) / np.sqrt(y.size)
+    if means.size > 1:
+        se = max(se, float(means.std(ddof=1) / np.sqrt(means.size)))
+    return float(means.mean()), float(se)
+
+
+def _landmark_samples(kind: str, points: CurvePoints, scheme: str, n_boot: int, rng) -> tuple[np.ndarray, float]:
     """Landmarks (onset, midpoint, saturation) of `kind` refitted on `n_boot` resamples, one
-    row each; rows of resamples with too few distinct losses to fit are left out."""
+    row each (rows of resamples with too few distinct losses to fit are left out), and the
+    share of those resamples on which `kind` also beats every smooth alternative by BIC."""
     loss, (top, bottom) = points.loss, _range(points.chance, points.higher_is_better)
-    rows = []
-    for idx, v in resamples(scheme, loss.size, points.model, points.run, points.n, points.value, n_boot, rng):
+    rows, wins = [], 0
+    draws = resamples(scheme, loss.size, points.model, points.run, points.n, points.value, n_boot, rng, points.items)
+    for idx, v in draws:
         x = loss[idx]
         if len(np.unique(x)) < 2 * MIN_SIDE + 2:
             continue
-        p = FITTERS[kind](x, normalise(v, points.chance, points.higher_is_better), top, bottom)
+        y = normalise(v, points.chance, points.higher_is_better)
+        p = FITTERS[kind](x, y, top, bottom)
         rows.append(list(landmarks(kind, p).values()))
-    return np.array(rows).reshape(-1, len(LANDMARKS))
+        bic = information_criteria(p["rss"], x.size, N_PARAMS[kind])[1]
+        smooth = min(
+            information_criteria(FITTERS[k](x, y, top, bottom)["rss"], x.size, N_PARAMS[k])[1] for k in SMOOTH_MODELS
+        )
+        wins += bic < smooth
+    return np.array(rows).reshape(-1, len(LANDMARKS)), wins / max(len(rows), 1)
 
 
 def _percentiles(samples: np.ndarray, n_boot: int, level: float) -> tuple[float, float]:
@@ -154,10 +197,13 @@ def landmark_intervals(
 ) -> dict:
     """Fields of fit_threshold's result: each landmark's percentile interval at `level`
     (onset_low, onset_high, ...; NaN when fewer than half the `n_boot` resamples of `scheme`
-    refit it) of the `kind` fit, and whether the midpoint and saturation (their estimates in
-    `marks`) are at the edge of the data (midpoint_at_edge, saturation_at_edge; by `edge`)."""
-    boots = _landmark_samples(kind, points, scheme, n_boot, rng)
-    out = {}
+    refit it) of the `kind` fit, whether the midpoint and saturation (their estimates in
+    `marks`) are at the edge of the data (midpoint_at_edge, saturation_at_edge; by `edge`), and
+    threshold_support: the share of resamples on which `kind` still beats every smooth
+    alternative by BIC (one fit's BIC treats its points as independent; the resamples of runs
+    and items show how far the preference survives the correlations between them)."""
+    boots, support = _landmark_samples(kind, points, scheme, n_boot, rng)
+    out = {"threshold_support": support}
     for j, name in enumerate(LANDMARKS):
         out[f"{name}_low"], out[f"{name}_high"] = _percentiles(boots[:, j], n_boot, level)
     for name in ("midpoint", "saturation"):

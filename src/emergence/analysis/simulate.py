@@ -1,18 +1,29 @@
-"""Simulated studies with a planted onset, for checking that threshold intervals cover it.
+"""Simulated studies with a planted truth, for checking that the threshold analysis calls
+what it should emergent, and that its intervals cover the planted onset.
 
 Each study has model sizes that stop training at lower and lower losses, several runs
-(seeds) per size, and checkpoints along each run. Accuracy sits at chance above the
-planted onset and rises linearly below it up to 1 (a bounded hinge). Run-to-run variance
-enters the way it does across seeds of a real study: each run shifts where its ability
-appears along the loss axis (`shift`, sd in nats) and scales its rise (`height`, sd as a
-share); items add binomial noise. `tools/threshold_coverage.py` prints the coverage table
-of docs/science.md; tests/test_bootstrap.py checks it.
+(seeds) per size, and checkpoints along each run. The expected score against loss is one of
+`TRUTHS`: real thresholds (a hinge, a sharp sigmoid, a logistic rise) and smooth curves with
+no point where they leave chance (a convex exponential, exact match of a 5- or 10-token
+answer whose per-token probability improves smoothly with loss, a wide logistic). Run-to-run
+variance enters the way it does across seeds of a real study: each run shifts where its
+ability appears along the loss axis (`shift`, sd in nats) and scales its rise (`height`, sd
+as a share). Items are either drawn afresh at every checkpoint (binomial noise) or, as in
+a real study, `shared_items`: each item has a difficulty u, uniform on (0, 1), the same at
+every checkpoint, and a checkpoint whose share of the way above chance is r knows it with
+probability `item_rise(r, u)` and guesses otherwise (so a hard item is hard everywhere, and
+every item is at chance where the model is). `tools/threshold_coverage.py`
+prints the tables of docs/science.md; tests/test_bootstrap.py and tests/test_verdicts.py check them.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from emergence.analysis.chain import fit_chain, predict_at
 from emergence.analysis.thresholds import fit_threshold
@@ -21,41 +32,118 @@ ONSET = 1.65
 CHANCE = 0.25
 # Final losses of the five sizes: three end below the onset, two above it.
 FINAL_LOSSES = (1.95, 1.8, 1.55, 1.45, 1.35)
+# Per-token probability of a smoothly improving answer token: exp(-KAPPA (loss - FLOOR)),
+# 0.35 at loss 2.6 and 0.90 at 1.35 (Schaeffer et al. 2023's construction, with the answer's
+# per-token loss proportional to the reducible pretraining loss).
+KAPPA, FLOOR = 0.768, 1.22
+# How sharply an item goes from unknown to known as the rise passes its difficulty (item_rise).
+ITEM_SHARPNESS = 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Truth:
+    """An expected score against loss: `rise(x)` is the share of the way from `chance` to a
+    perfect score; `emergent` says whether it has an onset (a point where it leaves chance)."""
+
+    rise: Callable[[np.ndarray], np.ndarray]
+    chance: float
+    emergent: bool
+
+
+TRUTHS = {
+    "hinge": Truth(lambda x: np.clip(1.6 * (ONSET - x), 0.0, 1.0), CHANCE, True),
+    "sigmoid": Truth(lambda x: special.expit(-(x - 1.60) / 0.03), CHANCE, True),
+    "logistic": Truth(lambda x: special.expit(-(x - 1.55) / 0.06), CHANCE, True),
+    "exponential": Truth(lambda x: np.clip(np.exp(-3 * (x - 1.3)), 0.0, 1.0), CHANCE, False),
+    "exact_match_5": Truth(lambda x: np.exp(-KAPPA * (x - FLOOR)) ** 5, 0.0, False),
+    "exact_match_10": Truth(lambda x: np.exp(-KAPPA * (x - FLOOR)) ** 10, 0.0, False),
+    # Its 10%-90% rise (4.4 w = 1.3 nats) spans all the losses a study reaches.
+    "wide_logistic": Truth(lambda x: special.expit(-(x - 1.6) / 0.3), CHANCE, False),
+}
+
+
+def item_rise(rise, difficulty) -> np.ndarray:
+    """The chance that a checkpoint whose share of the way above chance is `rise` knows an item
+    of `difficulty` u in (0, 1): expit(2 (logit rise - logit u)), a half at rise = u, 0 where
+    the rise is 0 (every item at chance where the model is)."""
+    r = np.clip(np.asarray(rise, float), 0.0, 1.0)
+    with np.errstate(divide="ignore"):
+        return special.expit(ITEM_SHARPNESS * (special.logit(r) - special.logit(difficulty)))
+
+
+def planted_onset(truth: str, shift: float = 0.0, shared_items: bool = False) -> float:
+    """The onset of the population's mean curve (the runs' shifts and, with `shared_items`,
+    the items' difficulties averaged out): where its steepest tangent within the losses a study
+    reaches meets chance, the same definition as the fits' (curves.landmarks). NaN for a truth
+    without an onset."""
+    t = TRUTHS[truth]
+    if not t.emergent:
+        return float("nan")
+    x = np.arange(min(FINAL_LOSSES), 2.6, 0.0005)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(40)
+    mean = sum(w * t.rise(x - shift * z) for z, w in zip(nodes, weights)) / weights.sum()
+    if shared_items:
+        u = (np.arange(400) + 0.5) / 400
+        mean = sum(w * item_rise(t.rise(x - shift * z)[:, None], u[None, :]).mean(1) for z, w in zip(nodes, weights))
+        mean = mean / weights.sum()
+    slope = -np.gradient(mean, x)
+    k = int(np.argmax(slope.round(9)))
+    return float(x[k] + mean[k] / slope[k])
 
 
 def study(
     seed: int,
     *,
+    truth: str = "hinge",
     n_runs: int = 3,
     shift: float = 0.03,
     height: float = 0.15,
     n_items: int = 100,
     n_checkpoints: int = 14,
-    slope: float = 1.6,
-) -> pd.DataFrame:
-    """One simulated study: columns loss, value, n, model (size), run (seed within size)."""
+    shared_items: bool = False,
+    with_items: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, np.ndarray]:
+    """One simulated study: columns loss, value, n, model (size), run (seed within size); with
+    `with_items`, also the item scores (one row per point, one column per item)."""
     rng = np.random.default_rng(seed)
-    frames = []
+    t = TRUTHS[truth]
+    difficulty = rng.random(n_items)
+    frames, scores = [], []
     for size, final in enumerate(FINAL_LOSSES):
         for run in range(n_runs):
             d, g = rng.normal(0.0, shift), rng.normal(0.0, height)
             loss = np.geomspace(2.6, final, n_checkpoints) + rng.normal(0.0, 0.01, n_checkpoints)
-            rise = np.clip(slope * (1 + g) * np.maximum(ONSET + d - loss, 0.0), 0.0, 1.0)
-            p = CHANCE + (1 - CHANCE) * rise
+            rise = np.clip((1 + g) * t.rise(loss - d), 0.0, 1.0)[:, None]
+            guessed = rng.random((n_checkpoints, n_items)) < t.chance
+            if shared_items:  # an item is known as the rise passes its difficulty, else guessed
+                correct = (rng.random((n_checkpoints, n_items)) < item_rise(rise, difficulty[None, :])) | guessed
+            else:  # every item drawn afresh at every checkpoint: binomial noise only
+                correct = (rng.random((n_checkpoints, n_items)) < rise) | guessed
+            scores.append(correct.astype(float))
             frames.append(
-                pd.DataFrame(
-                    {"loss": loss, "value": rng.binomial(n_items, p) / n_items, "n": n_items, "model": size, "run": run}
-                )
+                pd.DataFrame({"loss": loss, "value": correct.mean(1), "n": n_items, "model": size, "run": run})
             )
-    return pd.concat(frames, ignore_index=True)
+    df = pd.concat(frames, ignore_index=True)
+    return (df, np.concatenate(scores)) if with_items else df
 
 
-def coverage(n_studies: int, schemes=("runs", "items"), n_boot: int = 200, level: float = 0.95, **kw) -> pd.DataFrame:
-    """Per bootstrap scheme: the share of `n_studies` simulated studies whose onset interval
-    covers the planted onset, the median interval width, and the share called emergent."""
+def verdicts(
+    n_studies: int,
+    truth: str = "hinge",
+    schemes=("runs",),
+    n_boot: int = 200,
+    level: float = 0.95,
+    by_item: bool = False,
+    **kw,
+) -> pd.DataFrame:
+    """Per bootstrap scheme: over `n_studies` simulated studies of `truth`, the share called
+    emergent, the share whose onset interval covers the planted onset (`planted_onset`), the
+    median interval width and the median onset minus the planted one. With `by_item` the fits
+    get each item's score and redraw item ids (bootstrap.py), else only the counts."""
+    planted = planted_onset(truth, kw.get("shift", 0.03), kw.get("shared_items", False))
     rows = []
     for s in range(n_studies):
-        df = study(s, **kw)
+        df, items = study(s, truth=truth, with_items=True, **kw)
         for scheme in schemes:
             r = fit_threshold(
                 df["loss"],
@@ -63,7 +151,8 @@ def coverage(n_studies: int, schemes=("runs", "items"), n_boot: int = 200, level
                 model=df["model"],
                 run=df["run"],
                 n=df["n"],
-                chance=CHANCE,
+                items=items if by_item else None,
+                chance=TRUTHS[truth].chance,
                 n_boot=n_boot,
                 seed=s,
                 level=level,
@@ -73,15 +162,24 @@ def coverage(n_studies: int, schemes=("runs", "items"), n_boot: int = 200, level
             rows.append(
                 {
                     "scheme": scheme,
-                    "covered": bool(lo <= ONSET <= hi),
-                    "width": hi - lo,
                     "emergent": r["verdict"] == "emergent",
+                    "covered": bool(lo <= planted <= hi),
+                    "width": hi - lo,
+                    "bias": r["onset"] - planted,
                 }
             )
     df = pd.DataFrame(rows).groupby("scheme", sort=False)
     return df.agg(
-        coverage=("covered", "mean"), median_width=("width", "median"), emergent=("emergent", "mean")
+        emergent=("emergent", "mean"),
+        coverage=("covered", "mean"),
+        median_width=("width", "median"),
+        median_bias=("bias", "median"),
     ).reset_index()
+
+
+def coverage(n_studies: int, schemes=("runs", "items"), n_boot: int = 200, level: float = 0.95, **kw) -> pd.DataFrame:
+    """`verdicts` of the planted hinge (the default study of this module) under each scheme."""
+    return verdicts(n_studies, "hinge", schemes, n_boot, level, **kw)
 
 
 # A planted ladder: the law L(N, D) = E + A / N^alpha + B / D^beta, and a task at chance

@@ -8,7 +8,8 @@ import pandas as pd
 
 from emergence.analysis.analyze import pooled
 from emergence.analysis.evidence import EDGE_POINTS
-from emergence.analysis.thresholds import MIN_SIZES
+from emergence.analysis.thresholds import MAX_CI_WIDTH, MIN_SIZES
+from emergence.evaluate.metrics import label as metric_label
 from emergence.report.threshold_tables import is_number, landmark, main_fits, with_interval
 
 
@@ -62,9 +63,46 @@ def summary_sentences(thresholds: pd.DataFrame) -> list[str]:
         f"Emergent in {len(emergent)} of {tasks}: performance stays at chance above a loss (nats/token) and "
         f"rises below it, with onsets (95% intervals over {over}): {onsets}."
     ]
+    induced = emergent[_mirage(emergent) == "metric-induced"]
+    if len(induced):
+        names = "; ".join(_name(r) for r in induced.itertuples())
+        out.append(
+            f"Of these, {len(induced)} {'is' if len(induced) == 1 else 'are'} metric-induced ({names}): the metric "
+            "jumps while its continuous twin rises smoothly over the same checkpoints (Schaeffer et al.'s mirage), "
+            "so the ability itself improves smoothly."
+        )
     if len(emergent) < len(rows):
         out.append(f"The others are {_the_others(rows)}.")
     return out + [_how_sure(thresholds, emergent)]
+
+
+def _mirage(rows: pd.DataFrame) -> pd.Series:
+    """The mirage check of each row (analysis/mirage.py), empty where the table has none."""
+    return rows["mirage"].fillna("") if "mirage" in rows else pd.Series("", index=rows.index)
+
+
+def mirage_sentence(r) -> str:
+    """What the continuous twin of a row's metric says about its verdict, in one sentence ("" without a twin)."""
+    check, twin = getattr(r, "mirage", None), getattr(r, "twin", None)
+    if not isinstance(check, str) or not isinstance(twin, str):
+        return ""
+    name, twin_verdict = metric_label(r.metric), r.twin_verdict
+    if check == "metric-induced":
+        return (
+            f" Metric-induced: {name} jumps, but the {metric_label(twin)} rises smoothly over the same checkpoints "
+            "(the mirage of Schaeffer et al.): the model improves smoothly and the metric makes the jump."
+        )
+    if check == "in both metrics":
+        return (
+            f" Not the metric's doing: the {metric_label(twin)} is emergent too (onset {r.twin_onset:.3f}), "
+            "so the jump is in the model."
+        )
+    if check == "twin undecided":
+        return (
+            f" The {metric_label(twin)} is {twin_verdict}, so the mirage check cannot decide whether the jump "
+            "is the metric's."
+        )
+    return f" Its continuous twin, the {metric_label(twin)}, is {twin_verdict}."
 
 
 def _the_others(rows: pd.DataFrame) -> str:
@@ -129,22 +167,27 @@ def sentences(thresholds: pd.DataFrame, n_sizes: int) -> list[str]:
     out = []
     for r in main_fits(thresholds).itertuples():
         if r.verdict == "emergent":
-            out.append(_emergent_sentence(r, n_sizes) + _seeds_agree(_alone(thresholds, r)))
+            out.append(_emergent_sentence(r, n_sizes) + mirage_sentence(r) + _seeds_agree(_alone(thresholds, r)))
         elif r.verdict == "inconclusive":
-            out.append(f"{_name(r)}: inconclusive: {r.reason}.")
+            out.append(f"{_name(r)}: inconclusive: {r.reason}." + mirage_sentence(r))
         else:
-            out.append(f"{_name(r)}: {r.verdict} ({r.reason}).")
+            out.append(f"{_name(r)}: {r.verdict} ({r.reason})." + mirage_sentence(r))
     return out
 
 
 DEFINITIONS = (
-    "The threshold of an emergent task is its onset: the loss at which the fitted curve has risen 10% of its "
-    "total rise above its flat (chance) level; for the hinge, its knot. The midpoint (50%) and the saturation "
-    "(90%; for the hinge, the rise is measured up to the best possible score) are reported beside it. An onset "
-    f"with fewer than {EDGE_POINTS} checkpoints beyond it, or beyond either end of its interval, on either side, "
-    "is at the edge of the data and never a finding: the verdict is then inconclusive. Fits use every "
-    "checkpoint after learning-rate warm-up (the warm-up checkpoints, hollow in the figure, sit at chance far "
-    "above the other losses: a plateau made by random initial weights, not evidence about the ability)."
+    "The threshold of an emergent task is its onset: the loss at which the fitted curve starts to rise, the "
+    "point where its steepest tangent leaves the flat (chance) level (for the hinge, its knot; for the sigmoid, "
+    "where it has risen 12% of its rise). The midpoint (50%) and the saturation (90%; for the hinge, the rise is "
+    "measured up to the best possible score) are reported beside it. Emergent means that a threshold model "
+    "(flat, then rising) beats every smooth curve tried (a line, an exponential and a power in loss) by a BIC "
+    "difference of at least 6, that the checkpoints above the onset's interval sit at chance (within 2% of the "
+    "rise plus 2 standard errors of their level), and that the onset is located: an interval at most "
+    f"{MAX_CI_WIDTH:g} nats wide, with at least {MIN_SIZES} sizes beyond each end. An onset with fewer than "
+    f"{EDGE_POINTS} checkpoints beyond it, or beyond either end of its interval, on either side, is at the edge "
+    "of the data and never a finding: the verdict is then inconclusive. Fits use every checkpoint after "
+    "learning-rate warm-up (the warm-up checkpoints, hollow in the figure, sit at chance far above the other "
+    "losses: a plateau made by random initial weights, not evidence about the ability)."
 )
 
 

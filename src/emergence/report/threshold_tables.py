@@ -44,7 +44,8 @@ def main_fits(thresholds: pd.DataFrame) -> pd.DataFrame:
 
 def main_table(thresholds: pd.DataFrame) -> pd.DataFrame:
     """Each task's main metric, all seeds pooled: verdict, onset (the threshold; only where
-    emergent), midpoint and saturation with intervals, sizes crossing, what the interval covers, why."""
+    emergent), midpoint and saturation with intervals, sizes crossing, what the interval covers,
+    the mirage check beside the continuous twin's verdict, why."""
     rows = []
     for r in main_fits(thresholds).itertuples():
         emergent = r.verdict == "emergent"
@@ -59,10 +60,19 @@ def main_table(thresholds: pd.DataFrame) -> pd.DataFrame:
                 "saturation": landmark(r, "saturation") if emergent else "–",
                 "sizes below / above onset": f"{int(r.sizes_below)} / {int(r.sizes_above)}" if emergent else "–",
                 "interval covers": r.interval if emergent else "–",
+                "mirage check": _mirage_cell(r),
                 "why": r.reason,
             }
         )
     return pd.DataFrame(rows)
+
+
+def _mirage_cell(r) -> str:
+    """The mirage check and the twin's own verdict: "metric-induced (p_correct: smooth)", or "–"."""
+    check, twin = getattr(r, "mirage", None), getattr(r, "twin", None)
+    if not isinstance(twin, str):
+        return "–"
+    return f"{check} ({twin}: {r.twin_verdict})" if isinstance(check, str) else "–"
 
 
 def seed_table(thresholds: pd.DataFrame) -> pd.DataFrame:
