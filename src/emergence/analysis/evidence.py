@@ -161,10 +161,11 @@ def flat_level(points: CurvePoints, above: float) -> tuple[float, float]:
     return float(means.mean()), float(se)
 
 
-def _landmark_samples(kind: str, points: CurvePoints, scheme: str, n_boot: int, rng) -> tuple[np.ndarray, float]:
-    """Landmarks (onset, midpoint, saturation) of `kind` refitted on `n_boot` resamples, one
-    row each (rows of resamples with too few distinct losses to fit are left out), and the
-    share of those resamples on which `kind` also beats every smooth alternative by BIC."""
+def _landmark_samples(points: CurvePoints, scheme: str, n_boot: int, rng) -> tuple[np.ndarray, float]:
+    """Landmarks (onset, midpoint, saturation) refitted on `n_boot` resamples, one row each, by
+    the threshold model that wins by BIC on that resample (so the intervals include which model
+    wins), rows of resamples with too few distinct losses to fit left out; and the share of
+    resamples on which that threshold model also beats every smooth alternative by BIC."""
     loss, (top, bottom) = points.loss, _range(points.chance, points.higher_is_better)
     rows, wins = [], 0
     draws = resamples(scheme, loss.size, points.model, points.run, points.n, points.value, n_boot, rng, points.items)
@@ -173,13 +174,11 @@ def _landmark_samples(kind: str, points: CurvePoints, scheme: str, n_boot: int, 
         if len(np.unique(x)) < 2 * MIN_SIDE + 2:
             continue
         y = normalise(v, points.chance, points.higher_is_better)
-        p = FITTERS[kind](x, y, top, bottom)
-        rows.append(list(landmarks(kind, p).values()))
-        bic = information_criteria(p["rss"], x.size, N_PARAMS[kind])[1]
-        smooth = min(
-            information_criteria(FITTERS[k](x, y, top, bottom)["rss"], x.size, N_PARAMS[k])[1] for k in SMOOTH_MODELS
-        )
-        wins += bic < smooth
+        fits = {k: FITTERS[k](x, y, top, bottom) for k in FITTERS}
+        bic = {k: information_criteria(p["rss"], x.size, N_PARAMS[k])[1] for k, p in fits.items()}
+        kind = min(THRESHOLD_MODELS, key=bic.get)
+        rows.append(list(landmarks(kind, fits[kind]).values()))
+        wins += bic[kind] < min(bic[k] for k in SMOOTH_MODELS)
     return np.array(rows).reshape(-1, len(LANDMARKS)), wins / max(len(rows), 1)
 
 
@@ -192,20 +191,37 @@ def _percentiles(samples: np.ndarray, n_boot: int, level: float) -> tuple[float,
     return float(lo), float(hi)
 
 
+def _rescaling(points: CurvePoints, scheme: str) -> float:
+    """How much to widen the resampled landmarks' deviations from the estimate: drawing R runs
+    of a size with replacement spreads them by only (R - 1) / R of their variance, which
+    sqrt(R / (R - 1)) restores (the rescaling bootstrap of Rao & Wu 1988; R the median number
+    of runs per size). 1 for schemes that do not resample runs within sizes."""
+    if scheme != "runs" or points.run is None:
+        return 1.0
+    strata = np.zeros(points.run.size, int) if points.model is None else points.model
+    r = float(pd.DataFrame({"m": strata, "r": points.run}).groupby("m")["r"].nunique().median())
+    return float(np.sqrt(r / (r - 1))) if r >= 2 else 1.0
+
+
 def landmark_intervals(
-    points: CurvePoints, kind: str, marks: dict, scheme: str, n_boot: int, level: float, rng: np.random.Generator
+    points: CurvePoints, marks: dict, scheme: str, n_boot: int, level: float, rng: np.random.Generator
 ) -> dict:
     """Fields of fit_threshold's result: each landmark's percentile interval at `level`
     (onset_low, onset_high, ...; NaN when fewer than half the `n_boot` resamples of `scheme`
-    refit it) of the `kind` fit, whether the midpoint and saturation (their estimates in
-    `marks`) are at the edge of the data (midpoint_at_edge, saturation_at_edge; by `edge`), and
-    threshold_support: the share of resamples on which `kind` still beats every smooth
-    alternative by BIC (one fit's BIC treats its points as independent; the resamples of runs
-    and items show how far the preference survives the correlations between them)."""
-    boots, support = _landmark_samples(kind, points, scheme, n_boot, rng)
+    refit it), over resamples each refitted with the threshold model it prefers and their
+    deviations from the estimate in `marks` rescaled (`_rescaling`); whether the midpoint and
+    saturation are at the edge of the data (midpoint_at_edge, saturation_at_edge; by `edge`);
+    and threshold_support: the share of resamples on which the threshold model still beats
+    every smooth alternative by BIC (one fit's BIC treats its points as independent; the
+    resamples of runs and items show how far the preference survives the correlations
+    between them)."""
+    boots, support = _landmark_samples(points, scheme, n_boot, rng)
+    scale = _rescaling(points, scheme)
     out = {"threshold_support": support}
     for j, name in enumerate(LANDMARKS):
-        out[f"{name}_low"], out[f"{name}_high"] = _percentiles(boots[:, j], n_boot, level)
+        est = marks[name]
+        samples = est + scale * (boots[:, j] - est) if np.isfinite(est) else boots[:, j]
+        out[f"{name}_low"], out[f"{name}_high"] = _percentiles(samples, n_boot, level)
     for name in ("midpoint", "saturation"):
         if np.isfinite(marks[name]):  # NaN for a hinge without a best score to rise to
             out[f"{name}_at_edge"] = edge(points.loss, marks[name], out[f"{name}_low"], out[f"{name}_high"]) is not None

@@ -165,7 +165,7 @@ def fit_threshold(
     if decided is not None:
         return decided
     rng = np.random.default_rng(seed)
-    out.update(landmark_intervals(points, out["threshold_model"], out, scheme, n_boot, level, rng))
+    out.update(landmark_intervals(points, out, scheme, n_boot, level, rng))
     return _verdict_on_onset(points, out, max_width, tested=chance is not None or null is not None)
 
 
@@ -346,11 +346,12 @@ def _runs(df: pd.DataFrame, path) -> np.ndarray | None:
 def fit_threshold_file(path: str | Path, **kw) -> dict:
     """fit_threshold on a CSV with columns loss, value and optional model (the model size of
     each row), run or seed (its training run within that model: intervals then resample runs,
-    see bootstrap.py), n, chance (its first non-empty value) and higher_is_better (first
+    see bootstrap.py), n, chance (its first non-empty value; a bounded metric), null (first
+    non-empty: the level of an unbounded metric without the ability) and higher_is_better (first
     non-empty; true/false/1/0, default true). Keyword arguments go to fit_threshold.
     InputError (one line naming the file and column) for a missing column, a non-numeric
     value or values fit_threshold rejects."""
-    df = read_csv_columns(path, ("loss", "value"), numeric=("loss", "value", "n", "chance"))
+    df = read_csv_columns(path, ("loss", "value"), numeric=("loss", "value", "n", "chance", "null"))
     hib = _first(df, "higher_is_better")
     if hib is not None:
         if str(hib).strip().lower() not in {"true", "false", "1", "0", "1.0", "0.0"}:
@@ -359,7 +360,7 @@ def fit_threshold_file(path: str | Path, **kw) -> dict:
     n = df["n"].to_numpy() if "n" in df.columns else None
     if n is not None and np.isnan(n).any():
         raise InputError(f"{path}: column 'n' has an empty cell at line {int(np.argmax(np.isnan(n))) + 2}")
-    chance = _first(df, "chance")
+    chance, null = _first(df, "chance"), _first(df, "null")
     try:
         return fit_threshold(
             df["loss"].to_numpy(),
@@ -368,6 +369,7 @@ def fit_threshold_file(path: str | Path, **kw) -> dict:
             run=_runs(df, path),
             n=n,
             chance=None if chance is None else float(chance),
+            null=None if null is None else float(null),
             higher_is_better=True if hib is None else hib,
             **kw,
         )

@@ -54,7 +54,7 @@ def cmd_forecast(args) -> dict:
 def cmd_fit_threshold(args) -> dict:
     from emergence.analysis.thresholds import fit_threshold_file
 
-    return fit_threshold_file(Path(args.file))
+    return fit_threshold_file(Path(args.file), **({"max_width": args.max_width} if args.max_width else {}))
 
 
 def cmd_fit_scaling(args) -> dict:
@@ -106,9 +106,14 @@ def add_commands(sub) -> None:
     p.set_defaults(func=cmd_forecast)
 
     p = sub.add_parser(
-        "fit-threshold", help="loss threshold of a CSV (loss, value; optional model, run or seed, chance, n)"
+        "fit-threshold", help="loss threshold of a CSV (loss, value; optional model, run or seed, chance, null, n)"
     )
     p.add_argument("file")
+    p.add_argument(
+        "--max-width",
+        type=positive,
+        help="widest onset interval (nats) that locates an onset (default: the analysis's own)",
+    )
     p.set_defaults(func=cmd_fit_threshold)
 
     p = sub.add_parser("fit-scaling", help="fit L(N, D) = E + A/N^alpha + B/D^beta to a CSV (params, tokens, loss)")
