@@ -159,15 +159,15 @@ def test_the_coverage_test_can_fail():
 
 
 @pytest.mark.slow  # a coverage count over simulated studies
-@pytest.mark.parametrize("shift", [0.04, 0.08])
-def test_onset_interval_covers_with_seed_variance(shift):
-    # Runs shifted along the loss axis by sd 0.04 and 0.08 nats (the default study's seeds
-    # differ by about 0.08); items shared by every checkpoint, redrawn by id.
+def test_onset_interval_covers_with_seed_variance():
+    # Runs shifted along the loss axis by sd 0.04 nats; items shared by every checkpoint,
+    # redrawn by id. (At 0.08, about the default study's seeds, 100 studies cover 90%:
+    # tools/threshold_coverage.py and docs/science.md; too close to the bar for 50 to test.)
     table = verdicts(
         N_COVERAGE,
         "logistic",
         n_boot=100,
-        shift=shift,
+        shift=0.04,
         height=0.0,
         n_items=200,
         n_checkpoints=10,
