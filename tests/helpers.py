@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import yaml
@@ -123,20 +124,26 @@ def copy_workflow(work: Path) -> Path:
 
 
 def snakemake(workdir: Path, *args: str, change: dict | None = None, env=None, timeout=600):
-    """Snakemake on the smoke config in `workdir`, with sections of the config replaced by `change`."""
+    """Snakemake on the smoke config in `workdir`, with sections of the config replaced by `change`.
+    A changed config gets a file of its own, removed afterwards: the pytest-xdist workers dry-run
+    their changes in the one shared smoke study at the same time."""
     config = "config/smoke.yaml"
     if change:
-        config = "config/changed.yaml"
+        config = f"config/changed-{uuid.uuid4().hex}.yaml"
         (workdir / config).write_text(yaml.safe_dump(smoke_with(**change)))
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", *args, "--configfile", config],  # (it takes several files)
-        cwd=workdir,
-        env=env or {**os.environ, "PATH": path},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "snakemake", *args, "--configfile", config],  # (it takes several files)
+            cwd=workdir,
+            env=env or {**os.environ, "PATH": path},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    finally:
+        if change:
+            (workdir / config).unlink(missing_ok=True)
 
 
 def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
