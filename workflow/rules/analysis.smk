@@ -39,6 +39,7 @@ rule analyze:
     output:
         thresholds=report("reports/tables/thresholds.csv", caption="../report/thresholds.rst", category="Tables"),
         instruct="reports/tables/instruct_thresholds.csv",
+        prompts="reports/tables/prompts.csv",
         collapse=report("reports/tables/collapse.csv", caption="../report/collapse.rst", category="Tables"),
         scaling="reports/tables/scaling.json",
     params:

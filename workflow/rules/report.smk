@@ -28,6 +28,7 @@ rule report:
         tables=multiext(
             "reports/tables/",
             "thresholds.csv",
+            "prompts.csv",
             "collapse.csv",
             "scaling.json",
             "results.parquet",

@@ -19,6 +19,7 @@ import pandas as pd
 from emergence.analysis.collapse import collapse_test
 from emergence.analysis.collect import read_results
 from emergence.analysis.mirage import with_twins
+from emergence.analysis.prompts import prompt_table
 from emergence.analysis.scaling import fit_scaling, scaling_predict
 from emergence.analysis.thresholds import fit_threshold
 from emergence.config import AnalysisConfig
@@ -224,9 +225,9 @@ def scaling_fit(training: pd.DataFrame, n_boot: int, seed: int) -> tuple[dict, p
 
 
 def analyze(cfg: AnalysisConfig, tables: Path) -> pd.DataFrame:
-    """Thresholds, collapse test and scaling law from `tables` (results.parquet, items.parquet
-    where present, training.csv),
-    written beside them as thresholds.csv, collapse.csv and scaling.json, and the thresholds
+    """Thresholds, prompts compared, collapse test and scaling law from `tables` (results.parquet,
+    items.parquet where present, training.csv), written beside them as thresholds.csv,
+    prompts.csv (prompts.prompt_table), collapse.csv and scaling.json, and the thresholds
     of the instruction-tuning rows (instruct.parquet, where present) as instruct_thresholds.csv
     (empty without rows); returns the thresholds."""
     tables = Path(tables)
@@ -234,6 +235,10 @@ def analyze(cfg: AnalysisConfig, tables: Path) -> pd.DataFrame:
     items = pd.read_parquet(tables / "items.parquet") if (tables / "items.parquet").is_file() else None
     thresholds = thresholds_table(results, cfg.n_boot, cfg.seed, cfg.level, cfg.bootstrap, items)
     write_table(thresholds, csv=tables / "thresholds.csv")
+    paired = prompt_table(
+        fitted_checkpoints(results), thresholds, items, n_boot=cfg.n_boot, seed=cfg.seed, level=cfg.level
+    )
+    write_table(paired, csv=tables / "prompts.csv")
     instruct = tables / "instruct.parquet"
     tuned = read_results(instruct) if instruct.exists() else pd.DataFrame()
     tuned = thresholds_table(tuned, cfg.n_boot, cfg.seed, cfg.level, cfg.bootstrap) if len(tuned) else tuned

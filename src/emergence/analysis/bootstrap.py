@@ -102,6 +102,18 @@ def resamples(
         yield idx, v
 
 
+def rescaling(scheme: str, model, run) -> float:
+    """How much to widen resampled estimates' deviations from the estimate: drawing R runs of
+    a size with replacement spreads them by only (R - 1) / R of their variance, which
+    sqrt(R / (R - 1)) restores (the rescaling bootstrap of Rao & Wu 1988; R the median number
+    of runs per size). 1 for schemes that do not resample runs within sizes."""
+    if scheme != "runs" or run is None:
+        return 1.0
+    strata = np.zeros(len(run), int) if model is None else model
+    r = float(pd.DataFrame({"m": strata, "r": run}).groupby("m")["r"].nunique().median())
+    return float(np.sqrt(r / (r - 1))) if r >= 2 else 1.0
+
+
 def _drawer(scheme: str, size: int, model, run, rng: np.random.Generator) -> Callable[[], np.ndarray]:
     if scheme == "runs":
         strata = np.zeros(size, int) if model is None else model

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from emergence.analysis.bootstrap import resamples
+from emergence.analysis.bootstrap import resamples, rescaling
 from emergence.analysis.curves import (
     FITTERS,
     LANDMARKS,
@@ -191,32 +191,20 @@ def _percentiles(samples: np.ndarray, n_boot: int, level: float) -> tuple[float,
     return float(lo), float(hi)
 
 
-def _rescaling(points: CurvePoints, scheme: str) -> float:
-    """How much to widen the resampled landmarks' deviations from the estimate: drawing R runs
-    of a size with replacement spreads them by only (R - 1) / R of their variance, which
-    sqrt(R / (R - 1)) restores (the rescaling bootstrap of Rao & Wu 1988; R the median number
-    of runs per size). 1 for schemes that do not resample runs within sizes."""
-    if scheme != "runs" or points.run is None:
-        return 1.0
-    strata = np.zeros(points.run.size, int) if points.model is None else points.model
-    r = float(pd.DataFrame({"m": strata, "r": points.run}).groupby("m")["r"].nunique().median())
-    return float(np.sqrt(r / (r - 1))) if r >= 2 else 1.0
-
-
 def landmark_intervals(
     points: CurvePoints, marks: dict, scheme: str, n_boot: int, level: float, rng: np.random.Generator
 ) -> dict:
     """Fields of fit_threshold's result: each landmark's percentile interval at `level`
     (onset_low, onset_high, ...; NaN when fewer than half the `n_boot` resamples of `scheme`
     refit it), over resamples each refitted with the threshold model it prefers and their
-    deviations from the estimate in `marks` rescaled (`_rescaling`); whether the midpoint and
+    deviations from the estimate in `marks` rescaled (`bootstrap.rescaling`); whether the midpoint and
     saturation are at the edge of the data (midpoint_at_edge, saturation_at_edge; by `edge`);
     and threshold_support: the share of resamples on which the threshold model still beats
     every smooth alternative by BIC (one fit's BIC treats its points as independent; the
     resamples of runs and items show how far the preference survives the correlations
     between them)."""
     boots, support = _landmark_samples(points, scheme, n_boot, rng)
-    scale = _rescaling(points, scheme)
+    scale = rescaling(scheme, points.model, points.run)
     out = {"threshold_support": support}
     for j, name in enumerate(LANDMARKS):
         est = marks[name]

@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import special
 
 from emergence.analysis.chain import fit_chain, predict_at
+from emergence.analysis.prompts import prompt_table
 from emergence.analysis.thresholds import fit_threshold
 
 ONSET = 1.65
@@ -113,18 +114,128 @@ def study(
         for run in range(n_runs):
             d, g = rng.normal(0.0, shift), rng.normal(0.0, height)
             loss = np.geomspace(2.6, final, n_checkpoints) + rng.normal(0.0, 0.01, n_checkpoints)
-            rise = np.clip((1 + g) * t.rise(loss - d), 0.0, 1.0)[:, None]
-            guessed = rng.random((n_checkpoints, n_items)) < t.chance
-            if shared_items:  # an item is known as the rise passes its difficulty, else guessed
-                correct = (rng.random((n_checkpoints, n_items)) < item_rise(rise, difficulty[None, :])) | guessed
-            else:  # every item drawn afresh at every checkpoint: binomial noise only
-                correct = (rng.random((n_checkpoints, n_items)) < rise) | guessed
+            correct = _answers(rng, t, loss, d, g, difficulty, shared_items)
             scores.append(correct.astype(float))
             frames.append(
                 pd.DataFrame({"loss": loss, "value": correct.mean(1), "n": n_items, "model": size, "run": run})
             )
     df = pd.concat(frames, ignore_index=True)
     return (df, np.concatenate(scores)) if with_items else df
+
+
+def _answers(rng, t: Truth, loss, run_shift: float, run_scale: float, difficulty, shared_items: bool) -> np.ndarray:
+    """Which items (columns) each checkpoint (rows) of one run answers correctly: known, or
+    guessed right with probability chance; the run's curve is shifted by `run_shift` nats and
+    its rise scaled by 1 + `run_scale`."""
+    rise = np.clip((1 + run_scale) * t.rise(loss - run_shift), 0.0, 1.0)[:, None]
+    guessed = rng.random((len(loss), len(difficulty))) < t.chance
+    if shared_items:  # an item is known as the rise passes its difficulty, else guessed
+        return (rng.random((len(loss), len(difficulty))) < item_rise(rise, difficulty[None, :])) | guessed
+    # every item drawn afresh at every checkpoint: binomial noise only
+    return (rng.random((len(loss), len(difficulty))) < rise) | guessed
+
+
+FLAT = Truth(lambda x: np.zeros_like(np.asarray(x, float)), CHANCE, False)
+
+
+def prompt_pair(
+    seed: int,
+    *,
+    prompt: str = "sigmoid",
+    baseline: str = "flat",
+    n_runs: int = 3,
+    shift: float = 0.04,
+    n_items: int = 100,
+    n_checkpoints: int = 14,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One simulated task under two prompts, "cot" following truth `prompt` and "standard"
+    following `baseline` (names of TRUTHS, or "flat": at chance everywhere), answered by the
+    same checkpoints on the same items (each run's shift and each item's difficulty shared by
+    both prompts, the answers drawn apart): the rows of a study's results table (acc,
+    chance 0.25) and of its items table."""
+    rng = np.random.default_rng(seed)
+    truths = {"cot": TRUTHS.get(prompt, FLAT), "standard": TRUTHS.get(baseline, FLAT)}
+    difficulty = rng.random(n_items)
+    points, scores = [], []
+    for size, final in enumerate(FINAL_LOSSES):
+        for run in range(n_runs):
+            d = rng.normal(0.0, shift)
+            loss = np.geomspace(2.6, final, n_checkpoints) + rng.normal(0.0, 0.01, n_checkpoints)
+            for name, t in truths.items():
+                correct = _answers(rng, t, loss, d, 0.0, difficulty, shared_items=True).astype(float)
+                points.append(
+                    pd.DataFrame(
+                        {"prompt": name, "model": f"s{size}-r{run}", "step": np.arange(n_checkpoints), "size": size}
+                    ).assign(seed=run, loss=loss, value=correct.mean(1))
+                )
+                scores.append(correct)
+    at = {"task": "sums", "metric": "acc", "shots": 0, "labels": "none"}
+    results = pd.concat(points, ignore_index=True).assign(
+        **at, n=n_items, chance=CHANCE, warmup=False, bpb=lambda df: df["loss"] / np.log(2)
+    )
+    keys = results[["task", "metric", "prompt", "shots", "labels", "model", "step"]]
+    items = keys.loc[keys.index.repeat(n_items)].reset_index(drop=True)
+    items = items.assign(item=np.tile(np.arange(n_items).astype(str), len(keys)), score=np.concatenate(scores).ravel())
+    return results, items
+
+
+def planted_gain(prompt: str, baseline: str, loss, shift: float = 0.04) -> np.ndarray:
+    """The population's expected accuracy under `prompt` minus under `baseline` at each loss
+    (prompt_pair's truths; runs' shifts and items' difficulties averaged out)."""
+    x = np.asarray(loss, float)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(40)
+    u = (np.arange(400) + 0.5) / 400
+
+    def known(t: Truth) -> np.ndarray:
+        return sum(w * item_rise(t.rise(x - shift * z)[:, None], u[None, :]).mean(1) for z, w in zip(nodes, weights))
+
+    gain = known(TRUTHS.get(prompt, FLAT)) - known(TRUTHS.get(baseline, FLAT))
+    return (1 - CHANCE) * gain / weights.sum()
+
+
+def planted_verdicts(prompt: str, baseline: str, shift: float = 0.04) -> pd.DataFrame:
+    """Pooled thresholds rows for prompt_pair's two prompts as the truth has them: "emergent"
+    with the planted onset and an interval of +-0.03 nats around it, or "flat"."""
+    rows = []
+    for name, truth in (("cot", prompt), ("standard", baseline)):
+        onset = planted_onset(truth, shift, shared_items=True) if truth in TRUTHS else float("nan")
+        verdict = "emergent" if np.isfinite(onset) else "flat"
+        rows.append(
+            {"task": "sums", "metric": "acc", "seed": "all", "shots": 0, "prompt": name, "verdict": verdict}
+            | {"threshold": onset, "ci_low": onset - 0.03, "ci_high": onset + 0.03}
+        )
+    return pd.DataFrame(rows)
+
+
+def prompt_coverage(
+    n_studies: int, pairs=(("sigmoid", "flat"), ("sigmoid", "sigmoid")), n_boot: int = 200, level: float = 0.95
+) -> pd.DataFrame:
+    """Per pair of truths (prompt, baseline): over `n_studies` simulated tasks (prompt_pair,
+    the planted verdicts), the share whose paired gain's interval covers the planted gain
+    (planted_gain over the checkpoints compared), the share that calls the prompts
+    significantly different, and the median gain and interval width."""
+    rows = []
+    for prompt, baseline in pairs:
+        verdicts_given = planted_verdicts(prompt, baseline)
+        for s in range(n_studies):
+            results, items = prompt_pair(s, prompt=prompt, baseline=baseline)
+            r = prompt_table(results, verdicts_given, items, n_boot=n_boot, seed=s, level=level).iloc[0]
+            loss = results.loc[results["prompt"] == "cot", "loss"]
+            truth = planted_gain(prompt, baseline, loss[loss <= r["loss_below"]]).mean()
+            rows.append(
+                {"prompt": prompt, "baseline": baseline, "planted gain": truth, "gain": r["gain"]}
+                | {"covered": r["gain_low"] <= truth <= r["gain_high"], "differs": bool(r["gain_differs"])}
+                | {"width": r["gain_high"] - r["gain_low"]}
+            )
+    df = pd.DataFrame(rows).groupby(["prompt", "baseline"], sort=False)
+    return df.agg(
+        studies=("covered", "size"),
+        coverage=("covered", "mean"),
+        called_different=("differs", "mean"),
+        median_planted_gain=("planted gain", "median"),
+        median_gain=("gain", "median"),
+        median_width=("width", "median"),
+    ).reset_index()
 
 
 def verdicts(

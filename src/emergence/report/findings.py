@@ -8,7 +8,7 @@ import pandas as pd
 
 from emergence.analysis.analyze import pooled
 from emergence.analysis.evidence import EDGE_POINTS
-from emergence.analysis.thresholds import MAX_CI_WIDTH, MIN_SIZES
+from emergence.analysis.thresholds import MAX_CI_WIDTH, MIN_SIZES, MIN_SUPPORT
 from emergence.evaluate.metrics import label as metric_label
 from emergence.report.threshold_tables import is_number, landmark, main_fits, with_interval
 
@@ -181,7 +181,8 @@ DEFINITIONS = (
     "where it has risen 12% of its rise). The midpoint (50%) and the saturation (90%; for the hinge, the rise is "
     "measured up to the best possible score) are reported beside it. Emergent means that a threshold model "
     "(flat, then rising) beats every smooth curve tried (a line, an exponential and a power in loss) by a BIC "
-    "difference of at least 6, that the checkpoints above the onset's interval sit at chance (within 2% of the "
+    f"difference of at least 6, and still does in at least {MIN_SUPPORT:.0%} of the bootstrap resamples of runs and "
+    "items, that the checkpoints above the onset's interval sit at chance (within 2% of the "
     "rise plus 2 standard errors of their level), and that the onset is located: an interval at most "
     f"{MAX_CI_WIDTH:g} nats wide, with at least {MIN_SIZES} sizes beyond each end. An onset with fewer than "
     f"{EDGE_POINTS} checkpoints beyond it, or beyond either end of its interval, on either side, is at the edge "

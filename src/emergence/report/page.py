@@ -16,7 +16,7 @@ import yaml
 from emergence.analysis.analyze import pooled
 from emergence.analysis.collect import read_results
 from emergence.io import atomic_write, read_json
-from emergence.report import findings, in_context, instruct, long_context, threshold_tables
+from emergence.report import findings, in_context, instruct, long_context, prompt_pairs, threshold_tables
 from emergence.report.catalog import FIGURES, HEADLINE
 
 
@@ -141,6 +141,15 @@ def _forecast_section(tables: Path, thresholds: pd.DataFrame) -> dict:
     }
 
 
+def _prompts_section(tables: Path) -> dict:
+    """Each task's prompts compared, paired (prompts.csv; nothing for tables from before it existed)."""
+    path = tables / "prompts.csv"
+    table = pd.read_csv(path) if path.exists() and path.stat().st_size else pd.DataFrame()
+    if not len(table):
+        return {"prompt_sentences": [], "prompt_table": ""}
+    return {"prompt_sentences": prompt_pairs.sentences(table), "prompt_table": _table(prompt_pairs.shown(table))}
+
+
 def _icl_sentences(thresholds: pd.DataFrame, results: pd.DataFrame) -> list[str]:
     return (
         (in_context.icl_findings(thresholds) if len(thresholds) else [])
@@ -169,6 +178,7 @@ def write_report(out: Path, *, config: dict, tables: Path, figures_dir: Path, be
         **_thresholds_section(thresholds, results),
         all_table=_table(_shown(thresholds, _THRESHOLD_COLUMNS)),
         definitions=findings.DEFINITIONS,
+        **_prompts_section(tables),
         collapse=list(pd.read_csv(tables / "collapse.csv").itertuples()),
         icl_sentences=_icl_sentences(thresholds, results),
         scaling_note=scaling.get("note"),
