@@ -25,7 +25,7 @@ def test_chain_of_thought_that_emerges_where_standard_is_flat_is_found_with_its_
     thresholds = thresholds_table(results, 100, 0, 0.95, "auto", items)
     row = prompt_table(results, thresholds, items, n_boot=200, seed=0, level=0.95).iloc[0]
     assert (row["verdict"], row["baseline_verdict"]) == ("emergent", "flat")
-    assert row["finding"] == "emergent with cot only"
+    assert row["finding"] == "emergent with cot, flat with standard; cot better"
     assert row["region"] == "below the onset interval of cot"
     assert row["gain_low"] > 0.3  # planted: about 0.6 below the onset
     assert row["interval"] == "runs and items"
@@ -46,7 +46,7 @@ def test_the_region_and_the_finding_follow_the_verdicts():
     row, cot = paired(0, "flat", "flat", planted_verdicts("flat", "flat"))
     assert row["region"] == "lowest quarter of the losses"
     assert row["n_points"] == pytest.approx(0.25 * len(cot), abs=1)
-    assert row["finding"] == "emergent with neither; no significant difference"
+    assert row["finding"] == "flat with cot, flat with standard; no significant difference"
     assert row["onset_difference"] is None or np.isnan(row["onset_difference"])
     both = planted_verdicts("sigmoid", "sigmoid")
     both.loc[both["prompt"] == "cot", ["threshold", "ci_low", "ci_high"]] = (1.8, 1.77, 1.83)
@@ -69,7 +69,8 @@ def test_the_report_states_each_pair_in_words_with_the_tables_numbers():
     (sentence,) = prompt_pairs.sentences(table)
     r = table.iloc[0]
     assert sentence.startswith("sums, accuracy: emergent with chain of thought, flat with standard prompting.")
-    assert f"a paired gain of {r.gain:+.3f} [{r.gain_low:+.3f}, {r.gain_high:+.3f}]" in sentence
-    assert "below the onset interval of chain of thought" in sentence and "chain of thought is better" in sentence
+    assert f"a paired gain on the same items of {r.gain:+.3f} [{r.gain_low:+.3f}, {r.gain_high:+.3f}]" in sentence
+    assert "below the onset interval of chain of thought" in sentence and sentence.endswith("prompts): cot better.")
     shown = prompt_pairs.shown(table).iloc[0]
-    assert shown["finding"] == "emergent with cot only" and shown["onset difference [95% CI]"] == "–"
+    assert shown["finding"] == "emergent with cot, flat with standard; cot better"
+    assert shown["onset difference [95% CI]"] == "–"

@@ -62,7 +62,7 @@ def test_study_ends_with_tables_figures_and_report(study):
     # Chain of thought against standard prompting, paired on the same checkpoints and items.
     prompts = pd.read_csv(study / "reports/tables/prompts.csv")
     assert [tuple(r) for r in prompts[["task", "prompt", "baseline"]].to_numpy()] == [("addition", "cot", "standard")]
-    assert "Chain of thought against standard prompting" in page and prompts["finding"].iloc[0] in page
+    assert "Prompts compared: chain of thought" in page and prompts["finding"].iloc[0] in page
     # Two sizes leave one to forecast the other from: the stage says so instead of failing.
     assert pd.read_csv(study / "reports/tables/forecast.csv").empty
     note = json.loads((study / "reports/tables/forecast.json").read_text())["note"]

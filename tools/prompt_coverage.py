@@ -1,8 +1,8 @@
 """The paired comparison of two prompts (emergence.analysis.prompts) on simulated tasks with a
 planted truth, for the table of docs/science.md, "Prompts compared, paired": a chain-of-thought
 prompt with a sharp sigmoid against a standard prompt at chance (the gain's interval should
-cover the planted gain), and two prompts with the same sigmoid (it should call them different
-in about 5% of tasks).
+cover the planted gain), and two prompts with the same sigmoid (a 95% interval should call
+them different in about 5% of tasks; it is conservative there, see analysis/prompts.py).
 
 Every task: 5 sizes x 3 runs x 14 checkpoints, 100 items answered under both prompts by the
 same checkpoints (simulate.prompt_pair), the verdicts as planted, intervals redrawing runs

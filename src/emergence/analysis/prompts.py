@@ -2,21 +2,23 @@
 
 Every checkpoint answers the same items under each prompt, so the two are compared
 checkpoint by checkpoint and item by item. The **gain** is the mean, over the checkpoints
-where the ability is present, of (prompt's score - standard's score); its interval resamples
-the runs within each size and the item ids once for both prompts (bootstrap.resamples on the
-per-item differences, with the threshold intervals' Rao-Wu rescaling and, as a mean over few
-runs needs, widened from z to t quantiles: `_expansion`), so that what the two prompts share
-(a hard item, a lucky seed) cancels instead of widening it. On simulated tasks with a planted
-gain (tools/prompt_coverage.py) the 95% interval covers it in 93 of 100; without the widening,
-in 88.
+where the ability is present, of (prompt's score - standard's score) on the items both
+prompts were scored on; its interval resamples the runs within each size and the item ids
+once for both prompts (bootstrap.resamples on the per-item differences), so that what the
+two prompts share (a hard item, a lucky seed) cancels instead of widening it. Like the
+thresholds' intervals it is rescaled for few runs per size (Rao-Wu) and, as a mean of few
+runs needs, widened from z to t quantiles (`_expansion`). On simulated tasks with a planted
+gain (tools/prompt_coverage.py) the 95% interval covers it in 93 of 100 (88 without the
+widening); where the two prompts are equal it is conservative (0 of 100 called different):
+runs and items are redrawn as two crossed factors, so the noise of each item at each run is
+counted by both draws.
 
 "Where the ability is present" is read off the thresholds, never typed in: the checkpoints
-below the onset interval of the prompt that is emergent (of the earlier onset, the higher
-loss, where both are); where neither is, the lowest quarter of the losses, the checkpoints
-nearest to having it. Where both are emergent, their onsets' difference is tested as
-`emergence compare` tests two studies' (replication.py: the standard errors read off the two
-intervals, combined as if independent, which a positive correlation between the prompts
-only makes conservative).
+below the onset interval of the prompt that is emergent (of the one with the higher onset,
+where both are); where neither is, the lowest quarter of the losses, the checkpoints nearest
+to having it. The gain is conditional on that region (chosen from the same curves it then
+compares). Where both are emergent, their onsets' difference is tested as `emergence
+compare` tests two studies' (differences.onset_difference).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from emergence.analysis.bootstrap import COVERS, choose, labels, resamples, rescaling
+from emergence.analysis.differences import onset_difference
 from emergence.evaluate.metrics import MAIN
 
 BASELINE = "standard"
@@ -36,6 +39,8 @@ COLUMNS = [
     "metric",
     "prompt",
     "baseline",
+    "shots",
+    "baseline_shots",
     "verdict",
     "baseline_verdict",
     "region",
@@ -48,11 +53,13 @@ COLUMNS = [
     "gain_low",
     "gain_high",
     "gain_differs",
+    "compared",
     "onset_difference",
     "onset_difference_low",
     "onset_difference_high",
     "onset_z",
     "onset_differs",
+    "level",
     "interval",
     "finding",
 ]
@@ -107,7 +114,9 @@ def _paired_points(results, items, task, metric, prompt, shots, base_shots):
     if len(both) == 0:
         return None
     points = a.loc[both, ["size", "seed", "loss"]].assign(value=a.loc[both, "value"], base=b.loc[both, "value"])
-    points = points.sort_index()
+    points = points.dropna(subset=["loss", "value", "base"]).sort_index()
+    if points.empty:
+        return None
     diff = None
     if items is not None and len(items):
         wide = [
@@ -137,11 +146,13 @@ def _item_matrix(items, task, metric, prompt, shots, index) -> pd.DataFrame | No
 
 def _region(fit, base, loss: np.ndarray) -> tuple[str, str | None, float]:
     """Which checkpoints the gain averages over (see the module docstring): a description, the
-    prompt whose onset bounds them (None for the lowest quarter) and the loss they lie below."""
-    emergent = [(r["ci_low"], name) for r, name in ((fit, fit.name), (base, BASELINE)) if r["verdict"] == "emergent"]
+    prompt whose onset bounds them (None for the lowest quarter) and the loss at or below which
+    they lie."""
+    emergent = [(r["threshold"], r["ci_low"], name) for r, name in ((fit, fit.name), (base, BASELINE))]
+    emergent = [e for e, r in zip(emergent, (fit, base)) if r["verdict"] == "emergent"]
     if emergent:
-        below, name = max(emergent)
-        if (loss < below).sum() >= MIN_REGION:
+        _, below, name = max(emergent)
+        if (loss <= below).sum() >= MIN_REGION:
             return f"below the onset interval of {name}", name, float(below)
     return "lowest quarter of the losses", None, float(np.quantile(loss, LOWEST_SHARE))
 
@@ -150,15 +161,23 @@ def _row(task, metric, prompt, fit, base, points, diff, *, n_boot, seed, level) 
     loss = points["loss"].to_numpy(float)
     region_text, region_prompt, below = _region(fit, base, loss)
     inside = loss <= below
-    delta = (points["value"] - points["base"]).to_numpy(float)
-    gain = float(delta[inside].mean())
-    low, high, scheme = _gain_interval(points, delta, diff, inside, n_boot, seed, level)
-    onset = _onset_difference(fit, base, level)
+    if diff is not None:  # on the items both prompts were scored on: what the resamples redraw
+        with np.errstate(invalid="ignore"):
+            delta = np.nanmean(diff, axis=1)
+    else:
+        delta = (points["value"] - points["base"]).to_numpy(float)
+    low, high, covers = _gain_interval(points, delta, diff, inside, n_boot, seed, level)
+    both = fit["verdict"] == "emergent" and base["verdict"] == "emergent"
+    onset = onset_difference(
+        *(float(r[c]) for r in (fit, base) for c in ("threshold", "ci_low", "ci_high")), level=level
+    )
     row = {
         "task": task,
         "metric": metric,
         "prompt": prompt,
         "baseline": BASELINE,
+        "shots": int(fit["shots"]),
+        "baseline_shots": int(base["shots"]),
         "verdict": fit["verdict"],
         "baseline_verdict": base["verdict"],
         "region": region_text,
@@ -167,24 +186,28 @@ def _row(task, metric, prompt, fit, base, points, diff, *, n_boot, seed, level) 
         "n_points": int(inside.sum()),
         "prompt_mean": float(points["value"].to_numpy(float)[inside].mean()),
         "baseline_mean": float(points["base"].to_numpy(float)[inside].mean()),
-        "gain": gain,
+        "gain": float(delta[inside].mean()),
         "gain_low": low,
         "gain_high": high,
         "gain_differs": bool(low > 0 or high < 0) if np.isfinite(low) else None,
-        **onset,
-        "interval": COVERS.get(scheme, scheme),
+        **{f"onset_{k}": (float(v) if k != "differs" else bool(v)) if both else None for k, v in onset.items()},
+        "level": level,
+        "interval": covers,
     }
+    row["compared"] = compared(row, higher_is_better=bool(fit.get("higher_is_better", True)))
     row["finding"] = finding(row)
     return row
 
 
 def _gain_interval(points, delta, diff, inside, n_boot, seed, level) -> tuple[float, float, str]:
-    """Percentile interval of the mean paired difference over the region: runs within sizes
-    and item ids redrawn once per replicate for both prompts (through their differences)."""
+    """Percentile interval of the mean paired difference over the region (runs within sizes
+    and item ids redrawn once per replicate for both prompts, through their differences), and
+    what it covers."""
     size = len(points)
     model = labels(points["size"], size, "size")
     run = labels(points["seed"], size, "seed")
     scheme = choose("auto", model, run, np.ones(size, int) if diff is not None else None)
+    covers = "runs only" if scheme == "runs" and diff is None else COVERS.get(scheme, scheme)
     rng = np.random.default_rng(seed)
     est = float(delta[inside].mean())
     boots = np.array(
@@ -196,10 +219,10 @@ def _gain_interval(points, delta, diff, inside, n_boot, seed, level) -> tuple[fl
     boots = est + rescaling(scheme, model, run) * _expansion(model, run, inside, scheme, level) * (boots - est)
     boots = boots[np.isfinite(boots)]
     if boots.size < n_boot / 2:
-        return float("nan"), float("nan"), scheme
+        return float("nan"), float("nan"), covers
     tail = 100 * (1 - level) / 2
     lo, hi = np.percentile(boots, [tail, 100 - tail])
-    return float(lo), float(hi), scheme
+    return float(lo), float(hi), covers
 
 
 def _expansion(model, run, inside, scheme: str, level: float) -> float:
@@ -217,42 +240,20 @@ def _expansion(model, run, inside, scheme: str, level: float) -> float:
     return float(stats.t.ppf(q, df) / stats.norm.ppf(q))
 
 
-def _onset_difference(fit, base, level) -> dict:
-    """Prompt's onset minus standard's where both are emergent (positive: the prompt's ability
-    starts at a higher loss, i.e. earlier in training), with its interval, z and whether it
-    differs significantly at `level`."""
-    keys = ("onset_difference", "onset_difference_low", "onset_difference_high", "onset_z", "onset_differs")
-    out = dict.fromkeys(keys, None)
-    if not (fit["verdict"] == "emergent" and base["verdict"] == "emergent"):
-        return out
-    q = stats.norm.ppf(0.5 + level / 2)
-    se = float(np.hypot(*((r["ci_high"] - r["ci_low"]) / (2 * q) for r in (fit, base))))
-    d = float(fit["threshold"] - base["threshold"])
-    return {
-        "onset_difference": d,
-        "onset_difference_low": d - q * se,
-        "onset_difference_high": d + q * se,
-        "onset_z": d / se if se > 0 else None,
-        "onset_differs": bool(abs(d) > q * se),
-    }
+def compared(row: dict, higher_is_better: bool = True) -> str:
+    """ "cot better" or "cot worse" where the gain's interval excludes 0, else "no significant difference"."""
+    if row["gain_differs"] is not True:
+        return "no significant difference"
+    return f"{row['prompt']} {'better' if (row['gain'] > 0) == higher_is_better else 'worse'}"
 
 
 def finding(row: dict) -> str:
-    """What the pair shows, in a phrase: which prompt's ability is emergent, and whether the
-    other prompt adds significantly (the gain's interval excludes 0) or starts elsewhere."""
-    p, e_p, e_b = row["prompt"], row["verdict"] == "emergent", row["baseline_verdict"] == "emergent"
-    better = row["gain_differs"] is True and row["gain"] > 0
-    worse = row["gain_differs"] is True and row["gain"] < 0
-    if e_p and not e_b:
-        return f"emergent with {p} only" + ("" if better else f", but {p} is not significantly better")
-    if e_b and not e_p:
-        return "emergent with standard only" + ("" if worse else f", but {p} is not significantly worse")
-    if e_p and e_b:
+    """What the pair shows, in a phrase: each prompt's verdict and whether the prompt does
+    significantly better or worse than standard or, where both are emergent, starts at
+    another loss."""
+    p, verdict, base = row["prompt"], row["verdict"], row["baseline_verdict"]
+    if verdict == "emergent" and base == "emergent":
         if row["onset_differs"] is True:
             return f"emergent with both, {p} at a {'higher' if row['onset_difference'] > 0 else 'lower'} loss"
         return "emergent with both, at onsets that do not differ significantly"
-    if better:
-        return f"emergent with neither; {p} better at the lowest losses"
-    if worse:
-        return f"emergent with neither; {p} worse at the lowest losses"
-    return "emergent with neither; no significant difference"
+    return f"{verdict} with {p}, {base} with standard; {row['compared']}"

@@ -1,21 +1,16 @@
 """Do two studies agree? Their thresholds tables side by side, e.g. the same config run
 with disjoint seed sets, or on two machines: the same verdict for every task and, for every
-threshold both call emergent, no significant difference between the two onsets.
-
-The difference is tested against its combined uncertainty, each onset's standard error read
-off its interval as (high - low) / (2 z), z the normal quantile of the intervals' level (a
-normal approximation of bootstrap intervals that may be skewed). Overlapping intervals are
-not agreement: two onsets 2.6 standard errors apart can still overlap."""
+threshold both call emergent, no significant difference between the two onsets
+(differences.onset_difference)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
 from emergence.analysis.analyze import pooled
+from emergence.analysis.differences import onset_difference
 from emergence.errors import InputError
 from emergence.evaluate.metrics import MAIN
 from emergence.io import read_csv_columns
@@ -42,13 +37,10 @@ def compare_thresholds(a: Path, b: Path, level: float = 0.95) -> pd.DataFrame:
     out = both[[f"{c}_{s}" for s in "ab" for c in ("verdict", "threshold", "ci_low", "ci_high")]].copy()
     out["same_verdict"] = both["verdict_a"] == both["verdict_b"]
     out["overlap"] = overlap.where(emergent, None)
-    quantile = stats.norm.ppf(0.5 + level / 2)
-    se = np.hypot(*((both[f"ci_high_{s}"] - both[f"ci_low_{s}"]) / (2 * quantile) for s in "ab"))
-    difference = (both["threshold_a"] - both["threshold_b"]).where(emergent)
-    out["difference"] = difference
-    out["difference_low"], out["difference_high"] = difference - quantile * se, difference + quantile * se
-    out["z"] = difference / se
-    out["differ"] = (out["z"].abs() > quantile).where(emergent, None)
+    test = onset_difference(*(both[f"{c}_{s}"] for s in "ab" for c in ("threshold", "ci_low", "ci_high")), level=level)
+    for c in ("difference", "difference_low", "difference_high", "z"):
+        out[c] = test[c].where(emergent)
+    out["differ"] = test["differs"].where(emergent, None)
     return out.reset_index()
 
 

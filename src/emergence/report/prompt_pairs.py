@@ -32,13 +32,14 @@ def _onsets(r) -> str:
     if not is_number(r.onset_difference):
         return ""
     earlier = "higher" if r.onset_difference > 0 else "lower"
-    if r.onset_differs is True or r.onset_differs == "True":
+    if str(r.onset_differs) == "True":  # a bool, numpy's or Python's, or its text read back from the CSV
         how = f"{prompt_name(r.prompt)}'s ability starts at a {earlier} loss"
     else:
         how = "the onsets do not differ significantly"
     diff = _signed(r.onset_difference, r.onset_difference_low, r.onset_difference_high)
+    z = f", z = {r.onset_z:.1f}" if is_number(r.onset_z) else ""
     names = f"{prompt_name(r.prompt)} minus onset of {prompt_name(r.baseline)}"
-    return f" Onset of {names}: {diff} nats, z = {r.onset_z:.1f}: {how}."
+    return f" Onset of {names}: {diff} nats{z}: {how}."
 
 
 def _gain(r) -> str:
@@ -48,12 +49,12 @@ def _gain(r) -> str:
         if isinstance(r.region_prompt, str)
         else "in the lowest quarter of the losses"
     )
-    differs = r.gain_differs is True or r.gain_differs == "True"
-    verdict = f"{p} is {'better' if r.gain > 0 else 'worse'}" if differs else "no significant difference"
+    shots = f" ({r.shots} and {r.baseline_shots} demonstrations)" if r.shots != r.baseline_shots else ""
     return (
         f"At the {r.n_points} checkpoints {where} (loss <= {r.loss_below:.3f}), {p} scores {r.prompt_mean:.2f} and "
-        f"{b} {r.baseline_mean:.2f} on the same items: a paired gain of "
-        f"{_signed(r.gain, r.gain_low, r.gain_high)} (95% interval over {r.interval} resampled together), {verdict}."
+        f"{b} {r.baseline_mean:.2f}{shots}: a paired gain on the same items of "
+        f"{_signed(r.gain, r.gain_low, r.gain_high)} ({r.level:.0%} interval, {r.interval} redrawn once for both "
+        f"prompts): {r.compared}."
     )
 
 
@@ -65,6 +66,7 @@ def sentences(table: pd.DataFrame) -> list[str]:
 
 def shown(table: pd.DataFrame) -> pd.DataFrame:
     """The table as the page shows it: one row per pair, values with their intervals."""
+    ci = f"[{table['level'].iloc[0]:.0%} CI]" if len(table) else "[CI]"
     return pd.DataFrame(
         [
             {
@@ -74,10 +76,8 @@ def shown(table: pd.DataFrame) -> pd.DataFrame:
                 "verdicts": f"{r.verdict} / {r.baseline_verdict}",
                 "checkpoints compared": f"{r.n_points}, loss <= {r.loss_below:.3f}",
                 "scores": f"{r.prompt_mean:.2f} / {r.baseline_mean:.2f}",
-                "paired gain [95% CI]": _signed(r.gain, r.gain_low, r.gain_high),
-                "onset difference [95% CI]": _signed(
-                    r.onset_difference, r.onset_difference_low, r.onset_difference_high
-                )
+                f"paired gain {ci}": _signed(r.gain, r.gain_low, r.gain_high),
+                f"onset difference {ci}": _signed(r.onset_difference, r.onset_difference_low, r.onset_difference_high)
                 if is_number(r.onset_difference)
                 else "–",
                 "finding": r.finding,
