@@ -74,3 +74,11 @@ def test_the_report_states_each_pair_in_words_with_the_tables_numbers():
     shown = prompt_pairs.shown(table).iloc[0]
     assert shown["finding"] == "emergent with cot, flat with standard; cot better"
     assert shown["onset difference [95% CI]"] == "–"
+
+
+def test_verdicts_without_an_onset_as_analyze_holds_them_in_memory():
+    # analyze passes its thresholds table before any CSV round trip: None, not NaN, where no onset.
+    verdicts = planted_verdicts("sigmoid", "flat").astype(object)
+    verdicts.loc[verdicts["prompt"] == "standard", ["threshold", "ci_low", "ci_high"]] = None
+    row, _ = paired(0, "sigmoid", "flat", verdicts)
+    assert row["onset_difference"] is None and row["finding"] == "emergent with cot, flat with standard; cot better"

@@ -168,9 +168,13 @@ def _row(task, metric, prompt, fit, base, points, diff, *, n_boot, seed, level) 
         delta = (points["value"] - points["base"]).to_numpy(float)
     low, high, covers = _gain_interval(points, delta, diff, inside, n_boot, seed, level)
     both = fit["verdict"] == "emergent" and base["verdict"] == "emergent"
-    onset = onset_difference(
-        *(float(r[c]) for r in (fit, base) for c in ("threshold", "ci_low", "ci_high")), level=level
-    )
+    # Where both are emergent; None otherwise (a verdict without an onset has none to compare).
+    onset = dict.fromkeys(("difference", "difference_low", "difference_high", "z", "differs"))
+    if both:
+        test = onset_difference(
+            *(float(r[c]) for r in (fit, base) for c in ("threshold", "ci_low", "ci_high")), level=level
+        )
+        onset = {k: bool(v) if k == "differs" else float(v) for k, v in test.items()}
     row = {
         "task": task,
         "metric": metric,
@@ -190,7 +194,7 @@ def _row(task, metric, prompt, fit, base, points, diff, *, n_boot, seed, level) 
         "gain_low": low,
         "gain_high": high,
         "gain_differs": bool(low > 0 or high < 0) if np.isfinite(low) else None,
-        **{f"onset_{k}": (float(v) if k != "differs" else bool(v)) if both else None for k, v in onset.items()},
+        **{f"onset_{k}": v for k, v in onset.items()},
         "level": level,
         "interval": covers,
     }
