@@ -29,7 +29,7 @@ from scipy import stats
 
 from emergence.analysis.bootstrap import COVERS, choose, labels, resamples, rescaling
 from emergence.analysis.differences import onset_difference
-from emergence.evaluate.metrics import MAIN
+from emergence.evaluate.metrics import MAIN, METRICS
 
 BASELINE = "standard"
 LOWEST_SHARE = 0.25  # where neither prompt is emergent: the lowest quarter of the losses
@@ -95,7 +95,7 @@ def prompt_table(
 
 
 def _curve(results: pd.DataFrame, task, metric, prompt, shots) -> pd.DataFrame:
-    labelled = results["labels"].isin(["gold", "none"])
+    labelled = results["labels"].isin(METRICS[metric].analysed_at)
     d = results[
         (results["task"] == task)
         & (results["metric"] == metric)
@@ -136,7 +136,7 @@ def _item_matrix(items, task, metric, prompt, shots, index) -> pd.DataFrame | No
         & (items["metric"] == metric)
         & (items["prompt"] == prompt)
         & (items["shots"] == shots)
-        & items["labels"].isin(["gold", "none"])
+        & items["labels"].isin(METRICS[metric].analysed_at)
     ]
     if sel.empty:
         return None
@@ -148,8 +148,8 @@ def _region(fit, base, loss: np.ndarray) -> tuple[str, str | None, float]:
     """Which checkpoints the gain averages over (see the module docstring): a description, the
     prompt whose onset bounds them (None for the lowest quarter) and the loss at or below which
     they lie."""
-    emergent = [(r["threshold"], r["ci_low"], name) for r, name in ((fit, fit.name), (base, BASELINE))]
-    emergent = [e for e, r in zip(emergent, (fit, base)) if r["verdict"] == "emergent"]
+    pair = ((fit, fit.name), (base, BASELINE))
+    emergent = [(r["threshold"], r["ci_low"], name) for r, name in pair if r["verdict"] == "emergent"]
     if emergent:
         _, below, name = max(emergent)
         if (loss <= below).sum() >= MIN_REGION:
