@@ -25,8 +25,17 @@ lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 --quiet -o $(LOCK)
 	$(BIN)/python tools/sync_environment.py
 
+# `make study` runs the default study (config/config.yaml) here; `make study STUDY=name` runs
+# the ready study config/studies/name.yaml in a folder of its own, studies/name/ (its results/ and
+# reports/ there), so that studies never share outputs.
+STUDY ?=
 study: $(STAMP)
+ifeq ($(STUDY),)
 	$(BIN)/snakemake
+else
+	@test -f config/studies/$(STUDY).yaml || { echo "make study: no config/studies/$(STUDY).yaml; ready studies: $(basename $(notdir $(wildcard config/studies/*.yaml)))" >&2; exit 2; }
+	$(BIN)/snakemake --configfile config/studies/$(STUDY).yaml --directory studies/$(STUDY)
+endif
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests tools

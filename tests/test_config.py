@@ -1,5 +1,6 @@
 import dataclasses
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -48,10 +49,37 @@ def test_schema_fills_defaults_without_touching_input():
     assert cfg["models"]["sizes"]["w32l2"]["mlp_ratio"] == 4
 
 
-@pytest.mark.parametrize("path", ["config/config.yaml", "config/smoke.yaml"])
+SHIPPED = [
+    "config/config.yaml",
+    "config/smoke.yaml",
+    *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "config/studies").glob("*.yaml")),
+]
+
+
+@pytest.mark.parametrize("path", SHIPPED)
 def test_shipped_configs_are_valid(path):
     cfg = load_config(ROOT / path)
     assert len(model_grid(cfg)) >= 2
+
+
+def test_each_ready_study_names_itself_and_runs_in_its_own_folder():
+    """`make study STUDY=name` runs config/studies/name.yaml in studies/name/; a config's `study`
+    key is its name, so the report and its outputs say which ready study they are."""
+    ready = sorted((ROOT / "config/studies").glob("*.yaml"))
+    assert {p.stem for p in ready} >= {"long_context", "instruct"}
+    for p in ready:
+        assert load_config(p).study == p.stem
+    dry = subprocess.run(["make", "-n", "study", "STUDY=long_context"], cwd=ROOT, capture_output=True, text=True)
+    assert "--configfile config/studies/long_context.yaml --directory studies/long_context" in dry.stdout
+
+
+def test_an_unknown_ready_study_is_one_line_and_exit_2():
+    out = subprocess.run(
+        ["make", "--no-print-directory", "-s", "study", "STUDY=nope"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 2
+    first = out.stderr.splitlines()[0]
+    assert first.startswith("make study: no config/studies/nope.yaml; ready studies:") and "long_context" in first
 
 
 @pytest.mark.parametrize(
