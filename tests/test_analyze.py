@@ -10,7 +10,8 @@ from emergence.analysis.analyze import analyze, thresholds_table
 from emergence.analysis.collect import RESULT_COLUMNS
 from emergence.analysis.forecast import run_forecast
 from emergence.analysis.simulate import CHANCE, ONSET, study
-from emergence.config import AnalysisConfig
+from emergence.config import AnalysisConfig, PlotsConfig
+from emergence.report.figures import draw
 from emergence.report.page import write_report
 
 
@@ -71,6 +72,9 @@ def test_page_says_what_the_intervals_cover(results, tmp_path):
     analyze(cfg, tables)
     held = run_forecast(tables / "results.parquet", cfg, hold_out=True, out=tables / "forecast.csv")
     (tmp_path / "figures").mkdir()
+    plots = PlotsConfig(style="whitegrid", context="paper", palette="viridis", dpi=40, formats=("png",))
+    for name in ("performance_vs_loss", "kshot"):  # k-shot curves: no task has several k here
+        draw(name, tables, tmp_path / "figures", plots)
     write_report(
         tmp_path / "index.html",
         config={"study": "sim"},
@@ -92,3 +96,6 @@ def test_page_says_what_the_intervals_cover(results, tmp_path):
     assert held["held_out"] == "s4" and "Could the smaller sizes have predicted the largest?" in page
     assert f"for {held['covered']} of {held['rows']} task × budget pairs" in page
     assert "sentiment (emergent across all sizes)" in page
+    # A figure with nothing to draw is named, with its reason, in one line, not shown as an image.
+    assert 'alt="performance_vs_loss"' in page and 'alt="kshot"' not in page
+    assert 'Not drawn, for want of data in this study: "k-shot curves" (No multiple-choice task' in page

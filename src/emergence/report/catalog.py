@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 
+# A figure with nothing to draw is saved as its reason, which its PNG's metadata
+# (`Description`) states after this prefix: the page lists it in a line instead of showing
+# an image of a sentence.
+PLACEHOLDER = "not drawn: "
+
 # Tables (in reports/tables) that figures read.
 RESULTS, TRAINING, THRESHOLDS, SCALING = "results.parquet", "training.csv", "thresholds.csv", "scaling.json"
 FORECAST = ("forecast.csv", "forecast.json")

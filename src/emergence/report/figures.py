@@ -29,7 +29,7 @@ from emergence.evaluate.metrics import METRICS
 from emergence.io import atomic_write, read_csv_columns, read_json
 from emergence.report import forecast_panel, long_context, panels, plotting
 from emergence.report import instruct as instruct_panels
-from emergence.report.catalog import BY_NAME
+from emergence.report.catalog import BY_NAME, PLACEHOLDER
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +78,7 @@ def _placeholder(text: str):
     fig, ax = plt.subplots(figsize=(6, 2))
     ax.axis("off")
     ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
+    fig.placeholder = text
     return fig
 
 
@@ -287,8 +288,10 @@ def save(fig, out_dir: Path, name: str, formats: list[str], dpi: int) -> list[Pa
     paths = []
     for fmt in formats:
         path = Path(out_dir) / f"{name}.{fmt}"
+        reason = getattr(fig, "placeholder", None)
+        metadata = {"Description": PLACEHOLDER + reason} if reason and fmt == "png" else None
         with atomic_write(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
+            fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight", metadata=metadata)
         paths.append(path)
     plt.close(fig)
     return paths

@@ -12,12 +12,13 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 import yaml
+from PIL import Image  # matplotlib's own image library (a dependency of it)
 
 from emergence.analysis.analyze import pooled
 from emergence.analysis.collect import read_results
 from emergence.io import atomic_write, read_json
 from emergence.report import findings, in_context, instruct, long_context, prompt_pairs, threshold_tables
-from emergence.report.catalog import FIGURES, HEADLINE
+from emergence.report.catalog import FIGURES, HEADLINE, PLACEHOLDER
 
 
 def _table(df: pd.DataFrame) -> str:
@@ -92,18 +93,24 @@ def _instruct_section(tables: Path, thresholds: pd.DataFrame, config: dict) -> t
     return instruct.sentences(rows, inst, thresholds, kinds), _table(shown)
 
 
+def _not_drawn(png: Path) -> str | None:
+    """The reason a figure had nothing to draw (its placeholder's metadata), else None."""
+    with Image.open(png) as image:
+        text = image.info.get("Description", "")
+    return text.removeprefix(PLACEHOLDER) if text.startswith(PLACEHOLDER) else None
+
+
 def _figures(figures_dir: Path) -> list[dict]:
-    """The registry's figures that were drawn, in its order, each with its PNG embedded."""
-    return [
-        {
-            "name": f.name,
-            "title": f.title,
-            "caption": f.caption,
-            "png": base64.b64encode((figures_dir / f"{f.name}.png").read_bytes()).decode(),
-        }
-        for f in FIGURES
-        if (figures_dir / f"{f.name}.png").exists()
-    ]
+    """The registry's figures that were drawn, in its order, each with its PNG embedded, or
+    with the reason it had nothing to draw (`not_drawn`) instead."""
+    out = []
+    for f in FIGURES:
+        png = figures_dir / f"{f.name}.png"
+        if png.exists():
+            reason = _not_drawn(png)
+            data = None if reason else base64.b64encode(png.read_bytes()).decode()
+            out.append({"name": f.name, "title": f.title, "caption": f.caption, "png": data, "not_drawn": reason})
+    return out
 
 
 def _thresholds_section(thresholds: pd.DataFrame, results: pd.DataFrame) -> dict:
@@ -171,9 +178,10 @@ def write_report(out: Path, *, config: dict, tables: Path, figures_dir: Path, be
     env = jinja2.Environment(loader=jinja2.PackageLoader("emergence.report", "templates"), autoescape=True)
     page = env.get_template("index.html.j2").render(
         study=str(config.get("study", "study")),
-        headline=next((f for f in figures if f["name"] == HEADLINE), None),
-        figures=[f for f in figures if f["name"] != HEADLINE],
-        drawn={f["name"] for f in figures},
+        headline=next((f for f in figures if f["name"] == HEADLINE and f["png"]), None),
+        figures=[f for f in figures if f["name"] != HEADLINE and f["png"]],
+        not_drawn=[f for f in figures if not f["png"]],
+        drawn={f["name"] for f in figures if f["png"]},
         titles={f.name: f.title for f in FIGURES},
         **_thresholds_section(thresholds, results),
         all_table=_table(_shown(thresholds, _THRESHOLD_COLUMNS)),
