@@ -14,6 +14,7 @@ from helpers import INSTRUCT, LONG_CONTEXT, SMOKE_CONFIG, planned_jobs, snakemak
 
 from emergence.analysis.collect import RESULT_COLUMNS
 from emergence.report.catalog import FIGURES
+from emergence.report.page import not_drawn
 
 pytestmark = pytest.mark.slow
 # Jobs after evaluation that any new result reruns (the report also reruns on any config change).
@@ -56,7 +57,12 @@ def test_study_ends_with_tables_figures_and_report(study):
     for figure in FIGURES:
         for fmt in ("png", "svg"):
             assert (study / "reports/figures" / f"{figure.name}.{fmt}").stat().st_size > 1000
-        assert figure.title in page and str(markupsafe.escape(figure.caption)) in page
+        # Every figure is on the page: drawn, with its caption, or named with why it was not.
+        reason = not_drawn(study / "reports/figures" / f"{figure.name}.png")
+        if reason is None:
+            assert figure.title in page and str(markupsafe.escape(figure.caption)) in page
+        else:
+            assert f'"{markupsafe.escape(figure.title)}" ({markupsafe.escape(reason).rstrip(".")}' in page
     assert "Thresholds" in page and "data:image/png;base64" in page and "study: smoke" in page
     assert "CPU utilisation" in page and "train (WSD trunks)" in page and "evaluate" in page
     # Chain of thought against standard prompting, paired on the same checkpoints and items.
@@ -122,7 +128,8 @@ def test_published_report_reads_in_a_real_browser(study, tmp_path):
         page.screenshot(path=tmp_path / "report.png", full_page=True)
         browser.close()
     assert errors == []
-    assert sorted(alt for alt, *_ in images) == sorted(f.name for f in FIGURES)
+    drawn = [f.name for f in FIGURES if not_drawn(study / "reports/figures" / f"{f.name}.png") is None]
+    assert "performance_vs_loss" in drawn and sorted(alt for alt, *_ in images) == sorted(drawn)
     assert all(done and width > 100 for _, done, width in images), images
     assert len(tables) >= 3 and all(rows >= 2 and cells >= 2 for rows, cells in tables), tables
     for href in links:

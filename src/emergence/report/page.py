@@ -93,7 +93,7 @@ def _instruct_section(tables: Path, thresholds: pd.DataFrame, config: dict) -> t
     return instruct.sentences(rows, inst, thresholds, kinds), _table(shown)
 
 
-def _not_drawn(png: Path) -> str | None:
+def not_drawn(png: Path) -> str | None:
     """The reason a figure had nothing to draw (its placeholder's metadata), else None."""
     with Image.open(png) as image:
         text = image.info.get("Description", "")
@@ -107,7 +107,7 @@ def _figures(figures_dir: Path) -> list[dict]:
     for f in FIGURES:
         png = figures_dir / f"{f.name}.png"
         if png.exists():
-            reason = _not_drawn(png)
+            reason = not_drawn(png)
             data = None if reason else base64.b64encode(png.read_bytes()).decode()
             out.append({"name": f.name, "title": f.title, "caption": f.caption, "png": data, "not_drawn": reason})
     return out
