@@ -30,6 +30,8 @@ def test_icl_findings_state_each_threshold_and_order_the_phase_change_by_interva
             row("mapping", "kshot_gain", "emergent", 1.85, 1.8, 1.9),
             row("letters", "kshot_gain", "emergent", 2.15, 2.05, 2.3),
             row("late", "kshot_gain", "emergent", 2.5, 2.4, 2.6),
+            row("overlap", "kshot_gain", "emergent", 2.25, 2.15, 2.4),
+            row("induction", "icl_score", "emergent", 2.12, 2.0, 2.25),
             row("sentiment", "kshot_gain", "inconclusive", reason="the onset is at the edge of the data"),
             row("sentiment", "follows_labels", "flat", reason="no trend"),
             row("flatheads", "prefix_matching", "flat", reason="no rise"),
@@ -45,7 +47,9 @@ def test_icl_findings_state_each_threshold_and_order_the_phase_change_by_interva
     assert "sentiment: the k-shot gain shows no threshold: inconclusive (the onset is at the edge of the data)." in text
     joined = " ".join(text)
     assert "2.100 [2.000, 2.200]) precedes (its onset interval lies wholly at higher loss" in joined
-    assert "cannot be ordered against (their onset intervals overlap) the letters k-shot gain" in joined
+    assert "coincides with (each onset lies inside the other's interval) the letters k-shot gain" in joined
+    assert "cannot be ordered against (their onset intervals overlap) the overlap k-shot gain" in joined
+    assert "coincides with (each onset lies inside the other's interval) the induction ICL score's onset" in joined
     assert "follows (its onset interval lies wholly at lower loss) the late k-shot gain" in joined
     assert "sentiment's k-shot gain has no emergent onset" in joined
     assert "sentiment: answering with the demonstrations' labels (flipped labels) shows no threshold: flat" in joined

@@ -12,6 +12,14 @@ passes 0.3.
     .venv/bin/python tools/induction_onset.py --d-model 64 --layers 2 --steps 1500
     .venv/bin/python tools/induction_onset.py --d-model 64 --layers 2 --steps 1500 --repeated-share 0.3
 
+With `--corpus DIR` (a study's `results/data`, as its data stage writes it) it trains on
+random windows of that corpus's training tokens instead, and probes with that validation
+text's common tokens as the study's `induction_heads` task does: how many tokens a corpus
+mixture needs before its phase change, at a resolution of `--every` steps rather than a
+study's checkpoints (docs/icl_study.md).
+
+    .venv/bin/python tools/induction_onset.py --corpus studies/icl/results/data --batch 8 --steps 12000 --every 250
+
 It answers how many tokens a size needs before it can copy from its context at all, which
 bounds the token budgets a study needs to see the phase change (docs/science.md).
 """
@@ -19,11 +27,15 @@ bounds the token budgets a study needs to see the phase change (docs/science.md)
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 
 from emergence.config import defaults
+from emergence.data.shards import open_tokens
+from emergence.evaluate.evaluator import MIN_CANDIDATE_COUNT
 from emergence.evaluate.induction import induction_scores, repeated_sequences
 from emergence.evaluate.metrics import uniform_prefix_matching
 from emergence.model.heads import HeadProbe
@@ -43,6 +55,12 @@ def batch(rng: np.random.Generator, size: int, length: int, vocab: int, share: f
     return x.astype(np.int32)
 
 
+def windows(rng: np.random.Generator, tokens: np.ndarray, size: int, length: int) -> np.ndarray:
+    """(size, length) token ids: windows of the corpus's training tokens at random offsets."""
+    starts = rng.integers(0, len(tokens) - length, size=size)
+    return np.stack([tokens[a : a + length] for a in starts]).astype(np.int32)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--d-model", type=int, default=64)
@@ -56,7 +74,14 @@ def main() -> None:
     p.add_argument("--repeated-share", type=float, default=1.0)
     p.add_argument("--learning-rate", type=float, default=defaults().training.learning_rate)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--corpus", help="a study's results/data (train.npy, val.npy, meta.json): train on its tokens")
     args = p.parse_args()
+    train, candidates = None, np.arange(1, args.vocab)
+    if args.corpus:
+        train, val = (open_tokens(f"{args.corpus}/{split}.npy") for split in ("train", "val"))
+        args.vocab = int(json.loads(Path(args.corpus, "meta.json").read_text())["vocab_size"])
+        counts = np.bincount(np.asarray(val), minlength=args.vocab)
+        candidates = np.flatnonzero(counts >= MIN_CANDIDATE_COUNT)
 
     mcfg = ModelConfig(args.vocab, args.d_model, args.layers, args.heads, args.context)
     tcfg = defaults().training
@@ -66,8 +91,9 @@ def main() -> None:
     params, opt_state = engine.init(args.seed)
     probe, rng = HeadProbe(mcfg), np.random.default_rng(args.seed)
     half = args.context // 2
-    probe_tokens = repeated_sequences(np.random.default_rng(1), np.arange(1, args.vocab), 32, half)
-    print(f"{mcfg}; batch {args.batch}, repeated share {args.repeated_share}, lr {args.learning_rate}")
+    probe_tokens = repeated_sequences(np.random.default_rng(1), candidates, 32, half)
+    source = f"corpus {args.corpus}" if args.corpus else f"repeated share {args.repeated_share}"
+    print(f"{mcfg}; batch {args.batch}, {source}, lr {args.learning_rate}")
     print(f"chance prefix matching (uniform attention): {uniform_prefix_matching(half):.3f}")
     print("step  tokens      train_loss  prefix_matching  repeat_loss_gain  seconds")
     start, onset, recent = time.time(), None, [float("nan")]
@@ -81,7 +107,10 @@ def main() -> None:
             recent = []
         if step == args.steps:
             break
-        tokens = batch(rng, args.batch, args.context + 1, args.vocab, args.repeated_share)
+        if train is None:
+            tokens = batch(rng, args.batch, args.context + 1, args.vocab, args.repeated_share)
+        else:
+            tokens = windows(rng, train, args.batch, args.context + 1)
         params, opt_state, losses, _ = engine.run_chunk(params, opt_state, tokens[None])
         recent.append(float(losses[0]))
     when = "none" if onset is None else f"step {onset} ({onset * args.batch * args.context:,} tokens)"

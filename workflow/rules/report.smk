@@ -31,6 +31,7 @@ rule report:
             "prompts.csv",
             "collapse.csv",
             "scaling.json",
+            "induction_onsets.csv",
             "results.parquet",
             "forecast.csv",
             "forecast.json",

@@ -52,33 +52,85 @@ def icl_findings(thresholds: pd.DataFrame) -> list[str]:
                 "models copy too)."
             )
     heads = rows[rows["metric"] == "prefix_matching"]
-    for gain in rows[rows["metric"] == "kshot_gain"].itertuples():
+    for gain in rows[rows["metric"].isin(ORDERED)].itertuples():
         out += [phase_order(head, gain) for head in heads.itertuples()]
     return out
 
 
+# The measures whose onsets are ordered against the induction-head phase change.
+ORDERED = {"kshot_gain": "k-shot gain", "icl_score": "ICL score"}
+
+
 def phase_order(head, gain) -> str:
     """Whether the induction-head phase change (a pooled prefix-matching row) precedes or
-    follows a task's k-shot gain (a pooled kshot_gain row), from their onset intervals."""
+    follows a task's k-shot gain or ICL score (a pooled kshot_gain or icl_score row), from
+    their onset intervals: one lies wholly at higher loss than the other (precedes, follows),
+    each onset lies inside the other's interval (coincides), or neither (cannot be ordered)."""
     a, b = _interval(head), _interval(gain)
+    what = ORDERED[gain.metric]
     if a is None or b is None:
-        named = ((f"the {head.task} prefix-matching score", a), (f"{gain.task}'s k-shot gain", b))
+        named = ((f"the {head.task} prefix-matching score", a), (f"{gain.task}'s {what}", b))
         missing = " and ".join(name for name, interval in named if interval is None)
         verb = "have" if a is None and b is None else "has"
         return (
-            f"Induction heads ({head.task}) against the {gain.task} k-shot gain: not compared, since {missing} "
+            f"Induction heads ({head.task}) against the {gain.task} {what}: not compared, since {missing} "
             f"{verb} no emergent onset."
         )
     if a[1] < b[0]:
         relation = "follows (its onset interval lies wholly at lower loss)"
     elif a[0] > b[1]:
         relation = "precedes (its onset interval lies wholly at higher loss, reached earlier in training)"
+    elif a[0] <= gain.threshold <= a[1] and b[0] <= head.threshold <= b[1]:
+        relation = "coincides with (each onset lies inside the other's interval)"
     else:
         relation = "cannot be ordered against (their onset intervals overlap)"
     return (
         f"The induction-head phase change ({head.task}, onset {with_interval(head.threshold, *a)}) {relation} the "
-        f"{gain.task} k-shot gain's onset ({with_interval(gain.threshold, *b)})."
+        f"{gain.task} {what}'s onset ({with_interval(gain.threshold, *b)})."
     )
+
+
+def onset_sentences(onsets: pd.DataFrame) -> list[str]:
+    """Each size's own phase change (phase_change.induction_onsets): the tokens and the loss
+    at which its best head's prefix-matching score leaves chance, with their intervals, or
+    the verdict and its reason."""
+    out = []
+    for size, d in onsets.groupby("size", sort=False):
+        by = {r.axis: r for r in d.itertuples()}
+        parts = []
+        for axis, unit in (("tokens", "tokens"), ("loss", "nats/token")):
+            r = by.get(axis)
+            if r is None:
+                continue
+            if r.verdict == "emergent":
+                fmt = (lambda v: f"{v / 1e6:.2f}M") if axis == "tokens" else (lambda v: f"{v:.3f}")
+                parts.append(f"at {fmt(r.onset)} [{fmt(r.onset_low)}, {fmt(r.onset_high)}] {unit}")
+            else:
+                parts.append(f"against {axis}: {r.verdict} ({r.reason})")
+        r = d.iloc[0]
+        seeds = f"{int(r.n_runs)} seed{'s' if r.n_runs != 1 else ''}" if is_number(r.n_runs) else "its runs"
+        out.append(
+            f"{size} ({int(r.n_layers)} layers, {seeds}): its best head's prefix-matching score leaves chance "
+            + "; ".join(parts)
+            + "."
+        )
+    return out
+
+
+def icl_positions_sentence(config: dict) -> list[str]:
+    """Which positions each ICL-score task compares, in tokens of the training context."""
+    context = int(config.get("models", {}).get("context", 0))
+    out = []
+    for name, spec in (config.get("tasks") or {}).items():
+        if spec.get("kind") != "icl_score" or not context:
+            continue
+        early, late = (round(f * (context - 1)) + 1 for f in spec.get("icl_positions", (0.1, 0.9)))
+        out.append(
+            f"{name}: the ICL score is the mean loss around token {late} minus around token {early} of "
+            f"{context}-token windows of validation documents longer than the context (Olsson et al.: token 500 "
+            "minus token 50 of 512)."
+        )
+    return out
 
 
 # A gold k-shot gain below this (accuracy) is too small to share out among the ingredients.

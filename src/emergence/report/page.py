@@ -157,9 +157,13 @@ def _prompts_section(tables: Path) -> dict:
     return {"prompt_sentences": prompt_pairs.sentences(table), "prompt_table": _table(prompt_pairs.shown(table))}
 
 
-def _icl_sentences(thresholds: pd.DataFrame, results: pd.DataFrame) -> list[str]:
+def _icl_sentences(thresholds: pd.DataFrame, results: pd.DataFrame, tables: Path, config: dict) -> list[str]:
+    onsets = tables / "induction_onsets.csv"
+    onsets = pd.read_csv(onsets) if onsets.exists() and onsets.stat().st_size > 1 else pd.DataFrame()
     return (
         (in_context.icl_findings(thresholds) if len(thresholds) else [])
+        + (in_context.onset_sentences(onsets) if len(onsets) else [])
+        + in_context.icl_positions_sentence(config)
         + in_context.control_sentences(results)
         + in_context.ablation_sentences(results)
         + in_context.icl_summary(results)
@@ -188,7 +192,7 @@ def write_report(out: Path, *, config: dict, tables: Path, figures_dir: Path, be
         definitions=findings.DEFINITIONS,
         **_prompts_section(tables),
         collapse=list(pd.read_csv(tables / "collapse.csv").itertuples()),
-        icl_sentences=_icl_sentences(thresholds, results),
+        icl_sentences=_icl_sentences(thresholds, results, tables, config),
         scaling_note=scaling.get("note"),
         scaling_fit=findings.scaling_text(scaling) if scaling and not scaling.get("note") else "",
         **_forecast_section(tables, thresholds),

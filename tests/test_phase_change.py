@@ -1,0 +1,74 @@
+"""Each size's induction-head phase change, on simulated training runs with a planted onset."""
+
+import numpy as np
+import pandas as pd
+
+from emergence.analysis.phase_change import induction_onsets
+from emergence.report.in_context import icl_positions_sentence, onset_sentences
+
+CHANCE = 0.011
+
+
+def _runs(onset_tokens: dict[str, float], seeds=(0, 1, 2), noise=0.01, rng_seed=0) -> pd.DataFrame:
+    """Prefix-matching rows of sizes whose best head leaves chance at `onset_tokens[size]`
+    (a hinge in ln tokens, seed to seed 5% apart), with a loss that falls as a power of tokens,
+    and a one-layer size that never leaves chance."""
+    rng = np.random.default_rng(rng_seed)
+    tokens = np.geomspace(2e5, 8e6, 16)
+    rows = []
+    for size, t0 in {**onset_tokens, "w64l1": None}.items():
+        for seed in seeds:
+            for step, t in enumerate(tokens):
+                rise = 0.0 if t0 is None else 0.45 * max(0.0, np.log(t / (t0 * (1 + 0.05 * (seed - 1)))))
+                rows.append(
+                    {
+                        "size": size,
+                        "n_layers": 1 if t0 is None else 2,
+                        "model": f"{size}-s{seed}",
+                        "seed": seed,
+                        "step": step,
+                        "tokens": t,
+                        "loss": 1.5 + 40 * t**-0.3 + rng.normal(0, 0.005),
+                        "metric": "prefix_matching",
+                        "value": float(np.clip(CHANCE + rise + rng.normal(0, noise), 0, 1)),
+                        "chance": CHANCE,
+                        "warmup": step == 0,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_each_size_onset_covers_the_planted_one_in_tokens_and_loss():
+    planted = {"w48l2": 1.5e6, "w64l2": 2.5e6}
+    table = induction_onsets(_runs(planted), n_boot=100)
+    assert set(table["size"]) == set(planted)  # the one-layer control is not fitted
+    for size, t0 in planted.items():
+        by = table[table["size"] == size].set_index("axis")
+        assert (by["verdict"] == "emergent").all(), by[["verdict", "reason"]]
+        tok = by.loc["tokens"]
+        assert tok.onset_low <= t0 <= tok.onset_high
+        assert tok.onset_high / tok.onset_low < 1.6  # the interval says something
+        loss = by.loc["loss"]
+        assert loss.onset_low <= 1.5 + 40 * t0**-0.3 <= loss.onset_high
+        assert by["n_runs"].eq(3).all()
+    sentences = onset_sentences(table)
+    assert len(sentences) == 2 and "w64l2 (2 layers, 3 seeds)" in sentences[1] and "M [" in sentences[1]
+
+
+def test_a_size_without_a_phase_change_is_not_emergent():
+    df = _runs({"w48l2": 1e9})
+    table = induction_onsets(df, n_boot=50)
+    assert not (table["verdict"] == "emergent").any()
+    assert all("against tokens:" in s for s in onset_sentences(table))
+
+
+def test_no_induction_rows_give_an_empty_table_with_its_columns():
+    df = _runs({"w48l2": 1e6}).assign(metric="acc")
+    table = induction_onsets(df)
+    assert table.empty and "onset_low" in table
+
+
+def test_the_icl_score_positions_are_stated_in_tokens():
+    config = {"models": {"context": 128}, "tasks": {"icl": {"kind": "icl_score", "icl_positions": [0.1, 0.9]}}}
+    [sentence] = icl_positions_sentence(config)
+    assert "token 115 minus around token 14 of 128-token windows" in sentence
