@@ -72,3 +72,23 @@ def test_the_icl_score_positions_are_stated_in_tokens():
     config = {"models": {"context": 128}, "tasks": {"icl": {"kind": "icl_score", "icl_positions": [0.1, 0.9]}}}
     [sentence] = icl_positions_sentence(config)
     assert "token 115 minus around token 14 of 128-token windows" in sentence
+
+
+def test_a_study_of_one_token_budget_gets_a_note_not_a_scaling_law():
+    # Eight runs of one budget (the ICL study's grid): the law's token term is not identified.
+    from emergence.analysis.analyze import scaling_fit
+
+    training = pd.DataFrame(
+        {
+            "model": [f"m{i}" for i in range(8)],
+            "size": [f"s{i // 2}" for i in range(8)],
+            "budget": "12M",
+            "nonembedding_params": [1e4 * (1 + i // 2) for i in range(8)],
+            "tokens": 12e6,
+            "step": 100,
+            "val_loss": [2.0 - 0.1 * (i // 2) for i in range(8)],
+        }
+    )
+    fit, points = scaling_fit(training, n_boot=10, seed=0)
+    assert "not fitted" in fit["note"] and "two or more distinct" in fit["note"]
+    assert points["predicted"].isna().all()

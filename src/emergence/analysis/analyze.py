@@ -212,13 +212,16 @@ def scaling_fit(training: pd.DataFrame, n_boot: int, seed: int) -> tuple[dict, p
     points = final_points(training).reset_index(drop=True)
     if len(points) < 5:  # five free parameters
         return {"note": f"{len(points)} runs are too few to fit five parameters"}, points.assign(predicted=np.nan)
-    fit = fit_scaling(
-        points["nonembedding_params"].to_numpy(float),
-        points["tokens"].to_numpy(float),
-        points["loss"].to_numpy(float),
-        n_boot=n_boot,
-        seed=seed,
-    )
+    try:
+        fit = fit_scaling(
+            points["nonembedding_params"].to_numpy(float),
+            points["tokens"].to_numpy(float),
+            points["loss"].to_numpy(float),
+            n_boot=n_boot,
+            seed=seed,
+        )
+    except ValueError as e:  # e.g. one token budget: the law's token term is not identified
+        return {"note": f"not fitted: {e}"}, points.assign(predicted=np.nan)
     points["predicted"] = scaling_predict(
         fit, points["nonembedding_params"].to_numpy(float), points["tokens"].to_numpy(float)
     )
