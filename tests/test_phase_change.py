@@ -1,9 +1,9 @@
-"""Each size's induction-head phase change, on simulated training runs with a planted onset."""
+"""Each size's onsets of the in-context-learning measures, on simulated training runs with a planted onset."""
 
 import numpy as np
 import pandas as pd
 
-from emergence.analysis.phase_change import induction_onsets
+from emergence.analysis.phase_change import size_onsets
 from emergence.report.in_context import icl_positions_sentence, onset_sentences
 
 CHANCE = 0.011
@@ -29,6 +29,10 @@ def _runs(onset_tokens: dict[str, float], seeds=(0, 1, 2), noise=0.01, rng_seed=
                         "step": step,
                         "tokens": t,
                         "loss": 1.5 + 40 * t**-0.3 + rng.normal(0, 0.005),
+                        "task": "induction",
+                        "prompt": "none",
+                        "labels": "none",
+                        "shots": 0,
                         "metric": "prefix_matching",
                         "value": float(np.clip(CHANCE + rise + rng.normal(0, noise), 0, 1)),
                         "chance": CHANCE,
@@ -40,8 +44,14 @@ def _runs(onset_tokens: dict[str, float], seeds=(0, 1, 2), noise=0.01, rng_seed=
 
 def test_each_size_onset_covers_the_planted_one_in_tokens_and_loss():
     planted = {"w48l2": 1.5e6, "w64l2": 2.5e6}
-    table = induction_onsets(_runs(planted), n_boot=100)
+    full = size_onsets(_runs(planted), n_boot=40)
+    table = full
     assert set(table["size"]) == set(planted)  # the one-layer control is not fitted
+    alone = table[table["seed"] != "all"]
+    assert len(alone) == 6 and (alone["axis"] == "tokens").all()
+    for r in alone[alone["size"] == "w48l2"].itertuples():  # each seed's own planted onset
+        assert r.verdict == "emergent" and r.onset_low <= 1.5e6 * (1 + 0.05 * (int(r.seed) - 1)) <= r.onset_high
+    table = table[table["seed"] == "all"]
     for size, t0 in planted.items():
         by = table[table["size"] == size].set_index("axis")
         assert (by["verdict"] == "emergent").all(), by[["verdict", "reason"]]
@@ -51,20 +61,22 @@ def test_each_size_onset_covers_the_planted_one_in_tokens_and_loss():
         loss = by.loc["loss"]
         assert loss.onset_low <= 1.5 + 40 * t0**-0.3 <= loss.onset_high
         assert by["n_runs"].eq(3).all()
-    sentences = onset_sentences(table)
-    assert len(sentences) == 2 and "w64l2 (2 layers, 3 seeds)" in sentences[1] and "M [" in sentences[1]
+    sentences = onset_sentences(full)
+    assert len(sentences) == 2 and "(each seed alone: seed 0 at " in sentences[0]
+    assert "w64l2 (2 layers, 3 seeds): the best head's prefix-matching score leaves" in sentences[1]
+    assert "M [" in sentences[1] and "and at a loss of" in sentences[1]
 
 
 def test_a_size_without_a_phase_change_is_not_emergent():
     df = _runs({"w48l2": 1e9})
-    table = induction_onsets(df, n_boot=50)
+    table = size_onsets(df, n_boot=30)
     assert not (table["verdict"] == "emergent").any()
-    assert all("against tokens:" in s for s in onset_sentences(table))
+    assert all(": inconclusive against tokens" in s or ": flat against tokens" in s for s in onset_sentences(table))
 
 
 def test_no_induction_rows_give_an_empty_table_with_its_columns():
     df = _runs({"w48l2": 1e6}).assign(metric="acc")
-    table = induction_onsets(df)
+    table = size_onsets(df)
     assert table.empty and "onset_low" in table
 
 
@@ -92,3 +104,19 @@ def test_a_study_of_one_token_budget_gets_a_note_not_a_scaling_law():
     fit, points = scaling_fit(training, n_boot=10, seed=0)
     assert "not fitted" in fit["note"] and "two or more distinct" in fit["note"]
     assert points["predicted"].isna().all()
+
+
+def test_the_phase_change_is_ordered_against_the_k_shot_gain_within_each_size():
+    # The k-shot gain of a task planted 3x later in tokens than the heads' phase change.
+    heads = _runs({"w64l2": 1.0e6})
+    heads = heads[heads["size"] == "w64l2"]
+    gain = _runs({"w64l2": 3.0e6}, rng_seed=1)
+    gain = gain[gain["size"] == "w64l2"]
+    gain = gain.assign(task="mapping", prompt="standard", labels="gold", shots=16, metric="kshot_gain", chance=0.0)
+    table = size_onsets(pd.concat([heads, gain]), n_boot=40)
+    assert set(table["metric"]) == {"prefix_matching", "kshot_gain"}
+    pooled = table[table["seed"] == "all"]
+    assert (pooled["verdict"] == "emergent").all(), pooled[["metric", "axis", "verdict", "reason"]]
+    [sentence] = onset_sentences(table)
+    assert "mapping's k-shot gain leaves its chance level at" in sentence
+    assert sentence.endswith("in tokens the phase change precedes mapping's k-shot gain.")

@@ -42,7 +42,7 @@ rule analyze:
         prompts="reports/tables/prompts.csv",
         collapse=report("reports/tables/collapse.csv", caption="../report/collapse.rst", category="Tables"),
         scaling="reports/tables/scaling.json",
-        induction="reports/tables/induction_onsets.csv",
+        size_onsets="reports/tables/size_onsets.csv",
     params:
         spec=analysis_spec(),
     conda:

@@ -31,7 +31,7 @@ rule report:
             "prompts.csv",
             "collapse.csv",
             "scaling.json",
-            "induction_onsets.csv",
+            "size_onsets.csv",
             "results.parquet",
             "forecast.csv",
             "forecast.json",

@@ -19,7 +19,7 @@ import pandas as pd
 from emergence.analysis.collapse import collapse_test
 from emergence.analysis.collect import read_results
 from emergence.analysis.mirage import with_twins
-from emergence.analysis.phase_change import induction_onsets
+from emergence.analysis.phase_change import size_onsets
 from emergence.analysis.prompts import prompt_table
 from emergence.analysis.scaling import fit_scaling, scaling_predict
 from emergence.analysis.thresholds import fit_threshold
@@ -231,9 +231,9 @@ def scaling_fit(training: pd.DataFrame, n_boot: int, seed: int) -> tuple[dict, p
 def analyze(cfg: AnalysisConfig, tables: Path) -> pd.DataFrame:
     """Thresholds, prompts compared, collapse test and scaling law from `tables` (results.parquet,
     items.parquet where present, training.csv), written beside them as thresholds.csv,
-    prompts.csv (prompts.prompt_table), collapse.csv, scaling.json, each size's induction-head
-    phase change against loss and tokens as induction_onsets.csv (phase_change.induction_onsets;
-    no rows without an induction-heads task), and the thresholds
+    prompts.csv (prompts.prompt_table), collapse.csv, scaling.json, each size's onsets of the
+    in-context-learning measures against loss and tokens as size_onsets.csv
+    (phase_change.size_onsets; no rows without those measures), and the thresholds
     of the instruction-tuning rows (instruct.parquet, where present) as instruct_thresholds.csv
     (empty without rows); returns the thresholds."""
     tables = Path(tables)
@@ -250,7 +250,8 @@ def analyze(cfg: AnalysisConfig, tables: Path) -> pd.DataFrame:
     tuned = thresholds_table(tuned, cfg.n_boot, cfg.seed, cfg.level, cfg.bootstrap) if len(tuned) else tuned
     write_table(tuned, csv=tables / "instruct_thresholds.csv")
     write_table(collapse_table(results), csv=tables / "collapse.csv")
-    write_table(induction_onsets(results, cfg.n_boot, cfg.seed, cfg.level), csv=tables / "induction_onsets.csv")
+    onsets = size_onsets(main_setting(fitted_checkpoints(results)), cfg.n_boot, cfg.seed, cfg.level)
+    write_table(onsets, csv=tables / "size_onsets.csv")
     training = read_csv_columns(tables / "training.csv", ("model", "step", "val_loss"))
     fit, points = scaling_fit(training, cfg.n_boot, cfg.seed)
     write_json(tables / "scaling.json", {"fit": fit, "points": points.to_dict("records")})

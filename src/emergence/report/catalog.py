@@ -20,6 +20,7 @@ RESULTS, TRAINING, THRESHOLDS, SCALING = "results.parquet", "training.csv", "thr
 FORECAST = ("forecast.csv", "forecast.json")
 LONG_CONTEXT = "long_context.csv"
 INSTRUCT = ("instruct.parquet", "instruct_thresholds.csv")
+SIZE_ONSETS = "size_onsets.csv"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +116,17 @@ FIGURES: tuple[Figure, ...] = (
         "One-layer models (dashed) cannot form induction heads, which need a head of an earlier layer: they are "
         "the negative control. The dotted line is a head attending uniformly.",
         (RESULTS,),
+    ),
+    Figure(
+        "icl_by_size",
+        "In-context learning, size by size, against tokens",
+        "Each size's in-context-learning measures against training tokens (log scale), one line per run: the best "
+        "head's prefix-matching score (sizes of two or more layers), each task's k-shot gain (accuracy with the "
+        "most demonstrations minus none, gold labels) and the ICL score (lower: more in-context learning). Where "
+        "a size's own fit against tokens is emergent, a vertical line in its colour marks the onset and a band "
+        "its 95% interval (reports/tables/size_onsets.csv): a phase change shows as the same band in every row. "
+        "The dotted line is chance (uniform attention) or no gain.",
+        (RESULTS, SIZE_ONSETS),
     ),
     Figure(
         "icl_score",

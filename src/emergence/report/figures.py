@@ -23,6 +23,8 @@ from emergence.analysis.analyze import fitted_checkpoints, main_metric, main_set
 from emergence.analysis.collect import read_results
 from emergence.analysis.curves import predict
 from emergence.analysis.ladder import from_results
+from emergence.analysis.phase_change import COLUMNS as ONSET_COLUMNS
+from emergence.analysis.phase_change import MEASURES
 from emergence.config import PlotsConfig
 from emergence.errors import ConfigError
 from emergence.evaluate.metrics import METRICS
@@ -54,6 +56,12 @@ class Tables:
     @functools.cached_property
     def thresholds(self) -> pd.DataFrame | None:
         return self._fits("thresholds.csv")
+
+    @functools.cached_property
+    def size_onsets(self) -> pd.DataFrame:
+        """Each size's onsets of the in-context-learning measures (phase_change.size_onsets)."""
+        path = self.directory / "size_onsets.csv"
+        return pd.read_csv(path) if path.stat().st_size > 1 else pd.DataFrame(columns=list(ONSET_COLUMNS))
 
     @functools.cached_property
     def scaling(self) -> dict:
@@ -192,6 +200,18 @@ def induction_heads(t: Tables, cfg: PlotsConfig):
     )
 
 
+def icl_by_size(t: Tables, cfg: PlotsConfig):
+    rows = main_setting(fitted_checkpoints(t.results))
+    rows = rows[rows["metric"].isin(MEASURES) & rows["prompt"].isin(["standard", "none"])]
+    if "n_layers" in rows:
+        rows = rows[(rows["metric"] != "prefix_matching") | (rows["n_layers"] >= 2)]
+    if rows.empty:
+        return _placeholder("No induction-heads, k-shot or ICL-score measure in this study.")
+    onsets = t.size_onsets
+    pooled = onsets["seed"].astype(str) == "all" if "seed" in onsets else True
+    return panels.icl_by_size(rows, onsets[(onsets["axis"] == "tokens") & pooled], cfg.palette)
+
+
 def icl_score(t: Tables, cfg: PlotsConfig):
     icl = t.results[t.results.metric == "icl_score"]
     return panels.icl_score(icl, cfg.palette) if len(icl) else _placeholder("No icl_score task in this study.")
@@ -261,6 +281,7 @@ DRAWERS: dict[str, Callable[[Tables, PlotsConfig], plt.Figure]] = {
         label_settings,
         ablations,
         induction_heads,
+        icl_by_size,
         icl_score,
         scaling_fit,
         forecast,

@@ -90,30 +90,73 @@ def phase_order(head, gain) -> str:
     )
 
 
+# How the report names each measure fitted per size (phase_change.MEASURES).
+_PER_SIZE = {
+    "prefix_matching": "the best head's prefix-matching score",
+    "kshot_gain": "{task}'s k-shot gain",
+    "icl_score": "the ICL score ({task})",
+}
+
+
+def _when(r) -> tuple[float, float, float] | None:
+    """(onset, low, high) of an emergent per-size row, else None."""
+    ok = r is not None and r.verdict == "emergent" and all(is_number(v) for v in (r.onset, r.onset_low, r.onset_high))
+    return (r.onset, r.onset_low, r.onset_high) if ok else None
+
+
+def _millions(t: tuple[float, float, float]) -> str:
+    return f"{t[0] / 1e6:.2f}M [{t[1] / 1e6:.2f}M, {t[2] / 1e6:.2f}M]"
+
+
+def relation(a: tuple[float, float, float], b: tuple[float, float, float]) -> str:
+    """How onset a (point, low, high, on an axis where larger is later in training) stands to
+    onset b: precedes or follows (its interval wholly before or after b's), coincides with
+    (each point inside the other's interval), or cannot be ordered against (neither)."""
+    if a[2] < b[1]:
+        return "precedes"
+    if a[1] > b[2]:
+        return "follows"
+    if a[1] <= b[0] <= a[2] and b[1] <= a[0] <= b[2]:
+        return "coincides with"
+    return "cannot be ordered against"
+
+
 def onset_sentences(onsets: pd.DataFrame) -> list[str]:
-    """Each size's own phase change (phase_change.induction_onsets): the tokens and the loss
-    at which its best head's prefix-matching score leaves chance, with their intervals, or
-    the verdict and its reason."""
+    """Each size's own onsets (phase_change.size_onsets): for each measure, the tokens and the
+    loss at which it leaves chance (or zero), with their intervals, or the verdict and its
+    reason; then, in tokens, how the phase change (prefix matching) stands to the others."""
     out = []
+    if "seed" not in onsets:
+        onsets = onsets.assign(seed="all")
+    onsets = onsets.assign(seed=onsets["seed"].astype(str))
     for size, d in onsets.groupby("size", sort=False):
-        by = {r.axis: r for r in d.itertuples()}
-        parts = []
-        for axis, unit in (("tokens", "tokens"), ("loss", "nats/token")):
-            r = by.get(axis)
-            if r is None:
-                continue
-            if r.verdict == "emergent":
-                fmt = (lambda v: f"{v / 1e6:.2f}M") if axis == "tokens" else (lambda v: f"{v:.3f}")
-                parts.append(f"at {fmt(r.onset)} [{fmt(r.onset_low)}, {fmt(r.onset_high)}] {unit}")
+        pooled_rows = d[d["seed"] == "all"]
+        first = pooled_rows.iloc[0]
+        seeds = f"{int(first.n_runs)} seed{'s' if first.n_runs != 1 else ''}" if is_number(first.n_runs) else "its runs"
+        parts, when = [], {}
+        for (task, metric), m in pooled_rows.groupby(["task", "metric"], sort=False):
+            by = {r.axis: r for r in m.itertuples()}
+            name = _PER_SIZE[metric].format(task=task)
+            tokens, loss = _when(by.get("tokens")), _when(by.get("loss"))
+            if tokens:
+                when[name] = tokens
+                at_loss = f" and at a loss of {with_interval(*loss)}" if loss else " (against loss: not emergent)"
+                parts.append(f"{name} leaves its chance level at {_millions(tokens)} tokens{at_loss}")
             else:
-                parts.append(f"against {axis}: {r.verdict} ({r.reason})")
-        r = d.iloc[0]
-        seeds = f"{int(r.n_runs)} seed{'s' if r.n_runs != 1 else ''}" if is_number(r.n_runs) else "its runs"
-        out.append(
-            f"{size} ({int(r.n_layers)} layers, {seeds}): its best head's prefix-matching score leaves chance "
-            + "; ".join(parts)
-            + "."
-        )
+                r = by.get("tokens")
+                parts.append(f"{name}: {r.verdict} against tokens ({r.reason})")
+            alone = d[(d["task"] == task) & (d["metric"] == metric) & (d["seed"] != "all")]
+            each = [f"seed {r.seed} at {_millions(_when(r))}" for r in alone.itertuples() if _when(r)]
+            if each:
+                parts[-1] += f" (each seed alone: {', '.join(each)} tokens)"
+        head = "the best head's prefix-matching score"
+        order = [
+            f"in tokens the phase change {relation(when[head], t)} {name}"
+            for name, t in when.items()
+            if name != head and head in when
+        ]
+        layers = f"{int(first.n_layers)} layer{'s' if first.n_layers != 1 else ''}"
+        out.append(f"{size} ({layers}, {seeds}): " + "; ".join(parts + order) + ".")
     return out
 
 

@@ -158,7 +158,7 @@ def _prompts_section(tables: Path) -> dict:
 
 
 def _icl_sentences(thresholds: pd.DataFrame, results: pd.DataFrame, tables: Path, config: dict) -> list[str]:
-    onsets = tables / "induction_onsets.csv"
+    onsets = tables / "size_onsets.csv"
     onsets = pd.read_csv(onsets) if onsets.exists() and onsets.stat().st_size > 1 else pd.DataFrame()
     return (
         (in_context.icl_findings(thresholds) if len(thresholds) else [])

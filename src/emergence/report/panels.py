@@ -237,6 +237,38 @@ def induction_heads(df: pd.DataFrame, palette: str):
     return fig
 
 
+def icl_by_size(df: pd.DataFrame, onsets: pd.DataFrame, palette: str):
+    """One row per in-context-learning measure (task x metric) against training tokens, one
+    line per run coloured by size, each size's emergent onset in tokens as a line in its
+    colour with its interval as a band."""
+    curves = df[["task", "metric"]].drop_duplicates().sort_values("metric", key=_measure_order)
+    fig, axes = plt.subplots(len(curves), 1, figsize=(7.5, 2.8 * len(curves)), squeeze=False)
+    hue = size_legend(df)
+    colours = dict(zip(hue["hue_order"], sns.color_palette(palette, len(hue["hue_order"]))))
+    for ax, (task, metric) in zip(axes[:, 0], curves.itertuples(index=False)):
+        d = df[(df["task"] == task) & (df["metric"] == metric)].sort_values(["model", "step"])
+        sns.lineplot(
+            data=d, x="tokens", y="value", units="model", estimator=None, palette=palette, ax=ax,
+            legend=ax is axes[0, 0], marker="o", markersize=3, **hue,
+        )  # fmt: skip
+        fitted = onsets[(onsets["task"] == task) & (onsets["metric"] == metric) & (onsets["verdict"] == "emergent")]
+        for r in fitted.itertuples():
+            ax.axvspan(r.onset_low, r.onset_high, color=colours.get(r.size, "grey"), alpha=0.15, lw=0)
+            ax.axvline(r.onset, color=colours.get(r.size, "grey"), lw=1.2, ls="--")
+        if d["chance"].notna().any():
+            ax.axhline(d["chance"].dropna().iloc[0], color="grey", ls=":", lw=1.2)
+        ax.set_xscale("log")
+        ax.set(xlabel="training tokens (log)", ylabel="", title=f"{task}: {label(metric)}")
+    legend_beside(fig, axes)
+    fig.suptitle("In-context learning by size: each size's onset in tokens (dashed) and its 95% interval (band)")
+    fig.tight_layout()
+    return fig
+
+
+def _measure_order(metrics: pd.Series) -> pd.Series:
+    return metrics.map({"prefix_matching": 0, "kshot_gain": 1, "icl_score": 2})
+
+
 def metric_pairs(df: pd.DataFrame, palette: str):
     """Each task's discontinuous metric beside its continuous twins, against loss (one row per task)."""
     tasks = sorted(df["task"].unique())
