@@ -55,6 +55,16 @@ COLUMNS = (
 )
 
 
+# fit_threshold's reasons speak of loss; on the tokens axis the same words read in tokens.
+_IN_TOKENS = (
+    ("with falling loss", "with more tokens"),
+    ("as loss falls", "as tokens grow"),
+    ("at the high-loss edge of the data", "at the early edge of the data"),
+    ("at the low-loss edge of the data", "at the late edge of the data"),
+    ("nats wide", "in ln(tokens) wide"),
+)
+
+
 def _fit(d: pd.DataFrame, axis: str, n_boot: int, seed: int, level: float) -> dict:
     m = METRICS[d["metric"].iloc[0]]
     tokens = d["tokens"].to_numpy(float)
@@ -76,6 +86,10 @@ def _fit(d: pd.DataFrame, axis: str, n_boot: int, seed: int, level: float) -> di
     if axis == "tokens" and onset is not None:
         # x back to tokens: the interval's ends swap.
         onset, low, high = (t_max * math.exp(1 - v) for v in (onset, high, low))
+    reason = fit.get("reason")
+    if axis == "tokens" and reason:
+        for loss_words, token_words in _IN_TOKENS:
+            reason = reason.replace(loss_words, token_words)
     return {
         "axis": axis,
         "verdict": fit["verdict"],
@@ -85,7 +99,7 @@ def _fit(d: pd.DataFrame, axis: str, n_boot: int, seed: int, level: float) -> di
         "threshold_support": fit.get("threshold_support"),
         "n_runs": fit.get("n_runs"),
         "n_points": fit.get("n_points"),
-        "reason": fit.get("reason"),
+        "reason": reason,
         "chance": level_at,
         "x_min": float(d[axis].min()),
         "x_max": float(d[axis].max()),
