@@ -114,7 +114,7 @@ def _curve_row(
         n=d["n"].to_numpy() if m.proportion else None,
         items=item_scores(d, items) if m.proportion else None,
         chance=chance if m.bounded else None,
-        null=None if m.bounded else chance,
+        null=None if m.bounded or not m.chance_is_null else chance,
         higher_is_better=m.higher_is_better,
         n_boot=n_boot,
         seed=boot_seed,

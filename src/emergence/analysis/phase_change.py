@@ -76,7 +76,7 @@ def _fit(d: pd.DataFrame, axis: str, n_boot: int, seed: int, level: float) -> di
         d["value"].to_numpy(float),
         run=d["seed"].to_numpy(),
         chance=level_at if m.bounded else None,
-        null=None if m.bounded else level_at,
+        null=None if m.bounded or not m.chance_is_null else level_at,
         higher_is_better=m.higher_is_better,
         n_boot=n_boot,
         seed=seed,
