@@ -123,7 +123,12 @@ def test_the_command_holds_out_the_largest_size(tmp_path):
     spec = '{"analysis": {"n_boot": 20}}'
     result = run_cli("forecast", path, "--hold-out", "--spec", spec, "--out", tmp_path / "f.csv")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["rows"] == 3
+    printed = json.loads(result.stdout)
+    assert printed["rows"] == 3
+    # Each candidate step-2 form's error at the held-out size, beside the one chosen.
+    forms = printed["forms"]["emergent"]
+    assert forms["chosen"] in forms and "free sigmoid" in forms and len(forms) == 3
+    assert all(0 <= v < 1 for k, v in forms.items() if k != "chosen")
     assert len(pd.read_csv(tmp_path / "f.csv")) == 3
     assert json.loads((tmp_path / "f.json").read_text())["held_out"] == "3000000.0"
 
@@ -155,3 +160,94 @@ def test_bad_input_is_one_line(tmp_path, change, args, expected):
 def test_nothing_to_forecast_is_one_line(runs_csv):
     one_line_error(run_cli("forecast", runs_csv), "nothing to forecast")
     one_line_error(run_cli("forecast", runs_csv, "--params", "1e6"), "both --params and --tokens")
+
+
+def test_branches_of_one_trunk_are_redrawn_together():
+    # With seeds, the unit is a size's seed: every budget of it (a WSD trunk's branches share
+    # its noise) comes with it, and seeds are redrawn within their size.
+    from emergence.analysis.chain import _units
+
+    ladder = simulate.ladder(0)
+    unit, strata, stratified = _units(ladder)
+    assert stratified and len(strata) == len(simulate.LADDER_SIZES)
+    assert all(len(m) == 3 for m in strata)
+    assert unit.groupby(unit).size().eq(len(simulate.LADDER_BUDGETS)).all()
+    # Without seeds, each run is its own unit, redrawn within its (N, D) cell.
+    unit, strata, stratified = _units(ladder.drop(columns="seed"))
+    assert stratified and len(strata) == len(simulate.LADDER_SIZES) * len(simulate.LADDER_BUDGETS)
+    assert unit.nunique() == len(unit)
+    # One run per cell and no seeds: one stratum of every run.
+    one = ladder[ladder["seed"] == 0].drop(columns="seed")
+    unit, strata, stratified = _units(one)
+    assert not stratified and len(strata) == 1 and len(strata[0]) == unit.nunique()
+
+
+def test_the_curve_resample_is_rescaled_like_the_law():
+    from emergence.analysis.chain import _rescaling
+
+    keys = pd.DataFrame({"params": [1, 1, 1, 2], "tokens": [5, 5, 5, 5]})
+    centre, scale = _rescaling(keys, np.array([0.1, 0.2, 0.3, 0.9]), stratified=True)
+    assert centre.tolist() == pytest.approx([0.2, 0.2, 0.2, 0.9])
+    assert scale.tolist() == pytest.approx([np.sqrt(1.5)] * 3 + [1.0])
+    assert _rescaling(keys, np.zeros(4), stratified=False)[1].tolist() == [1.0] * 4
+
+
+def test_no_compute_optimal_split_where_the_law_is_undetermined():
+    # Two budgets cannot determine beta: the crossing's compute stands, its split does not.
+    ladder = simulate.ladder(0, sizes=(*simulate.LADDER_SIZES, 3e6))
+    two = ladder[ladder.groupby("run")["tokens"].transform("max") > simulate.LADDER_BUDGETS[0]]
+    out = crossings(fit_chain(two, n_boot=20, seed=0))["emergent"]
+    assert out["params"] is None and out["tokens"] is None and out["params_ci"] is None
+    assert "beta (only 2 token budgets" in out["split_note"]
+
+
+def _normalised_ladder(seed: int, value):
+    from emergence.analysis.curves import normalise
+
+    d = simulate.ladder(seed, value=value)
+    return d["loss"].to_numpy(), normalise(d["value"].to_numpy(), simulate.CHANCE), d["params"].to_numpy()
+
+
+def test_a_free_sigmoid_carries_a_rise_the_ladder_only_starts():
+    # The planted rise is half done below every loss of the ladder: the threshold analysis's
+    # sigmoid (midpoint within the data) levels off where the data end; the free sigmoid,
+    # anchored at a perfect score at zero loss, follows the rise far beyond them.
+    from emergence.analysis import extrapolation
+    from emergence.analysis.curves import fit_sigmoid, floor, normalise, predict
+
+    x, y, _ = _normalised_ladder(0, simulate.late_rise)
+    far = 1.2  # 0.23 nats below the ladder's lowest loss
+    truth = float(normalise(simulate.late_rise(far), simulate.CHANCE))
+    free = extrapolation.fit_free_sigmoid(x, y, 1.0, floor(simulate.CHANCE))
+    assert free["eta"] == pytest.approx(simulate.LATE_MIDPOINT, abs=0.05)
+    assert float(predict("sigmoid", free, far)) == pytest.approx(truth, abs=0.08)
+    inside = fit_sigmoid(x, y, 1.0, floor(simulate.CHANCE))
+    assert truth - float(predict("sigmoid", inside, far)) > 0.15
+
+
+@pytest.mark.parametrize(
+    "value, forms, chosen",
+    [("late_rise", ("free sigmoid", "sigmoid"), "free sigmoid"), ("planted_value", ("free sigmoid", "hinge"), "hinge")],
+)
+def test_held_out_sizes_choose_the_form(value, forms, chosen):
+    # A rise that continues past the ladder keeps the free sigmoid; for an emergent task the
+    # held-out sizes overrule even a free-sigmoid default: fitted on sizes at chance, it
+    # forecasts the next size badly.
+    from emergence.analysis import extrapolation
+    from emergence.analysis.curves import floor
+
+    x, y, params = _normalised_ladder(0, getattr(simulate, value))
+    misses = extrapolation.held_out_misses(x, y, params, forms, 1.0, floor(simulate.CHANCE))
+    assert set(misses) == set(forms) and len(misses[forms[0]]) == len(misses[forms[1]])
+    form, why = extrapolation.choose(misses, forms)
+    assert form == chosen and "held-out error" in why
+
+
+def test_the_chain_forecasts_a_rise_beyond_the_ladder_within_its_interval():
+    chain = fit_chain(simulate.ladder(1, value=simulate.late_rise), n_boot=30, seed=1)
+    assert chain.curves["emergent"].form == "free sigmoid"
+    p = predict_at(chain, *simulate.TARGET)["emergent"]
+    truth = float(simulate.late_rise(simulate.planted_loss(*simulate.TARGET)))
+    lo, hi = p["value_ci"]
+    assert lo <= truth <= hi and p["value"] == pytest.approx(truth, abs=0.04)
+    assert "held-out error" in p["form_reason"]

@@ -1,31 +1,58 @@
 """Coverage of the forecast's intervals on simulated ladders with a planted law and curve
 (emergence.analysis.simulate), for the table in docs/science.md.
 
-    .venv/bin/python tools/forecast_coverage.py [n_ladders [n_held_out]]    # 100, 40 by default
+    .venv/bin/python tools/forecast_coverage.py [n_ladders [n_held_out [n_boot]]]    # 100, 40, 200 by default
 
-First: the law intervals (*_ci) at the target run against the planted loss and accuracy.
+First: the law intervals (*_ci) at the target run against the planted loss and accuracy, for
+the planted emergent task at three and ten times the largest size and for a smooth rise that
+the ladder only starts (simulate.late_rise) at ten times.
 Then: the largest of six sizes held out, its prediction intervals (*_pi, for the mean of
 its three runs) against what those runs reached, per token budget.
 """
 
 import sys
+from concurrent.futures import ProcessPoolExecutor
 
 import pandas as pd
 
 from emergence.analysis import simulate
 from emergence.analysis.holdout import holdout_forecast
 
+# The planted emergent task at three times the largest size, then both tasks at ten times.
+TEN = (10 * simulate.LADDER_SIZES[-1], simulate.TARGET[1])
+SCENARIOS = [
+    ("emergent (planted hinge)", simulate.planted_value, simulate.TARGET),
+    ("emergent (planted hinge)", simulate.planted_value, TEN),
+    ("late rise (planted sigmoid)", simulate.late_rise, TEN),
+]
+
+
+def _scenario(args) -> str:
+    (name, value, target), n, boots = args
+    law = simulate.forecast_coverage(n, n_boot=boots, value=value, target=target)
+    return "\n".join(
+        [
+            f"{name}: law intervals at N = {target[0]:g}, D = {target[1]:g}, {n} ladders (95% nominal)",
+            law[["loss_covered", "value_covered", "value_width"]].mean().to_string(float_format=lambda v: f"{v:.3f}"),
+            f"forecast sd across ladders: loss {law['loss'].std():.4f}, accuracy {law['value'].std():.4f}",
+            f"step-2 forms: {law['form'].value_counts().to_dict()}\n",
+        ]
+    )
+
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
-    law = simulate.forecast_coverage(n, n_boot=200)
-    print(f"law intervals at N = {simulate.TARGET[0]:g}, D = {simulate.TARGET[1]:g}, {n} ladders (95% nominal)")
-    print(law[["loss_covered", "value_covered", "value_width"]].mean().to_string(float_format=lambda v: f"{v:.3f}"))
-    print(f"forecast sd across ladders: loss {law['loss'].std():.4f}, accuracy {law['value'].std():.4f}")
+    boots = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+    # One process a scenario, two at a time (the machines here have two cores).
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        for text in pool.map(_scenario, [(sc, n, boots) for sc in SCENARIOS]):
+            print(text, flush=True)
     rows = []
-    for s in range(min(n, 40) if len(sys.argv) < 3 else int(sys.argv[2])):
-        table, _ = holdout_forecast(simulate.ladder(s, sizes=(*simulate.LADDER_SIZES, 3e6)), n_boot=200, seed=s)
+    for s in range(min(n, 40) if len(sys.argv) < 3 else int(sys.argv[2])):  # one process
+        table, _ = holdout_forecast(simulate.ladder(s, sizes=(*simulate.LADDER_SIZES, 3e6)), n_boot=boots, seed=s)
         rows.append(table)
+    if not rows:
+        return
     held = pd.concat(rows)
     print(f"\nheld-out size {3e6:g}, prediction intervals for the mean of 3 runs, {len(rows)} ladders x 3 budgets")
     print(held.groupby("tokens")[["loss_covered", "covered"]].mean().to_string(float_format=lambda v: f"{v:.3f}"))

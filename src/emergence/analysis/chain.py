@@ -11,16 +11,26 @@ each task gets its own law.
 
 Step 2, score from loss: over every checkpoint, intermediate ones included: a checkpoint's
 score depends on how good the model is, which its loss measures whatever its schedule (the
-claim the threshold analysis tests). Its form is the threshold analysis's verdict on the
-same points (thresholds.py): an emergent task gets its better threshold model (hinge or
-sigmoid: flat at chance above the onset, rising below, kept within the metric's range);
-every other task a sigmoid, bounded when the metric has a chance level.
+claim the threshold analysis tests). Its form is checked on held-out sizes
+(extrapolation.py): the threshold analysis's verdict on the same points (thresholds.py)
+picks the default, an emergent task's better threshold model (hinge or sigmoid: flat at
+chance above the onset, rising below), every other task the field's free sigmoid (midpoint
+anywhere, anchored at a perfect score at zero loss); the other form (the free sigmoid, or a
+sigmoid whose midpoint lies within the data) replaces it only where it forecast the held-out
+sizes clearly better.
 
 The chain is score(N, D) = g(L(N, D)). Its intervals come from one bootstrap over runs that
-goes through both steps: each resample redraws the runs (within each (N, final D) cell when
-some cell has several runs, i.e. seeds; across all runs otherwise) and, for proportions, the
-items behind each score, then refits the law (from the full fit's solution) and each task's
-curve (the same form). Two percentile intervals of the chained predictions:
+goes through both steps. The unit it redraws is a seed of a size (with a `seed` column: every
+run of that size and seed together, so that the branches of one WSD trunk, which share its
+noise, move together), else a run; units are redrawn within each size when some size has
+several of them (within each (N, final D) cell, for runs without seeds), across all of them
+otherwise. Drawing m units with replacement gives their mean a variance (m - 1) / m times
+the true one, so each drawn loss (law) and score (curve) is moved away from its cell's mean
+by sqrt(m / (m - 1)) (the rescaling bootstrap, Rao and Wu 1988; a curve's cell is a
+checkpoint of a size: its N and tokens). Then, for proportions, the items behind each score
+are redrawn, the law refitted (from the full fit's solution and the resample's two best grid
+starts) and each task's curve (the same form). Two percentile intervals of the chained
+predictions:
 
 - `*_ci`, for the law: the loss and score that runs at (N, D) reach on average;
 - `*_pi`, for what `runs` new runs at (N, D) will show, averaged: each resample's
@@ -37,8 +47,8 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from emergence.analysis import scaling
-from emergence.analysis.curves import FITTERS, MIN_SIDE, N_PARAMS, floor, landmarks, normalise, predict
+from emergence.analysis import extrapolation, scaling
+from emergence.analysis.curves import MIN_SIDE, N_PARAMS, floor, landmarks, normalise, predict
 from emergence.analysis.thresholds import fit_threshold
 
 # Fewest distinct losses a task needs for its curve (the threshold analysis's own minimum).
@@ -51,7 +61,9 @@ NEAREST = 0.2
 class Curve:
     """One task's score against loss: its form, the fit on all points and on each resample."""
 
-    form: str  # "hinge" or "sigmoid"
+    form: str  # "hinge", "sigmoid" or "free sigmoid" (extrapolation.py)
+    form_reason: str  # why this form: the held-out errors of the candidates (extrapolation.choose)
+    candidates: dict[str, dict]  # every candidate form's fit on all points, the chosen one included
     verdict: str  # the threshold analysis's, on the same points
     reason: str
     chance: float | None
@@ -67,13 +79,13 @@ class Curve:
         """The score (in the metric's own units) that fit `p` gives at `loss`."""
         if p is None:
             return np.full(np.shape(loss), np.nan)
-        return self._units(predict(self.form, p, loss))
+        return self._units(predict(extrapolation.shape(self.form), p, loss))
 
     def observed(self, p: dict | None, loss, noise) -> np.ndarray:
         """What a run shows at `loss`: the fit's score plus `noise` (normalised units), in range."""
         if p is None:
             return np.full(np.shape(loss), np.nan)
-        return self._units(np.clip(predict(self.form, p, loss) + noise, self.bottom, self.top))
+        return self._units(np.clip(predict(extrapolation.shape(self.form), p, loss) + noise, self.bottom, self.top))
 
     def _units(self, y) -> np.ndarray:
         if self.chance is None:
@@ -91,11 +103,11 @@ class Curve:
             return float("nan")
         k = max(int(np.ceil(NEAREST * x.size)), MIN_LOSSES)
         near = r[np.argsort(np.abs(x - loss), kind="stable")[:k]]
-        n_params = N_PARAMS[self.form]
+        n_params = N_PARAMS[extrapolation.shape(self.form)]
         return float(np.sqrt((near**2).mean() * x.size / max(x.size - n_params, 1)))
 
     def onset(self, p: dict | None) -> float:
-        return float(landmarks(self.form, p)["onset"]) if p is not None else float("nan")
+        return float(landmarks(extrapolation.shape(self.form), p)["onset"]) if p is not None else float("nan")
 
 
 @dataclasses.dataclass
@@ -143,19 +155,53 @@ def _law_points(ladder: pd.DataFrame, via: str, per_task: bool) -> dict[str, pd.
     }
 
 
-def _rescaled(points: pd.DataFrame, stratified: bool) -> pd.DataFrame:
-    """The law's points with, per run, its cell's mean loss (`centre`) and the factor
-    sqrt(m / (m - 1)) for a cell of m >= 2 runs (`scale`; 1 otherwise, or unstratified).
+def _rescaling(keys: pd.DataFrame, values: np.ndarray, stratified: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(centre, scale) per row: the mean of `values` over the row's cell (its rows with equal
+    `keys`) and the factor sqrt(m / (m - 1)) for a cell of m >= 2 rows (1 otherwise, or
+    unstratified).
 
     Drawing m runs with replacement within a cell gives their mean a variance (m - 1) / m
-    times the true one, a third too small for three seeds; moving each drawn loss away from
+    times the true one, a third too small for three seeds; moving each drawn value away from
     its cell's mean by `scale` restores it (the rescaling bootstrap, Rao and Wu 1988): the
-    loss interval's coverage on simulated ladders, measured in docs/forecast.md."""
-    cell = pd.factorize(pd.Series(list(zip(points["params"], points["tokens"]))))[0]
+    interval's coverage on simulated ladders, measured in docs/forecast.md."""
+    cell = pd.factorize(pd.Series(list(keys.itertuples(index=False, name=None))))[0]
     size = pd.Series(cell).map(pd.Series(cell).value_counts()).to_numpy()
     scale = np.where(stratified & (size >= 2), np.sqrt(size / np.maximum(size - 1, 1)), 1.0)
-    centre = points["loss"].groupby(cell).transform("mean").to_numpy()
+    centre = pd.Series(np.asarray(values, float)).groupby(cell).transform("mean").to_numpy()
+    return centre, scale
+
+
+def _rescaled(points: pd.DataFrame, stratified: bool) -> pd.DataFrame:
+    """The law's points with, per run, its (N, D) cell's mean loss (`centre`) and factor (`scale`)."""
+    centre, scale = _rescaling(points[["params", "tokens"]], points["loss"].to_numpy(), stratified)
     return points.assign(centre=centre, scale=scale)
+
+
+def _by_unit(runs: pd.Index, unit: pd.Series) -> dict[str, np.ndarray]:
+    """The runs of `runs` belonging to each unit (an empty array for a unit without any)."""
+    of = runs.map(unit)
+    return {u: runs[of == u].to_numpy() for u in unit.unique()}
+
+
+def _units(ladder: pd.DataFrame) -> tuple[pd.Series, list[np.ndarray], bool]:
+    """(unit of each run, strata, stratified): the bootstrap's unit per run, indexed by run
+    (its size and seed where the ladder has seeds, else the run itself), and the units grouped
+    into the strata they are redrawn within (by size with seeds, by (N, final D) cell
+    without), or, when no stratum has two units, one stratum of all of them (unstratified)."""
+    runs = ladder.groupby("run", sort=True).agg(params=("params", "first"), tokens=("tokens", "max"))
+    seeded = "seed" in ladder.columns and ladder["seed"].notna().all()
+    if seeded:
+        seeds = ladder.groupby("run", sort=True)["seed"].first().astype(str)
+        unit = runs["params"].astype(str) + "|" + seeds
+        stratum = runs["params"]
+    else:
+        unit = pd.Series(runs.index, index=runs.index)
+        stratum = pd.Series(list(zip(runs["params"], runs["tokens"])), index=runs.index)
+    table = pd.DataFrame({"unit": unit, "stratum": stratum.astype(str)}).drop_duplicates("unit")
+    strata = [g["unit"].to_numpy() for _, g in table.groupby("stratum", sort=True)]
+    if max(len(m) for m in strata) < 2:
+        return unit, [table["unit"].to_numpy()], False
+    return unit, strata, True
 
 
 def _fit_law(points: pd.DataFrame, what: str) -> dict:
@@ -176,8 +222,10 @@ def _residual_sd(r, k: int) -> float:
     return float(np.sqrt((r**2).sum() / max(r.size - k, 1)))
 
 
-def _fit_curve(d: pd.DataFrame, via: str, n_boot: int, seed: int, level: float) -> tuple[Curve, dict]:
-    """The task's curve on all its points, and what it needs for resampling."""
+def _fit_curve(d: pd.DataFrame, via: str, n_boot: int, seed: int, level: float, unit) -> tuple[Curve, dict]:
+    """The task's curve on all its points, and what it needs for resampling; `unit` labels
+    each point's bootstrap unit (a size's seed, or a run: see _units), which the verdict's
+    own bootstrap resamples as runs."""
     task = d["task"].iloc[0]
     x, v = d[via].to_numpy(float), d["value"].to_numpy(float)
     if len(np.unique(x)) < MIN_LOSSES:
@@ -191,7 +239,7 @@ def _fit_curve(d: pd.DataFrame, via: str, n_boot: int, seed: int, level: float) 
             x,
             v,
             model=d["params"].to_numpy(),
-            run=d["run"].to_numpy(),
+            run=np.asarray(unit),
             n=n,
             chance=chance,
             higher_is_better=hib,
@@ -201,12 +249,20 @@ def _fit_curve(d: pd.DataFrame, via: str, n_boot: int, seed: int, level: float) 
         )
     except ValueError as e:
         raise ValueError(f"task {task!r}: {e}") from None
-    form = verdict["threshold_model"] if verdict["verdict"] == "emergent" else "sigmoid"
+    # The form the verdict implies first (an emergent task's threshold model, else the free
+    # sigmoid); the other where it forecast held-out sizes clearly better (extrapolation.py).
+    emergent = verdict["verdict"] == "emergent"
+    forms = (verdict["threshold_model"], extrapolation.FREE) if emergent else (extrapolation.FREE, "sigmoid")
     top, bottom = (1.0, floor(chance, hib)) if chance is not None else (np.inf, -np.inf)
     y = normalise(v, chance, hib)
-    fit = FITTERS[form](x, y, top, bottom)
+    misses = extrapolation.held_out_misses(x, y, d["params"].to_numpy(), forms, top, bottom)
+    form, why = extrapolation.choose(misses, forms)
+    fits = {f: extrapolation.fitter(f)(x, y, top, bottom) for f in forms}
+    fit = fits[form]
     curve = Curve(
         form=form,
+        form_reason=why,
+        candidates=fits,
         verdict=verdict["verdict"],
         reason=verdict["reason"],
         chance=chance,
@@ -216,7 +272,7 @@ def _fit_curve(d: pd.DataFrame, via: str, n_boot: int, seed: int, level: float) 
         losses=(float(x.min()), float(x.max())),
         top=top,
         bottom=bottom,
-        residuals=(x, y - predict(form, fit, x)),
+        residuals=(x, y - predict(extrapolation.shape(form), fit, x)),
     )
     return curve, {"x": x, "v": v, "n": None if n is None else n.astype(np.int64), "top": top, "bottom": bottom}
 
@@ -228,38 +284,38 @@ def fit_chain(ladder: pd.DataFrame, via: str = "loss", *, n_boot: int = 200, see
     per_task = _per_task(ladder, via)
     points = _law_points(ladder, via, per_task)
     laws = {key: (_fit_law(p, f"task {key!r}" if key else "the runs"), []) for key, p in points.items()}
+    unit, strata, stratified = _units(ladder)
     curves, data, rows = {}, {}, {}
     for task, d in ladder.groupby("task", sort=True):
-        curves[task], data[task] = _fit_curve(d, via, n_boot, seed, level)
-        # Each run's row positions within the task's points.
-        rows[task] = {r: np.flatnonzero(d["run"].to_numpy() == r) for r in d["run"].unique()}
-
-    runs = ladder.groupby("run", sort=True).agg(params=("params", "first"), tokens=("tokens", "max"))
-    cells = pd.factorize(pd.Series(list(zip(runs["params"], runs["tokens"]))))[0]
-    members = [runs.index[cells == c].to_numpy() for c in np.unique(cells)]
-    stratified = max(len(m) for m in members) >= 2
+        of = d["run"].map(unit).to_numpy()
+        curves[task], data[task] = _fit_curve(d, via, n_boot, seed, level, of)
+        # Each unit's row positions within the task's points.
+        rows[task] = {u: np.flatnonzero(of == u) for u in pd.unique(of)}
+        centre, scale = _rescaling(d[["params", "tokens"]], data[task]["v"], stratified)
+        data[task] |= {"centre": centre, "scale": scale}
+    # The law's points by unit: every run of each drawn unit.
+    law_rows = {key: _by_unit(p.index, unit) for key, p in points.items()}
     rescaled = {key: _rescaled(p, stratified) for key, p in points.items()}
     rng = np.random.default_rng(seed)
     for _ in range(n_boot):
-        if stratified:
-            drawn = np.concatenate([m[rng.integers(len(m), size=len(m))] for m in members])
-        else:
-            drawn = runs.index.to_numpy()[rng.integers(len(runs), size=len(runs))]
+        drawn = np.concatenate([m[rng.integers(len(m), size=len(m))] for m in strata])
         for key, (law, boots) in laws.items():
-            p = rescaled[key].reindex(drawn).dropna()
+            picked = np.concatenate([law_rows[key][u] for u in drawn])
+            p = rescaled[key].loc[picked]
             loss = p["centre"] + p["scale"] * (p["loss"] - p["centre"])
             boots.append(scaling.refit(law, p["params"], p["tokens"], loss))
         for task, curve in curves.items():
-            idx = np.concatenate([rows[task][r] for r in drawn if r in rows[task]] or [np.zeros(0, int)])
-            x, v = data[task]["x"][idx], data[task]["v"][idx]
+            idx = np.concatenate([rows[task][u] for u in drawn if u in rows[task]] or [np.zeros(0, int)])
+            x, c = data[task]["x"][idx], data[task]["centre"][idx]
+            v = c + data[task]["scale"][idx] * (data[task]["v"][idx] - c)
             if data[task]["n"] is not None:
                 n = data[task]["n"][idx]
-                v = rng.binomial(n, v) / n
+                v = rng.binomial(n, np.clip(v, 0.0, 1.0)) / n
             if len(np.unique(x)) < MIN_LOSSES:
                 curve.boots.append(None)
                 continue
             y = normalise(v, curve.chance, curve.higher_is_better)
-            curve.boots.append(FITTERS[curve.form](x, y, data[task]["top"], data[task]["bottom"]))
+            curve.boots.append(extrapolation.fitter(curve.form)(x, y, data[task]["top"], data[task]["bottom"]))
     loss_sd = {
         key: _residual_sd(p["loss"] - scaling.scaling_predict(laws[key][0], p["params"], p["tokens"]), 5)
         for key, p in points.items()
@@ -309,6 +365,7 @@ def predict_at(chain: Chain, N: float, D: float, *, runs: int = 1, loss=None, se
             "value_pi": chain.interval(shown),
             "verdict": curve.verdict,
             "form": curve.form,
+            "form_reason": curve.form_reason,
             "beyond": beyond,
         }
     return out

@@ -55,18 +55,32 @@ def crossings(chain: Chain) -> dict:
         # Resamples that never reach the onset sit at the top of the compute interval.
         Cs = np.where(np.isinf(Cb), np.finfo(float).max, Cb)
         ci = chain.interval(np.where(np.isnan(Cb), np.nan, Cs))
+        # What the runs do not tell of the law (scaling.undetermined): the compute-optimal
+        # split rests on A, B, alpha and beta, the compute on every parameter.
+        undetermined = laws[task if task in chain.laws else "all"]["undetermined"]
+        unsplit = sorted(SPLIT & set(undetermined))
+        split = {
+            "params": float(N) if np.isfinite(N) else None,
+            "params_ci": chain.interval(Nb),
+            "tokens": float(D) if np.isfinite(D) else None,
+            "tokens_ci": chain.interval(reach / (6 * Nb)),
+        }
+        if unsplit:
+            split = dict.fromkeys(split) | {
+                "split_note": "no compute-optimal split: the runs do not determine "
+                + ", ".join(f"{k} ({undetermined[k]})" for k in unsplit)
+            }
         out[task] = {
             "onset": onset,
             "onset_ci": chain.interval(onsets),
             "compute": C if np.isfinite(C) else None,
             "compute_ci": None if ci is None else [v if v < np.finfo(float).max else None for v in ci],
-            "params": float(N) if np.isfinite(N) else None,
-            "params_ci": chain.interval(Nb),
-            "tokens": float(D) if np.isfinite(D) else None,
-            "tokens_ci": chain.interval(reach / (6 * Nb)),
+            **split,
             "unreachable": unreachable,
-            # What the runs do not tell of the law (scaling.undetermined): the compute-optimal
-            # split rests on alpha and beta, the compute on every parameter.
-            "law_undetermined": laws[task if task in chain.laws else "all"]["undetermined"],
+            "law_undetermined": undetermined,
         }
     return out
+
+
+# The law's parameters the compute-optimal split rests on.
+SPLIT = {"A", "B", "alpha", "beta"}

@@ -186,17 +186,23 @@ def _sigmoid_shape(x, eta, w):
 
 def fit_sigmoid(x, y, top: float = np.inf, bottom: float = -np.inf) -> dict:
     """Least-squares sigmoid fit (c, h >= 0, eta, w > 0), eta in the same range as the hinge's,
-    and with a finite `top` also bottom <= c and c + h <= top.
-
-    For fixed (eta, w) the model is linear in (c, h), so a grid over (eta, w) solved exactly
-    gives the starting point; scipy's bounded least_squares then refines all four, as
-    (c, f, eta, w) with h = f (top - c), f in [0, 1], when the metric is bounded."""
+    and with a finite `top` also bottom <= c and c + h <= top (see `fit_sigmoid_in`)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
-    bounded = bool(np.isfinite(top))
     lo, hi = _eta_range(x)
     span = float(np.ptp(x))
-    etas = np.linspace(lo, hi, 15)
-    grid_eta, grid_w = (g.ravel() for g in np.meshgrid(etas, _SIGMOID_WIDTHS * span, indexing="ij"))
+    return fit_sigmoid_in(x, y, top, bottom, np.linspace(lo, hi, 15), _SIGMOID_WIDTHS * span, (1e-3 * span, 2.0 * span))
+
+
+def fit_sigmoid_in(x, y, top: float, bottom: float, etas: np.ndarray, widths: np.ndarray, w_range) -> dict:
+    """Least-squares sigmoid y = c + h / (1 + exp((x - eta) / w)) with h >= 0, eta between the
+    first and last of `etas`, w in `w_range`, and with a finite `top` bottom <= c and
+    c + h <= top. For fixed (eta, w) the model is linear in (c, h), so the grid `etas` x
+    `widths` solved exactly gives the starting point; scipy's bounded least_squares then
+    refines all four, as (c, f, eta, w) with h = f (top - c), f in [0, 1], when bounded."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    bounded = bool(np.isfinite(top))
+    lo, hi = float(etas[0]), float(etas[-1])
+    grid_eta, grid_w = (g.ravel() for g in np.meshgrid(etas, widths, indexing="ij"))
     c, h, rss = _ls_step(_sigmoid_shape(x[None, :], grid_eta[:, None], grid_w[:, None]), y)
     if bounded:  # the grid's solutions, clipped into the range, and their residuals
         c = np.clip(c, bottom, top)
@@ -206,7 +212,7 @@ def fit_sigmoid(x, y, top: float = np.inf, bottom: float = -np.inf) -> dict:
         ).sum(1)
     k = int(np.argmin(rss))
     best = {"c": c[k], "h": h[k], "eta": grid_eta[k], "w": grid_w[k], "rss": rss[k]}
-    w_lo, w_hi = 1e-3 * span, 2.0 * span
+    w_lo, w_hi = w_range
     w0 = np.clip(grid_w[k], w_lo * 1.0001, w_hi)
     if bounded:
         room = top - c[k]

@@ -94,4 +94,9 @@ def _hold_out(path: Path, ladder: pd.DataFrame, via: str, boot: dict, out: Path 
         "rows": len(table),
         "covered": int(table["covered"].sum()),
         "loss_covered": int(table["loss_covered"].sum()),
+        # Each task's step-2 forms: the mean absolute error of each at the held-out size.
+        "forms": {
+            task: {"chosen": f["chosen"]} | {k: v["mean_abs_error"] for k, v in f["forms"].items()}
+            for task, f in summary.get("forms", {}).items()
+        },
     }

@@ -11,6 +11,8 @@ from a miss of the curve.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -110,6 +112,7 @@ def holdout_forecast(ladder: pd.DataFrame, *, n_boot: int = 200, seed: int = 0, 
         "params": float(largest),
         "forecast_from": sorted({str(s) for s in size[train.index]}),
         "law": law_summary(chain),
+        "forms": _by_form(chain, table),
         "curves": {task: _band(chain, task, min(lowest, c.losses[0])) for task, c in chain.curves.items()},
     }
     return table, summary
@@ -139,6 +142,24 @@ def _compared(p: dict, reached: pd.Series, given: dict, chance: float | None) ->
     }
 
 
+def _by_form(chain: Chain, table: pd.DataFrame) -> dict:
+    """Per task: each candidate step-2 form's point forecast at every held-out budget (at the
+    law's predicted loss) and its mean absolute error against what the runs reached, beside
+    the form the forecast chose: how much the choice mattered on this size."""
+    out = {}
+    for task, rows in table.groupby("task", sort=True):
+        curve = chain.curves[task]
+        out[task] = {"chosen": curve.form, "reason": curve.form_reason, "forms": {}}
+        for form, fit in curve.candidates.items():
+            drawn = dataclasses.replace(curve, form=form)
+            predicted = np.array([float(drawn.value(fit, x)) for x in rows["loss_predicted"]])
+            out[task]["forms"][form] = {
+                "predicted": predicted.tolist(),
+                "mean_abs_error": float(np.mean(np.abs(predicted - rows["actual"].to_numpy(float)))),
+            }
+    return out
+
+
 def _band(chain: Chain, task: str, low: float) -> dict:
     """The task's fitted curve with its interval band (for the law) on a grid of losses."""
     curve = chain.curves[task]
@@ -149,6 +170,7 @@ def _band(chain: Chain, task: str, low: float) -> dict:
     lo, hi = np.percentile(boots[ok], [tail, 100 - tail], axis=0) if ok.sum() >= 2 else (xs * np.nan, xs * np.nan)
     return {
         "form": curve.form,
+        "form_reason": curve.form_reason,
         "verdict": curve.verdict,
         "fitted_losses": list(curve.losses),
         "loss": xs.tolist(),

@@ -313,22 +313,43 @@ def planted_value(loss) -> np.ndarray:
     return CHANCE + (1 - CHANCE) * rise
 
 
+# A smooth task whose rise is half done at LATE_MIDPOINT nats (sigmoid width LATE_WIDTH).
+LATE_MIDPOINT, LATE_WIDTH = 1.30, 0.15
+
+
+def late_rise(loss) -> np.ndarray:
+    """A task whose accuracy rises smoothly, half way from chance at LATE_MIDPOINT nats: below
+    every loss of the ladder, so that the ladder sees only the start of its rise (as small
+    ladders see MMLU's)."""
+    return CHANCE + (1 - CHANCE) * special.expit((LATE_MIDPOINT - np.asarray(loss, float)) / LATE_WIDTH)
+
+
 def ladder(
-    seed: int, *, sizes=LADDER_SIZES, n_runs: int = 3, loss_sd: float = 0.01, shift: float = 0.02, n_items: int = 200
+    seed: int,
+    *,
+    sizes=LADDER_SIZES,
+    n_runs: int = 3,
+    loss_sd: float = 0.01,
+    shift: float = 0.02,
+    n_items: int = 200,
+    value=planted_value,
 ):
     """One simulated ladder in forecast's layout (ladder.py), task "emergent": every size in `sizes` x
-    budget trained from `n_runs` seeds, 8 checkpoints each. A run's losses sit `loss_sd` (nats)
-    off the law, all its checkpoints alike; checkpoints before the last are 0.05 nats above
-    the law at their tokens (not yet annealed, as under a decaying schedule); its onset is
-    shifted by `shift` (sd, nats); accuracy is Binomial(n_items, p) / n_items."""
+    budget trained from `n_runs` seeds, 8 checkpoints each. A seed's losses sit `loss_sd` (nats)
+    off the law at every budget and checkpoint alike (its budgets share one initialisation and
+    data order, or are branches of one WSD trunk); checkpoints before the last are 0.05 nats
+    above the law at their tokens (not yet annealed, as under a decaying schedule); a seed's
+    onset is shifted by `shift` (sd, nats); accuracy is Binomial(n_items, p) / n_items, p the
+    expected accuracy `value` (planted_value, or late_rise) at the shifted loss."""
     rng = np.random.default_rng(seed)
     frames = []
     for N in sizes:
+        offsets, shifts = rng.normal(0.0, loss_sd, n_runs), rng.normal(0.0, shift, n_runs)
         for D in LADDER_BUDGETS:
             for r in range(n_runs):
                 tokens = np.geomspace(D / 30, D, 8)
-                loss = planted_loss(N, tokens) + rng.normal(0.0, loss_sd) + np.where(tokens < D, 0.05, 0.0)
-                p = planted_value(loss - rng.normal(0.0, shift))
+                loss = planted_loss(N, tokens) + offsets[r] + np.where(tokens < D, 0.05, 0.0)
+                p = value(loss - shifts[r])
                 frames.append(
                     pd.DataFrame(
                         {
@@ -347,15 +368,18 @@ def ladder(
     return pd.concat(frames, ignore_index=True)
 
 
-def forecast_coverage(n_ladders: int, n_boot: int = 200, level: float = 0.95, **kw) -> pd.DataFrame:
-    """Per simulated ladder: the forecast at TARGET, whether its intervals for the law (`*_ci`)
-    cover the planted loss and accuracy there, and the fitted alpha (planted 0.4)."""
-    truth_loss = float(planted_loss(*TARGET))
-    truth = float(planted_value(truth_loss))
+def forecast_coverage(
+    n_ladders: int, n_boot: int = 200, level: float = 0.95, *, value=planted_value, target=TARGET, **kw
+) -> pd.DataFrame:
+    """Per simulated ladder (task `value`: planted_value or late_rise): the forecast at
+    `target`, whether its intervals for the law (`*_ci`) cover the planted loss and accuracy
+    there, its curve's form and the fitted alpha (planted 0.4)."""
+    truth_loss = float(planted_loss(*target))
+    truth = float(value(truth_loss))
     rows = []
     for s in range(n_ladders):
-        chain = fit_chain(ladder(s, **kw), n_boot=n_boot, seed=s, level=level)
-        p = predict_at(chain, *TARGET)["emergent"]
+        chain = fit_chain(ladder(s, value=value, **kw), n_boot=n_boot, seed=s, level=level)
+        p = predict_at(chain, *target)["emergent"]
         (llo, lhi), (vlo, vhi) = p["loss_ci"], p["value_ci"]
         rows.append(
             {
@@ -365,6 +389,7 @@ def forecast_coverage(n_ladders: int, n_boot: int = 200, level: float = 0.95, **
                 "value_covered": vlo <= truth <= vhi,
                 "value_width": vhi - vlo,
                 "verdict": p["verdict"],
+                "form": p["form"],
                 "alpha": chain.laws[""][0]["alpha"],
             }
         )

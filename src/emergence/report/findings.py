@@ -293,8 +293,8 @@ def _task_forecast(rows: pd.DataFrame, summary: dict) -> str:
     shown = (
         "the smaller sizes alone show its threshold too"
         if first.verdict == "emergent"
-        else f"on the smaller sizes alone the threshold analysis says {first.verdict}, so the forecast uses a sigmoid"
-    )
+        else f"on the smaller sizes alone the threshold analysis says {first.verdict}"
+    ) + f"; the forecast's curve is the {first.form}"
     budgets = "; ".join(
         f"at {r.tokens / 1e6:.3g}M tokens forecast {_pi(r.predicted, r.low, r.high)}, reached {r.actual:.3g}: "
         + _forecast_verdict(r, summary)
