@@ -120,3 +120,14 @@ def test_the_phase_change_is_ordered_against_the_k_shot_gain_within_each_size():
     [sentence] = onset_sentences(table)
     assert "mapping's k-shot gain leaves its chance level at" in sentence
     assert sentence.endswith("in tokens the phase change precedes mapping's k-shot gain.")
+
+
+def test_the_icl_score_is_not_asked_to_start_at_zero():
+    # Any model that reads its context makes later tokens easier (the ICL study's one-layer
+    # control sits at -0.36 to -0.47 nats): 0 is a reference line for the ICL score, not the
+    # level its checkpoints must sit at before an onset; the k-shot gain's 0 is (no gain).
+    from emergence.evaluate.metrics import METRICS
+
+    assert METRICS["icl_score"].levels(0.0) == {"chance": None, "null": None}
+    assert METRICS["kshot_gain"].levels(0.0) == {"chance": None, "null": 0.0}
+    assert METRICS["acc"].levels(0.25) == {"chance": 0.25, "null": None}

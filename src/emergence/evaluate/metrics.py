@@ -58,6 +58,15 @@ class Metric:
     # Continuous metrics drawn beside this discontinuous one (the mirage check).
     twins: tuple[str, ...] = ()
 
+    def levels(self, chance: float | None) -> dict[str, float | None]:
+        """The threshold analysis's reference levels for a task whose chance level is
+        `chance`: `chance` for a bounded metric (normalised by it), `null` for an unbounded
+        one whose chance is where a model without the ability sits (fit_threshold's words)."""
+        return {
+            "chance": chance if self.bounded else None,
+            "null": None if self.bounded or not self.chance_is_null else chance,
+        }
+
 
 _DECLARED = (
     Metric(
