@@ -247,10 +247,8 @@ def icl_by_size(df: pd.DataFrame, onsets: pd.DataFrame, palette: str):
     colours = dict(zip(hue["hue_order"], sns.color_palette(palette, len(hue["hue_order"]))))
     for ax, (task, metric) in zip(axes[:, 0], curves.itertuples(index=False)):
         d = df[(df["task"] == task) & (df["metric"] == metric)].sort_values(["model", "step"])
-        sns.lineplot(
-            data=d, x="tokens", y="value", units="model", estimator=None, palette=palette, ax=ax,
-            legend=ax is axes[0, 0], marker="o", markersize=3, **hue,
-        )  # fmt: skip
+        style = {"units": "model", "estimator": None, "marker": "o", "markersize": 3, "legend": ax is axes[0, 0]}
+        sns.lineplot(data=d, x="tokens", y="value", palette=palette, ax=ax, **style, **hue)
         fitted = onsets[(onsets["task"] == task) & (onsets["metric"] == metric) & (onsets["verdict"] == "emergent")]
         for r in fitted.itertuples():
             ax.axvspan(r.onset_low, r.onset_high, color=colours.get(r.size, "grey"), alpha=0.15, lw=0)
