@@ -6,9 +6,11 @@ import dataclasses
 import json
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -42,6 +44,40 @@ def test_training_writes_log_checkpoints_and_summary(reference_run, cosine, smok
     meta = json.loads((smoke_data / "meta.json").read_text())
     assert last["val_bpb"] == pytest.approx(last["val_loss"] / np.log(2) / meta["bytes_per_token"])
     assert summary["params"] > summary["nonembedding_params"] > 0
+
+
+def read_events(folder: Path) -> dict[str, dict[int, float]]:
+    """Every scalar of the TensorBoard event files in `folder`: {tag: {step: value}} (the
+    files are TFRecords: length, its CRC, an Event protobuf, its CRC)."""
+    from tensorboardX.proto import event_pb2
+
+    scalars = {}
+    for path in sorted(folder.glob("events.out.tfevents.*")):
+        data, at = path.read_bytes(), 0
+        while at < len(data):
+            (length,) = struct.unpack("<Q", data[at : at + 8])
+            event = event_pb2.Event.FromString(data[at + 12 : at + 12 + length])
+            at += 12 + length + 4
+            for v in event.summary.value:
+                scalars.setdefault(v.tag, {})[event.step] = v.simple_value
+    return scalars
+
+
+def test_training_writes_tensorboard_events_of_its_log(reference_run):
+    out, _ = reference_run
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    events = read_events(out / "events")
+    assert events["train/loss"] == pytest.approx({r["step"]: r["loss"] for r in log})
+    assert events["val/loss"] == pytest.approx({r["step"]: r["val_loss"] for r in log if r["val_loss"] is not None})
+    assert events["val/bpb"] == pytest.approx({r["step"]: r["val_bpb"] for r in log if r["val_bpb"] is not None})
+    assert set(events) == {
+        "train/loss",
+        "val/loss",
+        "val/bpb",
+        "train/learning_rate",
+        "train/grad_norm",
+        "speed/tokens_per_s",
+    }
 
 
 def test_same_config_twice_gives_identical_loss_logs(tmp_path, cosine, smoke_data, reference_run):

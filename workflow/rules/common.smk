@@ -118,7 +118,10 @@ def training_spec():
 
 
 def task_spec(wildcards):
-    """What a task's requests depend on: its own settings, the corpus generator, the context."""
+    """What a task's requests depend on: its own settings, the corpus generator, the context
+    (an lm-eval task: its settings and folder only)."""
+    if config["tasks"][wildcards.task]["kind"] == "lm_eval":
+        return as_json({"tasks": {wildcards.task: config["tasks"][wildcards.task]}})
     return as_json({
         "seed": config["seed"],
         "corpus": config["corpus"],
@@ -188,9 +191,21 @@ def instruct_tables():
     return expand("results/instruct/{model}.parquet", model=[m for m, r in RUNS.items() if r.tokens in budgets])
 
 
+def task_corpus(wildcards):
+    """The corpus and tokenizer a generated task is checked against (none for an lm-eval task)."""
+    if config["tasks"][wildcards.task]["kind"] == "lm_eval":
+        return {}
+    return {"corpus": "results/corpus/train.jsonl", "tokenizer": "results/tokenizer/tokenizer.json"}
+
+
 def task_inputs(wildcards):
+    """A task's file, or every file of an lm-eval task's folder (its YAML and data)."""
     path = config["tasks"][wildcards.task].get("path")
-    return [path] if path else []
+    if not path:
+        return []
+    if Path(path).is_dir():
+        return sorted(str(p) for p in Path(path).rglob("*") if p.is_file() and not any(q.startswith(".") or q == "__pycache__" for q in p.parts))
+    return [path]
 
 
 def trained_models():

@@ -8,9 +8,8 @@
 
 rule task:
     input:
-        "results/corpus/train.jsonl",
+        unpack(task_corpus),
         task_inputs,
-        tokenizer="results/tokenizer/tokenizer.json",
         code=code("task"),
     output:
         "results/tasks/{task}.json",
@@ -22,7 +21,7 @@ rule task:
         "logs/tasks/{task}.log",
     shell:
         "$EMERGENCE_PYTHON -m emergence task --spec {params.spec:q} --name {wildcards.task} --corpus results/corpus"
-        " --tokenizer {input.tokenizer:q} --out {output:q} > {log:q} 2>&1"
+        " --tokenizer results/tokenizer/tokenizer.json --out {output:q} > {log:q} 2>&1"
 
 
 rule evaluate:

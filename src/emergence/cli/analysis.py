@@ -1,6 +1,7 @@
 """The analysis stage's subcommands: `collect` (evaluations joined with validation losses),
 `analyze` (thresholds, collapse test and scaling law), `forecast` (a run from smaller ones),
-and fits and comparisons of published CSVs: `fit-threshold`, `fit-scaling`, `compare`."""
+and fits and comparisons of published CSVs: `fit-threshold`, `fit-scaling`, `compare`, and
+`import-lm-eval` (lm-evaluation-harness results of a model family as a ladder CSV)."""
 
 from __future__ import annotations
 
@@ -77,6 +78,16 @@ def cmd_compare(args) -> dict:
     }
 
 
+def cmd_import_lm_eval(args) -> dict:
+    from emergence.analysis.lm_eval_results import import_results
+    from emergence.io import check_output, write_table
+
+    out = check_output(args.out, "--out")
+    table = import_results([Path(p) for p in args.results], Path(args.models), args.metric)
+    write_table(table, csv=out)
+    return {"rows": len(table), "checkpoints": int(table["model"].nunique()), "tasks": int(table["task"].nunique())}
+
+
 def add_commands(sub) -> None:
     """`collect`, `analyze`, `forecast`, `fit-threshold`, `fit-scaling` and `compare` under the
     command line's subcommands `sub`."""
@@ -92,6 +103,13 @@ def add_commands(sub) -> None:
     p.add_argument("--spec", default="{}", help="study config (JSON, or @file): analysis section")
     p.add_argument("--tables", required=True)
     p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("import-lm-eval", help="lm-eval results files of a model family -> a ladder CSV for forecast")
+    p.add_argument("results", nargs="+", help="lm-eval results JSON files, one per checkpoint")
+    p.add_argument("--models", required=True, help="CSV: model (as the results name it), params, tokens[, run]")
+    p.add_argument("--metric", default="acc", help="the task metric to import (default acc)")
+    p.add_argument("--out", required=True, help="ladder CSV to write")
+    p.set_defaults(func=cmd_import_lm_eval)
 
     p = sub.add_parser("forecast", help="forecast a run from smaller ones: (N, D) -> loss -> each task's score")
     p.add_argument("runs", help="CSV (run, params, tokens, task, value, loss; docs/forecast.md) or results.parquet")

@@ -1,5 +1,6 @@
 """The evaluation stage's subcommands: `task` (a task's held-out requests), `evaluate` (a
-model's checkpoints on task files, or one checkpoint on a benchmark file), `long-context`
+model's checkpoints on task files, or one checkpoint on a benchmark file), `lm-eval`
+(lm-evaluation-harness tasks on one checkpoint), `long-context`
 (reading past the trained context) and `rope` (the frequencies a position scaling uses).
 What they run loads JAX, so it is imported only when one of them runs."""
 
@@ -49,6 +50,22 @@ def cmd_evaluate(args) -> dict:
         Path(args.data),
         Path(args.out_dir),
         progress=lambda step: print(f"evaluated checkpoint {step}", file=sys.stderr, flush=True),
+    )
+
+
+def cmd_lm_eval(args) -> dict:
+    from emergence.evaluate.lm_eval_tasks import run_checkpoint
+
+    return run_checkpoint(
+        Path(args.checkpoint),
+        args.tasks,
+        Path(args.include_path),
+        Path(args.out),
+        shots=args.num_fewshot,
+        limit=args.limit,
+        tokenizer=optional_path(args.tokenizer),
+        rope_scaling=args.rope_scaling,
+        rope_factor=args.rope_factor,
     )
 
 
@@ -108,6 +125,18 @@ def add_commands(sub) -> None:
         func=cmd_evaluate,
         needs={"model_dir": ("task", "data", "tokenizer", "out_dir"), "checkpoint": ("task_file", "format", "out")},
     )
+
+    p = sub.add_parser("lm-eval", help="lm-evaluation-harness tasks from a local folder on one checkpoint")
+    p.add_argument("--checkpoint", required=True, help="a checkpoint directory, e.g. results/models/M/checkpoints/245")
+    p.add_argument("--tasks", nargs="+", required=True, help="lm-eval task names defined in --include-path")
+    p.add_argument("--include-path", required=True, help="folder of the tasks' YAML and data files")
+    p.add_argument("--out", required=True, help="lm-eval's results JSON (with per-document samples) to write")
+    p.add_argument("--num-fewshot", type=count(0), help="demonstrations (default: each task's own)")
+    p.add_argument("--limit", type=count(1), help="at most this many documents per task")
+    p.add_argument("--tokenizer", help="tokenizer.json (default: the checkpoint's own study's)")
+    p.add_argument("--rope-scaling", choices=METHODS, default="none", help="position scaling")
+    p.add_argument("--rope-factor", type=positive, default=1.0, help="read at the context x this factor")
+    p.set_defaults(func=cmd_lm_eval)
 
     p = sub.add_parser("long-context", help="reading past the trained context, per position scaling")
     mode = p.add_mutually_exclusive_group(required=True)

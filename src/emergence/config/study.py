@@ -114,8 +114,10 @@ class TaskSpec:
     name: str
     # What the task is (see the schema's enum); synthetic kinds use held-out generator items.
     kind: str
-    # Benchmark file for mmlu / gsm8k.
+    # Benchmark file for mmlu / gsm8k; for lm_eval, the folder of the task's YAML and data.
     path: str | None
+    # lm_eval: the lm-evaluation-harness task's name (default: the study task's own name).
+    lm_eval_task: str | None
     # Items evaluated per setting, and further items used only as demonstrations.
     n_items: int
     demo_pool: int

@@ -131,6 +131,10 @@ def _check_task(name: str, task: dict) -> None:
     where, kind = f"config key 'tasks.{name}'", task["kind"]
     if kind in _FILE_KINDS and not task["path"]:
         raise ConfigError(f"{where}: kind {kind} needs `path`, the benchmark file")
+    if kind == "lm_eval" and not task["path"]:
+        raise ConfigError(f"{where}: kind lm_eval needs `path`, the folder of the lm-eval task's YAML and data files")
+    if task.get("lm_eval_task") and kind != "lm_eval":
+        raise ConfigError(f"{where}: `lm_eval_task` is for kind lm_eval")
     if "cot" in task["prompts"] and kind not in _COT_KINDS:
         raise ConfigError(
             f"{where}: prompts 'cot' needs worked solutions; kinds with them: {', '.join(sorted(_COT_KINDS))}"

@@ -7,26 +7,10 @@ import dataclasses
 from pathlib import Path
 
 from emergence.config import defaults, task_spec
-from emergence.data.tokenizer import load_tokenizer
-from emergence.errors import InputError
-from emergence.evaluate.evaluator import check_tokenizer, evaluate, headline
+from emergence.evaluate.evaluator import evaluate, headline
+from emergence.evaluate.opening import reading
 from emergence.evaluate.tasks import assemble_task, request_length
 from emergence.io import check_output, write_table
-from emergence.model.inference import load_model_config
-from emergence.model.rope import rope_frequencies
-
-
-def checkpoint_step(checkpoint: Path) -> tuple[Path, int]:
-    """(model directory, step) of a --checkpoint argument, results/models/M/checkpoints/STEP."""
-    checkpoint = Path(checkpoint)
-    if not checkpoint.name.isdigit():
-        raise InputError(
-            f"--checkpoint {checkpoint}: expected a checkpoint directory named by its step, "
-            "e.g. results/models/M/checkpoints/245"
-        )
-    if not checkpoint.is_dir():
-        raise InputError(f"--checkpoint {checkpoint}: no such checkpoint directory")
-    return checkpoint.parent.parent, int(checkpoint.name)
 
 
 def evaluate_checkpoint(
@@ -54,17 +38,8 @@ def evaluate_checkpoint(
     checkpoint = Path(checkpoint)
     out = check_output(out, "--out")
     samples = check_output(samples, "--samples") if samples else None
-    model_dir, _ = checkpoint_step(checkpoint)
-    mcfg = load_model_config(model_dir)  # as trained (an extended model: with its own scaling)
-    if (rope_scaling, rope_factor) != ("none", 1.0):
-        mcfg = mcfg.scaled(rope_scaling, rope_factor)
-        rope_frequencies(rope_scaling, mcfg.head_dim, mcfg.rope_base, rope_factor, mcfg.rope_original_context)
+    model_dir, mcfg, tokenizer = reading(checkpoint, tokenizer_path, rope_scaling, rope_factor)
     context = mcfg.context
-    tokenizer_path = (
-        Path(tokenizer_path) if tokenizer_path else model_dir.parent.parent / "tokenizer" / "tokenizer.json"
-    )
-    tokenizer = load_tokenizer(tokenizer_path)
-    check_tokenizer(model_dir, tokenizer, tokenizer_path)
     settings = {
         "kind": fmt,
         "path": str(task_file),

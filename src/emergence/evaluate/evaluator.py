@@ -18,11 +18,12 @@ import numpy as np
 import pandas as pd
 
 from emergence.data.shards import open_tokens
-from emergence.data.tokenizer import load_tokenizer, tokenizer_sha256, vocab_size
+from emergence.data.tokenizer import load_tokenizer
 from emergence.errors import InputError
 from emergence.evaluate import induction, memo, scoring
 from emergence.evaluate.items import SETTING, Request, Task
-from emergence.evaluate.metrics import HEADS, ICL, MC, main_metric
+from emergence.evaluate.metrics import HEADS, ICL, LM_EVAL, MAIN, MC
+from emergence.evaluate.opening import check_tokenizer
 from emergence.evaluate.tasks import CHOICES_OF, KINDS, demonstrated_label
 from emergence.io import read_json, write_table
 from emergence.model.heads import HeadProbe
@@ -153,6 +154,10 @@ def _unprompted(at: dict, metric: str, value: float, n: int, chance) -> dict:
 def evaluate_step(inf, params, task: Task, at: dict, enc, tokenizer, val) -> tuple[list[dict], list[dict]]:
     """(metric rows, sample rows) of one task at one checkpoint."""
     kind, rows, samples = KINDS[task.kind], [], []
+    if kind.scoring == LM_EVAL:
+        from emergence.evaluate import lm_eval_tasks
+
+        return lm_eval_tasks.evaluate_step(val["lm"], params, task, at, val["lm_eval"][task.task])
     if kind.scoring == HEADS:
         heads, summary = induction.induction_scores(val["probe"], params, val["sequences"][task.task])
         rows += [_unprompted(at, m, value, task.n_items, task.chance.get(m)) for m, value in summary.items()]
@@ -264,7 +269,14 @@ def evaluate_tasks(
         cfg_t = reading(task)
         if cfg_t not in engines:
             same = [t for t in tasks if reading(t) == cfg_t]
-            engines[cfg_t] = (Inference(cfg_t), validation_probes(same, Path(data_dir) if data_dir else None, cfg_t))
+            inf = Inference(cfg_t)
+            engines[cfg_t] = (inf, validation_probes(same, Path(data_dir) if data_dir else None, cfg_t))
+            harness = [t for t in same if KINDS[t.kind].scoring == LM_EVAL]
+            if harness:  # lm-eval's tasks, loaded once, and its model interface on this engine
+                from emergence.evaluate import lm_eval_model, lm_eval_tasks
+
+                engines[cfg_t][1]["lm_eval"] = lm_eval_tasks.open_study_tasks(harness)
+                engines[cfg_t][1]["lm"] = lm_eval_model.CheckpointLM(inference=inf, params=None, tok=tokenizer)
     read_params = ParamsReader(model_dir, trained)
     out = {t.task: ([], []) for t in tasks}
     for step in steps:
@@ -294,27 +306,9 @@ def evaluate(
     return evaluate_tasks(model_dir, [task], tokenizer, steps, data_dir, progress, mcfg)[task.task]
 
 
-def check_tokenizer(model_dir: Path, tokenizer, tokenizer_path: Path) -> None:
-    """InputError unless `tokenizer` is the one the model was trained with (same file, or
-    for models that did not record it, at least the same vocabulary size)."""
-    summary = read_json(Path(model_dir) / "model.json", "model summary")
-    trained_with = summary.get("tokenizer_sha256")
-    if trained_with and trained_with != tokenizer_sha256(tokenizer_path):
-        raise InputError(
-            f"tokenizer file {tokenizer_path} is not the one {summary['name']} was trained with "
-            "(another study's?); pass --tokenizer with that study's results/tokenizer/tokenizer.json"
-        )
-    expected = summary.get("model", {}).get("vocab_size")
-    if expected is not None and vocab_size(tokenizer) > expected:
-        raise InputError(
-            f"tokenizer file {tokenizer_path} has {vocab_size(tokenizer)} tokens but {summary['name']} "
-            f"was trained with {expected}; pass the tokenizer of its own study"
-        )
-
-
 def headline(task: Task, table: pd.DataFrame) -> dict:
     """The task's main metric at the last evaluated checkpoint, first setting."""
-    metric = main_metric(KINDS[task.kind].scoring)
+    metric = next(m for m in MAIN if m in set(table.metric))
     last = table[(table.metric == metric) & (table.step == table.step.max())].iloc[0]
     return {"n": int(last.n), "metric": metric, "value": None if math.isnan(last.value) else float(last.value)}
 

@@ -78,6 +78,9 @@ class Task:
     items: tuple[dict, ...] = ()
     contamination: int = 0
     n_items: int = 0
+    # What the task was built from beyond the config (an lm-eval task: its folder's files
+    # and their sha256), so that the task file changes when they do.
+    source: dict = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -25,8 +25,8 @@ from emergence.config import StudyConfig
 from emergence.data.shards import open_tokens
 from emergence.data.tokenizer import load_tokenizer
 from emergence.errors import InputError
-from emergence.evaluate.checkpoint_file import checkpoint_step
-from emergence.evaluate.evaluator import check_tokenizer, evaluate, icl_losses
+from emergence.evaluate.evaluator import evaluate, icl_losses
+from emergence.evaluate.opening import check_tokenizer, checkpoint_step
 from emergence.evaluate.passkey import passkey_prompts, score_passkeys
 from emergence.evaluate.tasks import assemble_task
 from emergence.io import check_output, read_json, write_table

@@ -18,6 +18,9 @@ from collections.abc import Callable
 MC, GENERATION, ICL, HEADS = "multiple_choice", "generation", "icl", "heads"
 # Instruction tuning (emergence.instruct): what tuning adds to a base checkpoint's generations.
 TUNING = "tuning"
+# A task of lm-evaluation-harness (emergence.harness): its metrics are the MC or GENERATION
+# metrics of the same names, as lm-eval computes them.
+LM_EVAL = "lm_eval"
 
 
 def uniform_prefix_matching(half: int) -> float:

@@ -24,7 +24,7 @@ from emergence.data.world import World
 from emergence.errors import InputError
 from emergence.evaluate.benchmark_files import load_benchmark
 from emergence.evaluate.items import Item, Request, Task
-from emergence.evaluate.metrics import GENERATION, HEADS, ICL, MC, chance_levels
+from emergence.evaluate.metrics import GENERATION, HEADS, ICL, LM_EVAL, MC, chance_levels
 from emergence.io import write_json
 
 
@@ -149,6 +149,8 @@ KINDS: dict[str, Kind] = {
     "instruction": Kind(GENERATION, None),
     "icl_score": Kind(ICL, None),
     "induction_heads": Kind(HEADS, None),
+    # Any lm-evaluation-harness task from a local folder (emergence.harness.suite).
+    "lm_eval": Kind(LM_EVAL, None, synthetic=False),
 }
 # Demonstration settings that replace the answer choices: (label setting) -> choices by gold
 # index. Semantically unrelated labels (Wei et al. 2023) are words the corpus uses often,
@@ -317,6 +319,8 @@ def assemble_task(
     counts items found in the training text (none for a standalone benchmark file).
     `truncate`: keep settings whose prompts exceed the context (cut from the left when scored)."""
     kind = KINDS[spec.kind]
+    if kind.scoring == LM_EVAL:
+        return lm_eval_task(spec)
     if kind.scoring == ICL:
         return Task(spec.name, spec.kind, kind.scoring, dataclasses.asdict(spec), (), chance_levels(ICL, 0))
     if kind.scoring == HEADS:  # sequences of `context // 2` random tokens, repeated once
@@ -342,6 +346,25 @@ def assemble_task(
     )
 
 
+def lm_eval_task(spec: TaskSpec) -> Task:
+    """The task file of an lm-eval task: its chance levels and documents counted from the
+    task itself, and the folder's files with their sha256 (emergence.harness.suite)."""
+    from emergence.evaluate import lm_eval_tasks as suite
+
+    name = spec.lm_eval_task or spec.name
+    described = suite.describe(suite.load_tasks(Path(spec.path), [name])[name], spec.n_items)
+    return Task(
+        spec.name,
+        spec.kind,
+        LM_EVAL,
+        dataclasses.asdict(spec),
+        (),
+        described.pop("chance"),
+        n_items=described["n_docs"],
+        source={"lm_eval_task": name, **described, "files": suite.fingerprint(Path(spec.path))},
+    )
+
+
 def build_task(spec: TaskSpec, cfg: StudyConfig, corpus_dir: Path, tokenizer, context: int) -> Task:
     """The task file's content for the workflow: requests, chance levels, and the
     contamination count against the training corpus (must be 0 for generated items)."""
@@ -360,7 +383,10 @@ def write_task(cfg: StudyConfig, name: str, corpus_dir: Path, tokenizer_path: Pa
     if name not in cfg.tasks:
         raise InputError(f"task {name!r} is not in the config; its tasks: {', '.join(cfg.tasks) or 'none'}")
     spec = cfg.tasks[name]
-    context = round(cfg.models.context * spec.rope_factor)  # the context the task is read with
-    task = build_task(spec, cfg, corpus_dir, load_tokenizer(tokenizer_path), context)
+    if KINDS[spec.kind].scoring == LM_EVAL:  # reads its own folder, not the corpus or the tokenizer
+        task = lm_eval_task(spec)
+    else:
+        context = round(cfg.models.context * spec.rope_factor)  # the context the task is read with
+        task = build_task(spec, cfg, corpus_dir, load_tokenizer(tokenizer_path), context)
     write_json(out, task.to_dict())
     return task

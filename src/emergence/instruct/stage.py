@@ -23,7 +23,8 @@ from emergence.config import StudyConfig
 from emergence.data.tokenizer import load_tokenizer
 from emergence.errors import InputError
 from emergence.evaluate import scoring
-from emergence.evaluate.evaluator import check_tokenizer, evaluate_step
+from emergence.evaluate.evaluator import evaluate_step
+from emergence.evaluate.opening import check_tokenizer
 from emergence.instruct.dataset import read_dataset
 from emergence.instruct.tune import encode_examples, tune
 from emergence.io import read_json, write_table

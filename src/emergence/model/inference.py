@@ -139,23 +139,28 @@ class Inference:
 
     def _choice_logprobs_fn(self, params, ctx_BxP, pad_B, choices_BxNxC):
         """Log-probabilities (B, N, C) of each choice's tokens after its row's (left-padded)
-        context: the context runs once into a key/value cache, then all N choices of a row
-        run on copies of that cache, each seeing the context and its own earlier tokens."""
+        context, and whether each token is the most likely next one: the context runs once
+        into a key/value cache, then all N choices of a row run on copies of that cache, each
+        seeing the context and its own earlier tokens."""
         model = nnx.merge(self.graphdef, params)
         B, N, C = choices_BxNxC.shape
         P = ctx_BxP.shape[1]
         logits_BxPxV, caches, valid_BxS = self._prefill_logits(model, ctx_BxP, pad_B, P + C - 1)
-        first_BxN = jnp.take_along_axis(jax.nn.log_softmax(logits_BxPxV[:, -1]), choices_BxNxC[:, :, 0], axis=-1)
+        last_BxV = logits_BxPxV[:, -1]
+        first_BxN = jnp.take_along_axis(jax.nn.log_softmax(last_BxV), choices_BxNxC[:, :, 0], axis=-1)
+        first_top_BxN = jnp.argmax(last_BxV, axis=-1)[:, None] == choices_BxNxC[:, :, 0]
         if C == 1:
-            return first_BxN[..., None]
+            return first_BxN[..., None], first_top_BxN[..., None]
         tokens_MxC1 = choices_BxNxC[:, :, :-1].reshape(B * N, C - 1)
         positions_MxC1 = jnp.repeat(P - pad_B, N)[:, None] + jnp.arange(C - 1)[None, :]
         caches = [tuple(jnp.repeat(a, N, axis=0) for a in kv) for kv in caches]
         logits_MxC1xV, _ = model(tokens_MxC1, caches, P, positions_MxC1, jnp.repeat(valid_BxS, N, axis=0))
-        rest_MxC1 = jnp.take_along_axis(
-            jax.nn.log_softmax(logits_MxC1xV, axis=-1), choices_BxNxC[:, :, 1:].reshape(B * N, C - 1, 1), axis=-1
-        )
-        return jnp.concatenate([first_BxN[..., None], rest_MxC1.reshape(B, N, C - 1)], axis=-1)
+        next_MxC1 = choices_BxNxC[:, :, 1:].reshape(B * N, C - 1)
+        rest_MxC1 = jnp.take_along_axis(jax.nn.log_softmax(logits_MxC1xV, axis=-1), next_MxC1[..., None], axis=-1)
+        rest_top_MxC1 = jnp.argmax(logits_MxC1xV, axis=-1) == next_MxC1
+        logp_BxNxC = jnp.concatenate([first_BxN[..., None], rest_MxC1.reshape(B, N, C - 1)], axis=-1)
+        top_BxNxC = jnp.concatenate([first_top_BxN[..., None], rest_top_MxC1.reshape(B, N, C - 1)], axis=-1)
+        return logp_BxNxC, top_BxNxC
 
     def choice_logprobs(self, params, requests: list[tuple[list[int], list[list[int]]]]) -> list[list[np.ndarray]]:
         """Per (context, choices) request, the per-token log-probabilities of each choice given
@@ -163,8 +168,13 @@ class Inference:
         pair, but each context is read once for all its choices (k-shot prompts are long
         and their choices a few tokens). A request that would not fit in the model's context
         is scored pair by pair, so it loses context tokens from the left as there."""
+        return [[logp for logp, _ in choices] for choices in self.choice_scores(params, requests)]
+
+    def choice_scores(self, params, requests: list[tuple[list[int], list[list[int]]]]) -> list[list[tuple]]:
+        """`choice_logprobs` with, per token, whether it is the most likely next token (as
+        `continuation_scores`): per request, a (log-probabilities, greedy) pair per choice."""
         L = self.mcfg.context
-        out: list[list[np.ndarray] | None] = [None] * len(requests)
+        out: list[list[tuple] | None] = [None] * len(requests)
         groups = defaultdict(list)  # (choices per request, longest choice up to a power of 2) -> requests
         fallback = []
         for i, (ctx, choices) in enumerate(requests):
@@ -188,11 +198,11 @@ class Inference:
                     ctx[row, P - len(c) :], pad[row] = c, P - len(c)
                     for j, tokens in enumerate(ch):
                         choices[row, j, : len(tokens)] = tokens
-                logp = np.asarray(self._choice_logprobs(params, ctx, pad, choices))
+                logp, top = map(np.asarray, self._choice_logprobs(params, ctx, pad, choices))
                 for row, i in enumerate(idx):
-                    out[i] = [logp[row, j, : len(t)] for j, t in enumerate(requests[i][1])]
+                    out[i] = [(logp[row, j, : len(t)], top[row, j, : len(t)]) for j, t in enumerate(requests[i][1])]
         pairs = [(requests[i][0], ch) for i in fallback for ch in requests[i][1]]
-        scored = iter(self.continuation_logprobs(params, pairs))
+        scored = iter(self.continuation_scores(params, pairs))
         for i in fallback:
             out[i] = [next(scored) for _ in requests[i][1]]
         return out

@@ -11,6 +11,8 @@ Output contract of a model (under `out_dir`):
   since the previous line), val_loss (nats/token, at checkpoint steps, else null),
   val_bpb, lr, grad_norm (before clipping), tokens_per_s, flops_per_s (wall-clock
   figures: the only fields that differ between identical runs).
+- `events/`: the same lines as TensorBoard event files, written at each checkpoint while the
+  run trains (`events.py`).
 - `model.json`: the model's configuration, parameter counts, FLOPs per token,
   checkpoint steps and final validation loss; under WSD also its trunk, branch step and
   `shared_steps` (checkpoints a larger budget also has: evaluation skips them).
@@ -42,6 +44,7 @@ from emergence.model.transformer import ModelConfig, flops_per_token, param_coun
 from emergence.sources import digest, rule_code
 from emergence.train.distributed import primary
 from emergence.train.engine import Engine, chunks, data_mesh
+from emergence.train.events import EventLog
 from emergence.train.optimizer import (
     branch_step,
     checkpoint_steps,
@@ -136,7 +139,8 @@ class _Job:
         return self.restore(self.ckpts, latest)
 
     def advance(self, state: State, ckpt_steps: list[int], fp: str, progress: bool) -> State:
-        """Train from `state.step` to the last of `ckpt_steps`, validating and saving at each."""
+        """Train from `state.step` to the last of `ckpt_steps`, validating and saving at each
+        (and writing the log lines up to it as TensorBoard events, `events.py`)."""
         engine, tcfg, stop = self.engine, self.tcfg, ckpt_steps[-1]
         bar = tqdm(
             total=stop,
@@ -149,6 +153,7 @@ class _Job:
         )
         engine.compile(state.params, state.opt_state, {n for _, n in chunks(state.step, stop, tcfg.steps_per_call)})
         params, opt_state = state.params, state.opt_state
+        events = EventLog(self.ckpts.directory.parent / "events", after_step=state.step) if primary() else None
         for boundary in [s for s in ckpt_steps if s > state.step]:
             for first, n in chunks(state.step, boundary, tcfg.steps_per_call):
                 tic = time.perf_counter()
@@ -169,7 +174,11 @@ class _Job:
             state.params, state.opt_state = params, opt_state
             state.val[boundary] = engine.validate(params, self.val_windows)
             self.ckpts.save(boundary, {"params": params, "opt_state": opt_state}, state.meta(fp))
+            if events:
+                events.write(self.log(state, [s for s in ckpt_steps if s <= boundary]))
         bar.close()
+        if events:
+            events.close()
         return state
 
     def log(self, state: State, ckpt_steps: list[int]) -> list[dict]:
