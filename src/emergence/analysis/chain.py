@@ -14,10 +14,10 @@ score depends on how good the model is, which its loss measures whatever its sch
 claim the threshold analysis tests). Its form is checked on held-out sizes
 (extrapolation.py): the threshold analysis's verdict on the same points (thresholds.py)
 picks the default, an emergent task's better threshold model (hinge or sigmoid: flat at
-chance above the onset, rising below), every other task the field's free sigmoid (midpoint
-anywhere, anchored at a perfect score at zero loss); the other form (the free sigmoid, or a
-sigmoid whose midpoint lies within the data) replaces it only where it forecast the held-out
-sizes clearly better.
+chance above the onset, rising below), a smooth rise the field's free sigmoid (midpoint
+anywhere, anchored at a perfect score at zero loss), a flat or inconclusive task a sigmoid
+whose midpoint lies within the data; the other form replaces it only where it forecast the
+held-out sizes clearly better.
 
 The chain is score(N, D) = g(L(N, D)). Its intervals come from one bootstrap over runs that
 goes through both steps. The unit it redraws is a seed of a size (with a `seed` column: every
@@ -249,10 +249,18 @@ def _fit_curve(d: pd.DataFrame, via: str, n_boot: int, seed: int, level: float, 
         )
     except ValueError as e:
         raise ValueError(f"task {task!r}: {e}") from None
-    # The form the verdict implies first (an emergent task's threshold model, else the free
-    # sigmoid); the other where it forecast held-out sizes clearly better (extrapolation.py).
-    emergent = verdict["verdict"] == "emergent"
-    forms = (verdict["threshold_model"], extrapolation.FREE) if emergent else (extrapolation.FREE, "sigmoid")
+    # The form the verdict implies first; the other where it forecast held-out sizes clearly
+    # better (extrapolation.py). An emergent task: its threshold model. A smooth rise: the free
+    # sigmoid. A task that does not rise (flat) or whose rise is not located (inconclusive):
+    # the sigmoid within the data, which stays flat where the data are; the free sigmoid's
+    # anchor at a perfect score at zero loss would carry it to 1 (on Gadre et al.'s ladder,
+    # four such tasks forecast at 0.997-1.0 for a 7B model that reached 0.31-0.55).
+    if verdict["verdict"] == "emergent":
+        forms = (verdict["threshold_model"], extrapolation.FREE)
+    elif verdict["verdict"] == "smooth":
+        forms = (extrapolation.FREE, "sigmoid")
+    else:
+        forms = ("sigmoid", extrapolation.FREE)
     top, bottom = (1.0, floor(chance, hib)) if chance is not None else (np.inf, -np.inf)
     y = normalise(v, chance, hib)
     misses = extrapolation.held_out_misses(x, y, d["params"].to_numpy(), forms, top, bottom)

@@ -12,7 +12,8 @@ size from the smaller ones (a rolling origin, as forecasts of time series are ch
 scored where that size's checkpoints lie beyond the smaller sizes' losses. The default is
 the form the threshold analysis's verdict implies: an emergent task's threshold model (its
 smaller sizes sit at chance, where a free sigmoid may put its rise anywhere), the free
-sigmoid for every other task; the other form replaces it only where it forecast the held-out
+sigmoid for a smooth rise, a sigmoid within the data for a flat or inconclusive task; the
+other form replaces it only where it forecast the held-out
 sizes clearly better (by more than twice the standard error of the paired difference): on a
 short ladder the held-out sizes extrapolate little, and their items' noise decides more than
 the form does.

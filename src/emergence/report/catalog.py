@@ -148,8 +148,9 @@ FIGURES: tuple[Figure, ...] = (
         "Forecasting the largest size",
         "The largest size held out and forecast from the smaller ones: its loss from the scaling law fitted to "
         "their final checkpoints, each task's score from its curve against loss fitted to all their checkpoints "
-        "(the published free sigmoid, or the threshold analysis's form where that forecast held-out sizes "
-        "clearly better), chained, with 95% "
+        "(the form the threshold analysis's verdict implies: its threshold model for an emergent task, the "
+        "published free sigmoid for a smooth rise, a sigmoid within the data for a flat one; the other where it "
+        "forecast held-out sizes clearly better), chained, with 95% "
         "prediction intervals from a bootstrap over runs through both steps. First panel: forecast against what "
         "the held-out runs reached, one point per task and token budget, green where the interval covers it. "
         "Other panels, per task: the curve and its band (grey points: the smaller sizes' checkpoints), the "
