@@ -127,7 +127,7 @@ def test_the_command_holds_out_the_largest_size(tmp_path):
     assert printed["rows"] == 3
     # Each candidate step-2 form's error at the held-out size, beside the one chosen.
     forms = printed["forms"]["emergent"]
-    assert forms["chosen"] in forms and "free sigmoid" in forms and len(forms) == 3
+    assert forms["chosen"] in forms and {"free sigmoid", "one step"} <= set(forms) and len(forms) == 4
     assert all(0 <= v < 1 for k, v in forms.items() if k != "chosen")
     assert len(pd.read_csv(tmp_path / "f.csv")) == 3
     assert json.loads((tmp_path / "f.json").read_text())["held_out"] == "3000000.0"
@@ -251,3 +251,20 @@ def test_the_chain_forecasts_a_rise_beyond_the_ladder_within_its_interval():
     lo, hi = p["value_ci"]
     assert lo <= truth <= hi and p["value"] == pytest.approx(truth, abs=0.04)
     assert "held-out error" in p["form_reason"]
+
+
+def test_one_step_recovers_a_score_planted_in_compute():
+    from emergence.analysis.onestep import fit_one_step, predict_one_step
+
+    # Accuracy (chance 0.25) a sigmoid in log10 compute, midpoint at 1e18 FLOPs, width 0.4
+    # decades; a ladder up to 1e18 (half the rise), forecast at 1e19 from it.
+    rng = np.random.default_rng(0)
+    params = np.repeat([1e6, 3e6, 1e7, 3e7], 8)
+    tokens = np.tile(np.geomspace(1e8, 5e9, 8), 4)
+    x = np.log10(6 * params * tokens)
+    keep = x <= 18.0
+    truth = lambda lx: 0.25 + 0.75 / (1 + np.exp(-(lx - 18.0) / 0.4))  # noqa: E731
+    value = truth(x[keep]) + rng.normal(0, 0.01, keep.sum())
+    fit = fit_one_step(params[keep], tokens[keep], value, 0.25, True, 1.0, 0.0)
+    at = predict_one_step(fit, np.array([1e8]), np.array([1e19 / 6e8]))
+    assert 0.25 + 0.75 * at[0] == pytest.approx(truth(19.0), abs=0.05)

@@ -79,15 +79,16 @@ class Curve:
         """The score (in the metric's own units) that fit `p` gives at `loss`."""
         if p is None:
             return np.full(np.shape(loss), np.nan)
-        return self._units(predict(extrapolation.shape(self.form), p, loss))
+        return self.to_units(predict(extrapolation.shape(self.form), p, loss))
 
     def observed(self, p: dict | None, loss, noise) -> np.ndarray:
         """What a run shows at `loss`: the fit's score plus `noise` (normalised units), in range."""
         if p is None:
             return np.full(np.shape(loss), np.nan)
-        return self._units(np.clip(predict(extrapolation.shape(self.form), p, loss) + noise, self.bottom, self.top))
+        return self.to_units(np.clip(predict(extrapolation.shape(self.form), p, loss) + noise, self.bottom, self.top))
 
-    def _units(self, y) -> np.ndarray:
+    def to_units(self, y) -> np.ndarray:
+        """Chance-normalised scores in the metric's own units."""
         if self.chance is None:
             return y if self.higher_is_better else -y
         return self.chance + y * ((1.0 if self.higher_is_better else 0.0) - self.chance)

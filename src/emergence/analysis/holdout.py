@@ -16,6 +16,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from emergence.analysis import onestep
 from emergence.analysis.chain import Chain, fit_chain, law_summary, predict_at
 
 # The table's columns, in order.
@@ -112,7 +113,7 @@ def holdout_forecast(ladder: pd.DataFrame, *, n_boot: int = 200, seed: int = 0, 
         "params": float(largest),
         "forecast_from": sorted({str(s) for s in size[train.index]}),
         "law": law_summary(chain),
-        "forms": _by_form(chain, table),
+        "forms": _by_form(chain, table, train),
         "curves": {task: _band(chain, task, min(lowest, c.losses[0])) for task, c in chain.curves.items()},
     }
     return table, summary
@@ -142,21 +143,31 @@ def _compared(p: dict, reached: pd.Series, given: dict, chance: float | None) ->
     }
 
 
-def _by_form(chain: Chain, table: pd.DataFrame) -> dict:
+def _by_form(chain: Chain, table: pd.DataFrame, train: pd.DataFrame) -> dict:
     """Per task: each candidate step-2 form's point forecast at every held-out budget (at the
     law's predicted loss) and its mean absolute error against what the runs reached, beside
-    the form the forecast chose: how much the choice mattered on this size."""
+    the form the forecast chose: how much the choice mattered on this size; and the same for
+    one step straight from compute (onestep.py), fitted to the smaller sizes' checkpoints."""
     out = {}
     for task, rows in table.groupby("task", sort=True):
         curve = chain.curves[task]
+        actual = rows["actual"].to_numpy(float)
         out[task] = {"chosen": curve.form, "reason": curve.form_reason, "forms": {}}
+        predicted = {}
         for form, fit in curve.candidates.items():
             drawn = dataclasses.replace(curve, form=form)
-            predicted = np.array([float(drawn.value(fit, x)) for x in rows["loss_predicted"]])
-            out[task]["forms"][form] = {
-                "predicted": predicted.tolist(),
-                "mean_abs_error": float(np.mean(np.abs(predicted - rows["actual"].to_numpy(float)))),
-            }
+            predicted[form] = np.array([float(drawn.value(fit, x)) for x in rows["loss_predicted"]])
+        d = train[train["task"] == task]
+        try:
+            fit = onestep.fit_one_step(
+                d["params"], d["tokens"], d["value"], curve.chance, curve.higher_is_better, curve.top, curve.bottom
+            )
+            y = onestep.predict_one_step(fit, rows["params"].to_numpy(float), rows["tokens"].to_numpy(float))
+            predicted[onestep.NAME] = curve.to_units(y)
+        except ValueError:
+            pass
+        for form, p in predicted.items():
+            out[task]["forms"][form] = {"predicted": p.tolist(), "mean_abs_error": float(np.mean(np.abs(p - actual)))}
     return out
 
 
