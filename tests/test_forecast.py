@@ -129,6 +129,11 @@ def test_the_command_holds_out_the_largest_size(tmp_path):
     forms = printed["forms"]["emergent"]
     assert forms["chosen"] in forms and {"free sigmoid", "one step"} <= set(forms) and len(forms) == 4
     assert all(0 <= v < 1 for k, v in forms.items() if k != "chosen")
+    # Each method over all tasks, the chain with its coverage: how far to trust which.
+    methods = printed["methods"]
+    assert {"chain", "published step 2", "one step"} <= set(methods)
+    assert all(0 <= methods[m]["mean_abs_error"] < 1 for m in ("chain", "published step 2", "one step"))
+    assert methods["chain"]["covered"] == printed["covered"]
     assert len(pd.read_csv(tmp_path / "f.csv")) == 3
     assert json.loads((tmp_path / "f.json").read_text())["held_out"] == "3000000.0"
 

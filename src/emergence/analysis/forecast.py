@@ -94,6 +94,8 @@ def _hold_out(path: Path, ladder: pd.DataFrame, via: str, boot: dict, out: Path 
         "rows": len(table),
         "covered": int(table["covered"].sum()),
         "loss_covered": int(table["loss_covered"].sum()),
+        # Each method over all tasks: mean absolute and relative errors, the chain's coverage.
+        "methods": summary.get("methods", {}),
         # Each task's step-2 forms: the mean absolute error of each at the held-out size.
         "forms": {
             task: {"chosen": f["chosen"]} | {k: v["mean_abs_error"] for k, v in f["forms"].items()}
