@@ -40,6 +40,18 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def folder_files(folder: str | Path) -> list[Path]:
+    """The files under `folder`, sorted, without hidden ones or Python caches: what a folder
+    input (an lm-eval task's YAML and data) is made of, for the workflow and for its hash."""
+    folder = Path(folder)
+    return [
+        p
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+        and not any(part.startswith(".") or part == "__pycache__" for part in p.relative_to(folder).parts)
+    ]
+
+
 def check_output(path: str | Path, flag: str = "--out") -> Path:
     """`path` if a file can be written there; InputError naming `flag` otherwise. Called
     before the work, so a long evaluation never ends in a path that cannot take its result."""

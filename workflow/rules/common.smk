@@ -17,7 +17,7 @@ from emergence.config import (
     validate,
 )
 from emergence.errors import ConfigError
-from emergence.io import load_yaml
+from emergence.io import folder_files, load_yaml
 from emergence.report.catalog import BY_NAME as FIGURES
 from emergence.sources import rule_code
 from snakemake.exceptions import WorkflowError
@@ -204,7 +204,7 @@ def task_inputs(wildcards):
     if not path:
         return []
     if Path(path).is_dir():
-        return sorted(str(p) for p in Path(path).rglob("*") if p.is_file() and not any(q.startswith(".") or q == "__pycache__" for q in p.parts))
+        return [str(p) for p in folder_files(path)]
     return [path]
 
 

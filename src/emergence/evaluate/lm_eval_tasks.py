@@ -27,6 +27,7 @@ import numpy as np
 from emergence.errors import InputError
 from emergence.evaluate import scoring
 from emergence.evaluate.metrics import GENERATION, MC, METRICS, chance_levels
+from emergence.io import folder_files
 
 # lm-eval output types this project scores, and how (the metric registry's scorings).
 SCORED_AS = {"multiple_choice": MC, "generate_until": GENERATION}
@@ -54,12 +55,7 @@ def require_lm_eval() -> None:
 def fingerprint(folder: Path) -> dict[str, str]:
     """sha256 of every file under the task folder (by path relative to it): a task file that
     records it changes when any YAML or data file does, so its evaluations rerun."""
-    folder = Path(folder)
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and not any(part.startswith(".") or part == "__pycache__" for part in p.parts)
-    }
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder_files(folder)}
 
 
 def load_tasks(folder: Path, names: list[str]) -> dict:
@@ -121,7 +117,7 @@ def describe(task, n_items: int) -> dict:
     }
 
 
-def _NO_INDEX():
+def _no_index():
     """A TaskManager that indexes nothing: the tasks are passed loaded, and simple_evaluate's
     default one reads lm-eval's ~14,000 built-in YAML files (15 s) on every call."""
     from lm_eval.tasks import TaskManager
@@ -129,23 +125,25 @@ def _NO_INDEX():
     return TaskManager(include_defaults=False)
 
 
-def evaluate_lm(lm, tasks: dict, shots: int, limit: int) -> dict:
+def evaluate_lm(lm, tasks: dict, shots: int | None, limit: int | None, stderr: bool = False) -> dict:
     """lm-eval's results (with per-document samples) of `lm` on the loaded `tasks`, with
-    `shots` demonstrations and at most `limit` documents each; lm-eval's fixed seeds, so
-    every checkpoint sees the same demonstrations."""
+    `shots` demonstrations (None: each task's own) and at most `limit` documents each;
+    lm-eval's fixed seeds, so every checkpoint sees the same demonstrations. `stderr`:
+    lm-eval's bootstrap standard errors too (the stage needs none: it resamples items)."""
     _quiet()
     from lm_eval import simple_evaluate
 
-    for task in tasks.values():  # (simple_evaluate's num_fewshot never replaces a 0 once set)
-        task.set_config(key="num_fewshot", value=shots)
+    if shots is not None:
+        for task in tasks.values():  # (simple_evaluate's num_fewshot never replaces a 0 once set)
+            task.set_config(key="num_fewshot", value=shots)
     with contextlib.redirect_stdout(None):
         return simple_evaluate(
             model=lm,
             tasks=list(tasks.values()),
-            task_manager=_NO_INDEX(),
+            task_manager=_no_index(),
             limit=limit,
             log_samples=True,
-            bootstrap_iters=0,
+            **({} if stderr else {"bootstrap_iters": 0}),
         )
 
 
@@ -201,13 +199,12 @@ def to_tables(results: dict, name: str, lm_name: str, at: dict, shots: int, chan
         sample_rows.append(row)
         for m, v in values.items():
             per_metric.setdefault(m, []).append(v)
-    reported = results["results"][lm_name]
-    metric_rows = []
-    for m, values in per_metric.items():
-        filt = samples[0]["filter"]
-        value = reported.get(f"{m},{filt}", np.mean(values))
-        metric_rows.append({**at, "task": name, **setting, "metric": m, "value": float(value), "n": len(values)})
-        metric_rows[-1]["chance"] = chance.get(m)
+    reported, filt = results["results"][lm_name], samples[0]["filter"]
+    metric_rows = [
+        {**at, "task": name, **setting, "metric": m, "value": float(reported.get(f"{m},{filt}", np.mean(values)))}
+        | {"n": len(values), "chance": chance.get(m)}
+        for m, values in per_metric.items()
+    ]
     return metric_rows, sample_rows
 
 
@@ -234,16 +231,7 @@ def run_checkpoint(
     out = check_output(out, "--out")
     tasks = load_tasks(include_path, names)
     lm = CheckpointLM.from_checkpoint(checkpoint, tokenizer, rope_scaling, rope_factor)
-    if shots is not None:
-        for task in tasks.values():
-            task.set_config(key="num_fewshot", value=shots)
-    _quiet()
-    from lm_eval import simple_evaluate
-
-    with contextlib.redirect_stdout(None):
-        results = simple_evaluate(
-            model=lm, tasks=list(tasks.values()), task_manager=_NO_INDEX(), limit=limit, log_samples=True
-        )
+    results = evaluate_lm(lm, tasks, shots, limit, stderr=True)
     results["config"] = {"model": "emergence", "model_args": f"checkpoint={checkpoint}", "limit": limit}
     write_json(out, json.loads(json.dumps(results, default=handle_non_serializable)))
     return {

@@ -319,8 +319,6 @@ def assemble_task(
     counts items found in the training text (none for a standalone benchmark file).
     `truncate`: keep settings whose prompts exceed the context (cut from the left when scored)."""
     kind = KINDS[spec.kind]
-    if kind.scoring == LM_EVAL:
-        return lm_eval_task(spec)
     if kind.scoring == ICL:
         return Task(spec.name, spec.kind, kind.scoring, dataclasses.asdict(spec), (), chance_levels(ICL, 0))
     if kind.scoring == HEADS:  # sequences of `context // 2` random tokens, repeated once
