@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml $(LOCK)
 # pin environment.yml to the same versions.
 lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --extra test --extra lm_eval --universal --python-version 3.11 --quiet -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra lm_eval --extra wandb --universal --python-version 3.11 --quiet -o $(LOCK)
 	$(BIN)/python tools/sync_environment.py
 
 # `make study` runs the default study (config/config.yaml) here; `make study STUDY=name` runs

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import uuid
@@ -168,3 +169,44 @@ def study_tables(study: Path) -> dict:
     out = {name: pd.read_csv(tables / name) for name in ("results.csv", "thresholds.csv", "collapse.csv")}
     out["training.csv"] = pd.read_csv(tables / "training.csv").drop(columns=list(TIMING_FIELDS))
     return out
+
+
+def offline_wandb_env(folder: Path) -> dict[str, str]:
+    """Environment variables for W&B offline and quiet, with every file of its own under `folder`
+    (no network, no account)."""
+    env = {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_CONSOLE": "off"}
+    return env | {
+        var: str(folder / var.lower()) for var in ("WANDB_DIR", "WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR")
+    }
+
+
+def read_wandb(run_dir: Path) -> tuple[dict, dict[int, dict[str, float]]]:
+    """The run record (its id, name, group, config) and the history ({step: {key: value}}) of an
+    offline W&B run's transaction log, `run-<id>.wandb`: a ':W&B' header, then LevelDB's log
+    format (32 KiB blocks of chunks: CRC, length, type; a record may span chunks) holding
+    wandb's Record protobufs."""
+    from wandb.proto import wandb_internal_pb2
+
+    (path,) = run_dir.glob("run-*.wandb")
+    data = path.read_bytes()
+    assert data[:4] == b":W&B"
+    at, chunk, run, history = 7, b"", {}, {}
+    while at + 7 <= len(data):
+        left = 32768 - at % 32768
+        _, length, kind = struct.unpack("<IHB", data[at : at + 7])
+        if left < 7 or kind == 0:  # the zeros that pad a block's end
+            at += left
+            continue
+        chunk, at = chunk + data[at + 7 : at + 7 + length], at + 7 + length
+        if kind in (1, 4):  # a whole record, or its last chunk
+            record = wandb_internal_pb2.Record.FromString(chunk)
+            chunk = b""
+            if record.HasField("run"):
+                r = record.run
+                config = {u.key: json.loads(u.value_json) for u in r.config.update}
+                run = {"id": r.run_id, "name": r.display_name, "group": r.run_group, "config": config}
+            elif record.HasField("history"):
+                # A key is `key`, or the path `nested_key` (one element for a flat key).
+                items = {i.key or ".".join(i.nested_key): json.loads(i.value_json) for i in record.history.item}
+                history[record.history.step.num] = {k: v for k, v in items.items() if not k.startswith("_")}
+    return run, history

@@ -104,8 +104,8 @@ def test_a_model_picked_by_hand_trains_its_trunk_first_unless_complete(tmp_path,
     from emergence.train import grid
 
     calls = []
-    monkeypatch.setattr(grid, "train_trunk", lambda trunk, tcfg, data, out, progress: calls.append(("trunk", out)))
-    monkeypatch.setattr(grid, "train", lambda run, tcfg, data, out, trunk_dir, progress: calls.append((out, trunk_dir)))
+    monkeypatch.setattr(grid, "train_trunk", lambda trunk, tcfg, data, out, **_: calls.append(("trunk", out)))
+    monkeypatch.setattr(grid, "train", lambda run, tcfg, data, out, trunk_dir, **_: calls.append((out, trunk_dir)))
     monkeypatch.chdir(tmp_path)
     trunk_dir = Path("results/trunks/a-s0")
     grid.train_from_grid(_cfg("wsd"), "a-1M-s0", Path("data"))

@@ -32,6 +32,7 @@ def test_dataclasses_mirror_the_schema_which_alone_holds_defaults():
         ("plots", "PlotsConfig"),
         ("models", "ModelsConfig"),
         ("corpus", "CorpusConfig"),
+        ("logging", "LoggingConfig"),
     ]:
         fields = getattr(c, cls).__dataclass_fields__.values()
         assert {f.name for f in fields} == set(schema[section]["properties"]), section

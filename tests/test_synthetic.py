@@ -233,3 +233,49 @@ def test_a_vocabulary_too_small_for_the_mapping_family_is_a_config_error():
     with pytest.raises(ConfigError, match="n_words"):
         heldout_items(dataclasses.replace(small, mixture={"filler": 1.0}), 0, "mapping", 5)
     assert list(generate_documents(dataclasses.replace(small, mixture={"filler": 1.0}), 0, "train", 2_000))
+
+
+BITS_CFG = dataclasses.replace(CFG, mixture={"xor": 1.0, "parity": 1.0})
+
+
+def _parity(bits: str, positions) -> int:
+    return sum(int(bits[i]) for i in positions) % 2
+
+
+def test_bit_string_lines_follow_the_worlds_hidden_positions_and_state_no_heldout_string():
+    world = World.build(BITS_CFG, 0)
+    assert len(world.positions["xor"]) == 2 and len(world.positions["parity"]) == 3
+    seen = collections.Counter()
+    for line in lines(generate_documents(BITS_CFG, 0, "train", 60_000)):
+        if m := re.fullmatch(r"(xor|parity): ((?:[01] )+[01]) -> ([01])", line):
+            family, bits = m[1], m[2].replace(" ", "")
+            seen[family] += 1
+            assert int(m[3]) == _parity(bits, world.positions[family]), line
+        else:
+            m = re.fullmatch(
+                r"Q: parity: ((?:[01] ){9}[01]) \? A: ([01]) ([01]) ([01]) ; (\d\+\d\+\d)=(\d) #### ([01])", line
+            )
+            assert m, line
+            family, bits = "parity", m[1].replace(" ", "")
+            seen["worked"] += 1
+            read = [int(bits[i]) for i in world.positions["parity"]]
+            assert [int(m[i]) for i in (2, 3, 4)] == read
+            assert m[5] == "+".join(map(str, read)) and int(m[6]) == sum(read) and int(m[7]) == sum(read) % 2
+        assert len(bits) == (8 if family == "xor" else 10)
+        assert not is_heldout(family, bits, BITS_CFG.holdout_fraction), line
+    assert min(seen.values()) > 100 and len(seen) == 3
+
+
+@pytest.mark.parametrize("family", ["xor", "parity"])
+def test_bit_string_items_are_heldout_strings_answered_by_the_rule(family):
+    world = World.build(BITS_CFG, 0)
+    items = heldout_items(BITS_CFG, 0, family, 40)
+    assert len({i["key"] for i in items}) == 40 and items == heldout_items(BITS_CFG, 0, family, 40)
+    text = "\n".join(lines(generate_documents(BITS_CFG, 0, "train", 60_000)))
+    for item in items:
+        assert is_heldout(family, item["key"], BITS_CFG.holdout_fraction)
+        assert item["answer"] == str(_parity(item["key"], world.positions[family]))
+        assert item["prompt"] == f"{family}: {' '.join(item['key'])} ->" and item["prompt"] not in text
+        assert item["worked_answer"].endswith(f"#### {item['answer']}")
+    with pytest.raises(ConfigError, match="held-out xor items"):
+        heldout_items(BITS_CFG, 0, "xor", 100)

@@ -8,7 +8,8 @@ from emergence.config import StudyConfig, task_spec
 from emergence.data.world import POSITIVE
 from emergence.errors import InputError
 from emergence.evaluate.items import Item
-from emergence.evaluate.tasks import KINDS, build_requests, build_task, contamination
+from emergence.evaluate.kinds import KINDS
+from emergence.evaluate.tasks import build_requests, build_task, contamination
 
 CFG = StudyConfig.from_dict({"corpus": {"synthetic": {"train_chars": 20000, "val_chars": 2000}}})
 n_chars = len  # a stand-in tokenizer: one token per character
@@ -166,3 +167,26 @@ def test_a_mapping_item_is_contaminated_only_by_a_document_stating_its_whole_map
     part = "\n".join(f"{x} -> {y}" for x, y in pairs[:3])
     assert contamination(items, KINDS["mapping"], "\n\n".join(["Ba tolen.", part])) == 0
     assert contamination(items, KINDS["mapping"], "\n\n".join(["Ba tolen.", whole, part])) == 1
+
+
+def test_a_bit_string_rule_is_answered_with_one_bit_whose_chance_is_one_half(tmp_path):
+    from emergence.data.corpus import build_corpus
+    from emergence.data.tokenizer import load_tokenizer, train_tokenizer
+
+    cfg = StudyConfig.from_dict(
+        {"corpus": {"synthetic": {"train_chars": 20000, "val_chars": 2000, "mixture": {"filler": 1, "parity": 1}}}}
+    )
+    build_corpus(cfg, tmp_path / "corpus")
+    train_tokenizer(tmp_path / "corpus" / "train.jsonl", 300, tmp_path / "tok.json")
+    spec = task_spec("parity", {"kind": "parity", "n_items": 20, "prompts": ["standard", "cot"]})
+    tok = load_tokenizer(tmp_path / "tok.json")
+    task = build_task(spec, cfg, tmp_path / "corpus", tok, 128)
+    assert task.chance["exact_match"] == 0.5 and task.contamination == 0
+    s = by_setting(task.requests)
+    standard, cot = s["standard", 0, "gold"][0], s["cot", 0, "gold"][0]
+    assert standard.text.startswith("parity: ") and standard.target == " " + standard.answer
+    assert cot.text.startswith("Q: parity: ") and cot.target.endswith("#### " + cot.answer)
+    xor = task_spec("xor", {"kind": "xor", "n_items": 50})  # 55 held-out strings; no demonstrations to draw
+    assert build_task(xor, cfg, tmp_path / "corpus", tok, 128).n_items == 50
+    addition = build_task(task_spec("add", {"kind": "addition", "n_items": 5}), cfg, tmp_path / "corpus", tok, 128)
+    assert addition.chance["exact_match"] == 0.0  # an open answer

@@ -2,6 +2,7 @@
 fixture), its report, and what reruns when the config changes."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import markupsafe
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import INSTRUCT, LONG_CONTEXT, SMOKE_CONFIG, planned_jobs, snakemake
+from helpers import INSTRUCT, LONG_CONTEXT, SMOKE_CONFIG, offline_wandb_env, planned_jobs, read_wandb, snakemake
 
 from emergence.analysis.collect import RESULT_COLUMNS
 from emergence.report.catalog import FIGURES
@@ -162,6 +163,23 @@ def test_changing_training_settings_reruns_only_training(study):
     result = snakemake(study, "-n", change={"training": {**SMOKE_CONFIG["training"], "learning_rate": 0.005}})
     # WSD (the default): the two trunks, the models branching off them, their evaluations.
     assert planned_jobs(result) == {"all": 1, "trunk": 2, "train": 2, "evaluate": 2, **DOWNSTREAM}
+
+
+def test_switching_on_weights_and_biases_retrains_nothing(study, tmp_path):
+    # Logging changes no result: the training jobs get it outside their params, so a finished
+    # study only writes its report again (the page prints the config).
+    logging = {"wandb": {"enabled": True, "project": "smoke-test", "mode": "offline"}}
+    assert planned_jobs(snakemake(study, "-n", change={"logging": logging})) == {"all": 1, "report": 1}
+    # ...while a training job that runs logs to W&B: here a trunk run again in a copy, which
+    # resumes at its last checkpoint, so its W&B run has nothing new to log.
+    work = tmp_path / "study"
+    shutil.copytree(study, work, symlinks=True)
+    env = {**os.environ, **offline_wandb_env(tmp_path)}
+    forced = snakemake(work, "--force", "results/trunks/a-s0/trunk.json", change={"logging": logging}, env=env)
+    assert forced.returncode == 0, forced.stderr[-2000:]
+    (run_dir,) = (work / "results/trunks/a-s0/wandb").glob("offline-run-*")
+    run, history = read_wandb(run_dir)
+    assert (run["name"], run["group"], history) == ("a-s0", "smoke", {})
 
 
 def test_new_model_size_trains_only_that_model(study):

@@ -16,8 +16,8 @@ import numpy as np
 
 from emergence.data.tokenizer import load_tokenizer
 from emergence.evaluate.items import Task
+from emergence.evaluate.kinds import KINDS
 from emergence.evaluate.metrics import GENERATION
-from emergence.evaluate.tasks import KINDS
 from emergence.model.inference import Inference, ParamsReader, load_model_config
 
 

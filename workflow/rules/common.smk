@@ -50,9 +50,16 @@ PYTHON = "python" if USE_CONDA else shlex.quote(sys.executable)
 # (same model size, same length buckets). A cached executable is the same program, so
 # results do not change.
 JAX_CACHE = "JAX_COMPILATION_CACHE_DIR=results/jax_cache JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=-1"
+# Where training jobs log besides their files (Weights & Biases), their `--logging`: in the
+# environment, not in params, as it changes no result. Snakemake's code trigger compares a
+# rule's shell command as written, without the prefix, so switching it retrains nothing
+# (tests/test_workflow.py).
+LOGGING = json.dumps({"study": config["study"], "logging": config["logging"]}, sort_keys=True)
 # (Braces doubled twice: once for str.format, once for Snakemake's own formatting.)
 shell.prefix(
-    "export PYTHONPATH={}${{{{PYTHONPATH:+:$PYTHONPATH}}}} EMERGENCE_PYTHON={} {}; ".format(shlex.quote(str(PACKAGE.parent)), PYTHON, JAX_CACHE)
+    "export PYTHONPATH={}${{{{PYTHONPATH:+:$PYTHONPATH}}}} EMERGENCE_PYTHON={} EMERGENCE_LOGGING={} {}; ".format(
+        shlex.quote(str(PACKAGE.parent)), PYTHON, shlex.quote(LOGGING).replace("{", "{{").replace("}", "}}"), JAX_CACHE
+    )
 )
 
 

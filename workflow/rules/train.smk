@@ -29,7 +29,8 @@ rule trunk:
         "benchmarks/trunks/{trunk}.tsv"
     shell:
         "$EMERGENCE_PYTHON -m emergence trunk --data results/data --trunk {params.trunk:q}"
-        " --training {params.training:q} --out results/trunks/{wildcards.trunk} --cpu-devices {threads} > {log:q} 2>&1"
+        " --training {params.training:q} --logging \"$EMERGENCE_LOGGING\" --out results/trunks/{wildcards.trunk}"
+        " --cpu-devices {threads} > {log:q} 2>&1"
 
 
 rule train:
@@ -55,7 +56,8 @@ rule train:
         "benchmarks/train/{model}.tsv"
     shell:
         "$EMERGENCE_PYTHON -m emergence train --data results/data --run {params.run:q} --training {params.training:q}"
-        " {params.trunk} --out results/models/{wildcards.model} --cpu-devices {threads} > {log:q} 2>&1"
+        " --logging \"$EMERGENCE_LOGGING\" {params.trunk} --out results/models/{wildcards.model} --cpu-devices {threads}"
+        " > {log:q} 2>&1"
 
 
 # Optional (long_context.extend.enabled): a model's final checkpoint fine-tuned at s x its

@@ -25,6 +25,14 @@ def start_jax(args) -> None:
         cpu_devices(args.cpu_devices)
 
 
+def wandb_target(text: str):
+    """Where a job logs on W&B, from --logging (the study's name and logging section as JSON):
+    None where it is off."""
+    from emergence.train.wandb_log import WandbTarget
+
+    return WandbTarget.of(study_config(text))
+
+
 def cmd_train(args) -> dict:
     from emergence.config import load_config
     from emergence.train.grid import MODELS, train_from_grid
@@ -36,8 +44,8 @@ def cmd_train(args) -> dict:
     if args.config:  # a model picked by hand: its trunk first, where the schedule has one
         summary = train_from_grid(load_config(args.config), args.model, data, out, trunk_dir, progress)
     else:  # the workflow's job: every path given
-        run = model_run(args.run)
-        summary = train(run, training_config(args.training), data, out or MODELS / run.name, trunk_dir, progress)
+        run, training, wandb = model_run(args.run), training_config(args.training), wandb_target(args.logging)
+        summary = train(run, training, data, out or MODELS / run.name, trunk_dir, progress, wandb)
     return {k: summary[k] for k in ("name", "steps", "final_val_loss", "final_val_bpb")}
 
 
@@ -45,9 +53,8 @@ def cmd_trunk(args) -> dict:
     from emergence.train.loop import train_trunk
 
     start_jax(args)
-    summary = train_trunk(
-        trunk(args.trunk), training_config(args.training), Path(args.data), Path(args.out), progress=not args.quiet
-    )
+    training, wandb = training_config(args.training), wandb_target(args.logging)
+    summary = train_trunk(trunk(args.trunk), training, Path(args.data), Path(args.out), not args.quiet, wandb)
     return {k: summary[k] for k in ("name", "steps", "warmup_steps", "final_val_loss")}
 
 
@@ -71,6 +78,12 @@ def add_processes(p) -> None:
     p.add_argument("--coordinator", help="HOST:PORT of process 0, where the processes meet")
 
 
+def add_logging(p, where: str = "") -> None:
+    """The option that tells a training job where it logs besides its files (Weights & Biases)."""
+    help = f"the study config's `study` and `logging` (Weights & Biases) as JSON{where}; what the workflow passes"
+    p.add_argument("--logging", default="{}", help=help)
+
+
 def add_commands(sub) -> None:
     """`train`, `trunk` and `extend` under the command line's subcommands `sub`."""
     p = sub.add_parser("train", help="train one model of the grid (resumes from its latest checkpoint)")
@@ -80,6 +93,7 @@ def add_commands(sub) -> None:
     how.add_argument("--run", help="the run as JSON (size, context, tokens, seed): what the workflow passes")
     p.add_argument("--model", help="model name in the grid (with --config)")
     p.add_argument("--training", default="{}", help="training section as JSON (with --run)")
+    add_logging(p, " (with --run; --config: the config's own)")
     p.add_argument("--trunk", help="schedule wsd: the trunk's directory (--config: results/trunks/<trunk>)")
     p.add_argument("--out", help="output directory (default results/models/<model>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -90,6 +104,7 @@ def add_commands(sub) -> None:
     p.add_argument("--data", required=True, help="directory with train.npy, val.npy, meta.json")
     p.add_argument("--trunk", required=True, help="the trunk as JSON (size, context, seed, budgets)")
     p.add_argument("--training", default="{}", help="training section as JSON")
+    add_logging(p)
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_processes(p)

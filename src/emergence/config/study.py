@@ -212,6 +212,23 @@ class PlotsConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class WandbConfig:
+    # Log every training run to Weights & Biases (the extra `wandb`).
+    enabled: bool
+    # W&B project and entity (user or team; None: the account's default).
+    project: str
+    entity: str | None
+    # "online" (live) or "offline" (files in each run's folder, for `wandb sync`).
+    mode: str
+
+
+@dataclasses.dataclass(frozen=True)
+class LoggingConfig:
+    # Where training runs log as they train besides their files; changes no result.
+    wandb: WandbConfig
+
+
+@dataclasses.dataclass(frozen=True)
 class StudyConfig:
     study: str
     seed: int
@@ -224,6 +241,7 @@ class StudyConfig:
     instruct: InstructConfig
     analysis: AnalysisConfig
     plots: PlotsConfig
+    logging: LoggingConfig
 
     @classmethod
     def from_dict(cls, raw: dict | None) -> StudyConfig:
@@ -262,6 +280,7 @@ class StudyConfig:
             instruct=InstructConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg["instruct"].items()}),
             analysis=AnalysisConfig(**cfg["analysis"]),
             plots=PlotsConfig(**{**cfg["plots"], "formats": tuple(cfg["plots"]["formats"])}),
+            logging=LoggingConfig(wandb=WandbConfig(**cfg["logging"]["wandb"])),
         )
 
 

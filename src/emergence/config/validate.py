@@ -4,14 +4,15 @@ The JSON schema `schema.yaml` (beside this module; `workflow/schemas/` links to 
 the single source of allowed keys, types and defaults. `validate` fills the defaults,
 turns the first violation into one line that names the key and what is allowed, and then
 checks what a schema cannot say (head widths, task settings per kind, budgets that give
-too few steps). The Snakefile and every command call it once; the typed dataclasses in
-`study.py` are built from its result.
+too few steps, Weights & Biases switched on but not installed). The Snakefile and every
+command call it once; the typed dataclasses in `study.py` are built from its result.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import importlib.util
 import math
 from pathlib import Path
 
@@ -91,6 +92,7 @@ def validate(raw: dict | None) -> dict:
         _check_task(name, task)
     _check_long_context(cfg)
     _check_instruct(cfg)
+    _check_logging(cfg)
     if cfg["corpus"]["source"] == "files" and not cfg["corpus"]["files"]:
         raise ConfigError("config key 'corpus.files': source is 'files' but no files are listed")
     return cfg
@@ -122,7 +124,7 @@ def _check_budgets(cfg: dict) -> None:
 
 
 # What each task kind supports: chain-of-thought prompts, label settings, a file.
-_COT_KINDS = {"addition", "multistep", "gsm8k"}
+_COT_KINDS = {"addition", "multistep", "parity", "gsm8k"}
 _MC_KINDS = {"fact_choice", "sentiment", "mapping", "mmlu"}
 _FILE_KINDS = {"mmlu", "gsm8k"}
 
@@ -190,3 +192,12 @@ def _check_instruct(cfg: dict) -> None:
         )
     if ic["tune_examples"] < len(ic["tune_families"]):
         raise ConfigError(f"{where}.tune_examples': fewer than one example per tuning family")
+
+
+def _check_logging(cfg: dict) -> None:
+    """W&B is an optional extra: checked where the config is read (the workflow, and each job)."""
+    if cfg["logging"]["wandb"]["enabled"] and importlib.util.find_spec("wandb") is None:
+        raise ConfigError(
+            "config key 'logging.wandb.enabled': Weights & Biases is not installed; "
+            "install it with `pip install -e '.[wandb]' -c requirements.lock`, or set enabled: false"
+        )

@@ -8,6 +8,7 @@ import numpy as np
 from emergence.config import SyntheticConfig
 from emergence.data.synthetic import (
     arithmetic_forms,
+    bit_forms,
     classification_item,
     copy_item,
     draw_mapping,
@@ -15,7 +16,7 @@ from emergence.data.synthetic import (
     mapping_key,
     mapping_line,
 )
-from emergence.data.world import ATTRIBUTES, EVAL_QUESTIONS, NEGATIVE, POSITIVE, SUBJECTS, World
+from emergence.data.world import ATTRIBUTES, BIT_RULES, EVAL_QUESTIONS, NEGATIVE, POSITIVE, SUBJECTS, World
 from emergence.errors import ConfigError
 
 
@@ -54,13 +55,19 @@ def heldout_items(cfg: SyntheticConfig, seed: int, family: str, n: int, rng_seed
     - mapping: "mapping" (input word -> label word, a held-out mapping; each item its own),
       "input", "label", "choices" (the mapping's labels with a leading space, sorted);
       prompt `ba ->`, answer ` kotir`. Demonstrations are lines of the item's own mapping.
+    - xor, parity: "worked_prompt" `Q: parity: 1 0 1 1 0 0 1 0 1 1 ? A:` and "worked_answer"
+      ` 1 1 0 ; 1+1+0=2 #### 0`; prompt `parity: 1 0 1 1 0 0 1 0 1 1 ->`, answer `0` (no space).
     Raises ConfigError when the held-out space has fewer than `n` items.
     """
     world = World.build(cfg, seed)
     rng = np.random.default_rng([seed, 3, rng_seed])
     items: dict[str, dict] = {}
-    if family in ("facts", "classification"):
-        if family == "facts":
+    if family in ("facts", "classification", "xor", "parity"):
+        if family in ("xor", "parity"):
+            n_bits = BIT_RULES[family][0]
+            strings = (format(i, f"0{n_bits}b") for i in range(2**n_bits))
+            space = [(bits,) for bits in strings if world.heldout(family, bits)]
+        elif family == "facts":
             space = [(e, a) for e in world.entities for a in ATTRIBUTES if world.heldout("facts", f"{e}|{a}")]
         else:
             space = [
@@ -75,7 +82,12 @@ def heldout_items(cfg: SyntheticConfig, seed: int, family: str, n: int, rng_seed
                 f"config key 'corpus.synthetic': {len(space)} held-out {family} items exist, {n} requested"
             )
         for i in rng.permutation(len(space))[:n]:
-            item = _fact_item(world, rng, *space[i]) if family == "facts" else classification_item(*space[i], world)
+            if family in ("xor", "parity"):
+                item = bit_forms(world, family, *space[i])
+            elif family == "facts":
+                item = _fact_item(world, rng, *space[i])
+            else:
+                item = classification_item(*space[i], world)
             items[item["key"]] = item
     elif family == "mapping":
         for _ in range(1000 * n + 10_000):
@@ -117,6 +129,6 @@ def heldout_items(cfg: SyntheticConfig, seed: int, family: str, n: int, rng_seed
                 f"config key 'corpus.synthetic': found {len(items)} held-out {family} items, {n} requested"
             )
     else:
-        known = "arithmetic, facts, classification, copying or mapping"
+        known = "arithmetic, facts, classification, xor, parity, copying or mapping"
         raise ValueError(f"no held-out items for family {family!r}; use {known}")
     return [{"family": family, **item} for item in items.values()]

@@ -9,6 +9,11 @@ Families (the keys of `SyntheticConfig.mixture`), one line each:
                   `12+7+30=49`, `Q: 12+7+30=? A: 12+7=19, 19+30=49. #### 49`
 - classification: `review: the soup was not tasty -> negative`
 - copying:        `copy: velo rani tusk => velo rani tusk`, `copy: xkqzt => xkqzt`
+- xor:            `xor: 1 0 1 1 0 0 1 0 -> 1`: the parity of the bits at 2 positions of an
+                  8-bit string, positions fixed per world and never stated (`World.positions`)
+- parity:         `parity: 1 0 1 1 0 0 1 0 1 1 -> 0` and, worked,
+                  `Q: parity: 1 0 1 1 0 0 1 0 1 1 ? A: 1 1 0 ; 1+1+0=2 #### 0` (the 3 bits read,
+                  their sum, its parity): the same at 3 positions of a 10-bit string
 - mapping:        `ba -> kotir` (`ba -> kotir`, `mel -> sanu`, `ba -> kotir`, ...): each document
                   draws its own mapping of 4 input words onto 2 label words and states it
                   line after line, so a label is predictable only from the earlier lines of
@@ -29,6 +34,7 @@ generators reject (resample) any line that states a held-out item:
   held out unless `max_digits` is 1 (then they are the whole space).
 - classification: the key is (subject, negation, adjective).
 - copying: the key is the copied sequence.
+- xor, parity: the key is the bit string (`1011001011`), per family.
 - mapping: the key is the document's whole mapping (`mapping_key`); a held-out mapping
   is never a training document's, so an evaluation prompt's mapping is new to the model.
 - facts: the key is (entity, attribute). Every fact is stated in training by the
@@ -48,6 +54,7 @@ import numpy as np
 from emergence.config import SyntheticConfig
 from emergence.data.world import (
     ATTRIBUTES,
+    BIT_RULES,
     NEGATIVE,
     POSITIVE,
     SUBJECTS,
@@ -57,7 +64,7 @@ from emergence.data.world import (
 )
 from emergence.errors import ConfigError
 
-FAMILIES = ("filler", "facts", "arithmetic", "classification", "copying", "mapping", "repeats")
+FAMILIES = ("filler", "facts", "arithmetic", "classification", "copying", "xor", "parity", "mapping", "repeats")
 SPLIT_STREAMS = {"train": 1, "val": 2}
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -164,6 +171,36 @@ def _copying_line(world: World, rng: np.random.Generator) -> str:
             return item["prompt"] + item["answer"]
 
 
+# ---- bit-string rules ----
+def bit_forms(world: World, family: str, bits: str) -> dict:
+    """Answer-only and worked text of the `xor` or `parity` rule on `bits` ("1011001011"): the
+    worked steps read the bits, then add them with the addition table the arithmetic family
+    teaches."""
+    read = [int(bits[i]) for i in world.positions[family]]
+    text, answer = " ".join(bits), str(sum(read) % 2)
+    steps = " ".join(map(str, read)) + " ; " + "+".join(map(str, read)) + f"={sum(read)}"
+    return {
+        "key": bits,
+        "prompt": f"{family}: {text} ->",
+        "answer": answer,
+        "worked_prompt": f"Q: {family}: {text} ? A:",
+        "worked_answer": f" {steps} #### {answer}",
+    }
+
+
+def _bits_writer(family: str, worked_share: float):
+    def write(world: World, rng: np.random.Generator) -> str:
+        while True:
+            bits = "".join(map(str, rng.integers(2, size=BIT_RULES[family][0])))
+            if not world.heldout(family, bits):
+                f = bit_forms(world, family, bits)
+                if rng.random() < worked_share:
+                    return f["worked_prompt"] + f["worked_answer"]
+                return f"{f['prompt']} {f['answer']}"
+
+    return write
+
+
 # ---- per-document mappings ----
 def mapping_key(mapping: dict[str, str]) -> str:
     """The hold-out key of a mapping: its pairs in input order, `ba:kotir|mel:sanu|...`."""
@@ -266,6 +303,8 @@ _LINE_WRITERS = {
     "arithmetic": _arithmetic_line,
     "classification": _classification_line,
     "copying": _copying_line,
+    "xor": _bits_writer("xor", worked_share=0.0),
+    "parity": _bits_writer("parity", worked_share=0.5),
 }
 
 

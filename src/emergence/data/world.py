@@ -46,6 +46,10 @@ SUBJECTS = [
 ]
 POSITIVE = "tasty great lovely excellent pleasant wonderful charming superb delightful good fun friendly".split()
 NEGATIVE = "awful bad boring terrible dull horrible rude bland poor dreadful messy noisy".split()
+# Bit-string rules (the `xor` and `parity` families): the answer is the parity of the bits at
+# a few positions of a bit string, positions drawn per world (never stated).
+# family -> (bits in the string, positions the answer reads)
+BIT_RULES = {"xor": (8, 2), "parity": (10, 3)}
 # Semantically unrelated labels (Wei et al. 2023) that no generated word may equal.
 UNRELATED_LABELS = ("foo", "bar")
 
@@ -56,7 +60,9 @@ _CODAS = ["", "", "", "n", "r", "l", "s"]
 # Real words the templates use; a pseudo-word equal to one would blur the families.
 _TEMPLATE_TEXT = [ATTRIBUTE_VALUES, TRAIN_STATEMENTS, TRAIN_QUESTIONS, EVAL_QUESTIONS, SUBJECTS, POSITIVE, NEGATIVE]
 _RESERVED = set(
-    re.findall(r"[a-z]+", repr(_TEMPLATE_TEXT).lower()) + "copy review not was".split() + list(UNRELATED_LABELS)
+    re.findall(r"[a-z]+", repr(_TEMPLATE_TEXT).lower())
+    + "copy review not was xor parity".split()
+    + list(UNRELATED_LABELS)
 )
 
 
@@ -93,6 +99,7 @@ class World:
     values: dict[str, list[str]]  # attribute -> its closed set of values
     facts: dict[tuple[str, str], str]  # (entity, attribute) -> value
     polarity: dict[str, bool]  # adjective -> True if positive
+    positions: dict[str, tuple[int, ...]]  # bit-string family -> the positions its answer reads
 
     @classmethod
     def build(cls, cfg: SyntheticConfig, seed: int) -> World:
@@ -105,7 +112,10 @@ class World:
         weights = 1.0 / np.arange(1, cfg.n_words + 1) ** cfg.zipf_exponent
         cdf = np.cumsum(weights) / weights.sum()
         polarity = {**{a: True for a in POSITIVE}, **{a: False for a in NEGATIVE}}
-        return cls(cfg, words, cdf, entities, values, facts, polarity)
+        positions = {
+            f: tuple(sorted(int(i) for i in rng.choice(n, k, replace=False))) for f, (n, k) in BIT_RULES.items()
+        }
+        return cls(cfg, words, cdf, entities, values, facts, polarity, positions)
 
     # ---- item keys and hold-out ----
     def arithmetic_heldout(self, operands: tuple[int, ...]) -> bool:

@@ -22,9 +22,10 @@ from emergence.data.tokenizer import load_tokenizer
 from emergence.errors import InputError
 from emergence.evaluate import induction, memo, scoring
 from emergence.evaluate.items import SETTING, Request, Task
+from emergence.evaluate.kinds import KINDS
 from emergence.evaluate.metrics import HEADS, ICL, LM_EVAL, MAIN, MC
 from emergence.evaluate.opening import check_tokenizer
-from emergence.evaluate.tasks import CHOICES_OF, KINDS, demonstrated_label
+from emergence.evaluate.tasks import CHOICES_OF, demonstrated_label
 from emergence.io import read_json, write_table
 from emergence.model.heads import HeadProbe
 from emergence.model.inference import Inference, ParamsReader, load_model_config

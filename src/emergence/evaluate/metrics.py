@@ -107,7 +107,8 @@ _DECLARED = (
         "exact match",
         proportion=True,
         bounded=True,
-        chance=lambda n: 0.0,
+        # An open answer: 0; one of a closed set of n (a bit): 1 / n.
+        chance=lambda n: 1.0 / n if n > 1 else 0.0,
         main=True,
         twins=("answer_logprob_per_token", "edit_distance"),
     ),

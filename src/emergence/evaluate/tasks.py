@@ -17,88 +17,14 @@ import numpy as np
 
 from emergence.config import StudyConfig, TaskSpec
 from emergence.data.corpus import iter_texts
-from emergence.data.heldout import heldout_items
 from emergence.data.synthetic import document_mapping, filler_sentence, mapping_key, mapping_line
 from emergence.data.tokenizer import load_tokenizer
 from emergence.data.world import World
 from emergence.errors import InputError
-from emergence.evaluate.benchmark_files import load_benchmark
 from emergence.evaluate.items import Item, Request, Task
-from emergence.evaluate.metrics import GENERATION, HEADS, ICL, LM_EVAL, MC, chance_levels
+from emergence.evaluate.kinds import KINDS, Kind
+from emergence.evaluate.metrics import HEADS, ICL, LM_EVAL, chance_levels
 from emergence.io import write_json
-
-
-@dataclasses.dataclass(frozen=True)
-class Kind:
-    scoring: str
-    # (spec, study config, number of items) -> items; demonstrations come from the same list.
-    load: Callable[[TaskSpec, StudyConfig, int], list[Item]] | None
-    # Answers are numbers (extracted from generations as such).
-    numeric: bool = False
-    # True for generated items that must never occur in the training text.
-    synthetic: bool = True
-    # Demonstrations are lines of the item's own mapping (meta["pairs"]), not other items.
-    own_demos: bool = False
-
-
-def _arith(n_operands: int) -> Callable:
-    def load(spec: TaskSpec, cfg: StudyConfig, n: int) -> list[Item]:
-        raw = heldout_items(cfg.corpus.synthetic, cfg.seed, "arithmetic", 2 * n + 2, rng_seed=spec.seed)
-        raw = [r for r in raw if len(r["operands"]) == n_operands][:n]
-        return [
-            Item(
-                r["key"],
-                r["prompt"],
-                r["answer"],
-                solution=r["worked_answer"].split(" ####")[0].strip(),
-                meta={"target": r["answer"], "cot_question": r["worked_prompt"], "cot_target": r["worked_answer"]},
-            )
-            for r in raw
-        ]
-
-    return load
-
-
-def _facts(choice: bool) -> Callable:
-    def load(spec: TaskSpec, cfg: StudyConfig, n: int) -> list[Item]:
-        raw = heldout_items(cfg.corpus.synthetic, cfg.seed, "facts", n, rng_seed=spec.seed)
-        return [
-            Item(
-                r["key"],
-                r["prompt"],
-                r["value"],
-                choices=tuple(r["choices"]) if choice else (),
-                label=r["choices"].index(r["answer"]) if choice else None,
-            )
-            for r in raw
-        ]
-
-    return load
-
-
-def _two_choice_items(raw: list[dict], meta: Callable[[dict], dict]) -> list[Item]:
-    """Items of a generated two-label family (sentiment, mapping), each with `meta(raw item)`."""
-    return [
-        Item(
-            r["key"],
-            r["prompt"],
-            r["label"],
-            choices=tuple(r["choices"]),
-            label=r["choices"].index(r["answer"]),
-            meta=meta(r),
-        )
-        for r in raw
-    ]
-
-
-def _sentiment(spec: TaskSpec, cfg: StudyConfig, n: int) -> list[Item]:
-    raw = heldout_items(cfg.corpus.synthetic, cfg.seed, "classification", n, rng_seed=spec.seed)
-    return _two_choice_items(raw, lambda r: {"text": r["prompt"].removeprefix("review: ").removesuffix(" ->")})
-
-
-def _mapping(spec: TaskSpec, cfg: StudyConfig, n: int) -> list[Item]:
-    raw = heldout_items(cfg.corpus.synthetic, cfg.seed, "mapping", n, rng_seed=spec.seed)
-    return _two_choice_items(raw, lambda r: {"text": r["input"], "pairs": sorted(r["mapping"].items())})
 
 
 def _pair_demos(item: Item, shots: int, rng: np.random.Generator) -> list[Item]:
@@ -118,40 +44,6 @@ def _pair_demos(item: Item, shots: int, rng: np.random.Generator) -> list[Item]:
     ]
 
 
-def _copying(spec: TaskSpec, cfg: StudyConfig, n: int) -> list[Item]:
-    raw = heldout_items(cfg.corpus.synthetic, cfg.seed, "copying", n, rng_seed=spec.seed)
-    return [Item(r["key"], r["prompt"], r["answer"].strip()) for r in raw]
-
-
-def _benchmark(fmt: str) -> Callable:
-    def load(spec: TaskSpec, cfg: StudyConfig, n: int) -> list[Item]:
-        items = load_benchmark(Path(spec.path), fmt)
-        if fmt == "gsm8k":
-            items = [
-                dataclasses.replace(i, meta={**i.meta, "cot_target": f" {i.solution}\n#### {i.answer}"}) for i in items
-            ]
-        return items[:n]
-
-    return load
-
-
-KINDS: dict[str, Kind] = {
-    "addition": Kind(GENERATION, _arith(2), numeric=True),
-    "multistep": Kind(GENERATION, _arith(3), numeric=True),
-    "fact_recall": Kind(GENERATION, _facts(choice=False)),
-    "fact_choice": Kind(MC, _facts(choice=True)),
-    "sentiment": Kind(MC, _sentiment),
-    "mapping": Kind(MC, _mapping, own_demos=True),
-    "copying": Kind(GENERATION, _copying),
-    "mmlu": Kind(MC, _benchmark("mmlu"), synthetic=False),
-    "gsm8k": Kind(GENERATION, _benchmark("gsm8k"), numeric=True, synthetic=False),
-    # Held-out instructions of the instruction-tuning stage (emergence.instruct builds them).
-    "instruction": Kind(GENERATION, None),
-    "icl_score": Kind(ICL, None),
-    "induction_heads": Kind(HEADS, None),
-    # Any lm-evaluation-harness task from a local folder (emergence.harness.suite).
-    "lm_eval": Kind(LM_EVAL, None, synthetic=False),
-}
 # Demonstration settings that replace the answer choices: (label setting) -> choices by gold
 # index. Semantically unrelated labels (Wei et al. 2023) are words the corpus uses often,
 # never as a label, so their embeddings are trained: "cat" for the first class, "dog" the second.
@@ -229,7 +121,8 @@ def build_requests(
     in `context` tokens (n_tokens counts a text's tokens). With `truncate`, nothing is
     skipped: prompts too long are cut from the left when scored (see `request_length`)."""
     kind = KINDS[spec.kind]
-    pool = kind.load(spec, cfg, spec.n_items + (0 if kind.own_demos else spec.demo_pool))
+    # A task without demonstrations draws no pool for them.
+    pool = kind.load(spec, cfg, spec.n_items + (0 if kind.own_demos or not max(spec.shots) else spec.demo_pool))
     items, demos = pool[: spec.n_items], pool[spec.n_items :] or pool
     if not kind.own_demos and len({d.id for d in demos}) - (demos is pool) < max(spec.shots):
         raise InputError(
@@ -329,7 +222,7 @@ def assemble_task(
     found = contamination_of(items) if contamination_of else 0
     if kind.synthetic and found:
         raise InputError(f"task {spec.name}: {found} held-out items occur verbatim in the training corpus")
-    n_choices = max((len(i.choices) for i in items), default=0)
+    n_choices = kind.answers or max((len(i.choices) for i in items), default=0)
     return Task(
         spec.name,
         spec.kind,

@@ -4,10 +4,12 @@ Each run (a model, or a WSD trunk) writes `events/` beside its `train_log.jsonl`
 checkpoint, the log lines since the previous one (the same numbers as the JSONL log, which
 appears only when the run has finished), so `tensorboard --logdir results/models` shows the
 curves of every model of the grid as they grow. Written with tensorboardX (no TensorFlow).
+Weights & Biases, where the config switches it on, gets the same lines (`wandb_log.py`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 # Train-log field -> TensorBoard tag.
@@ -21,6 +23,13 @@ TAGS = {
 }
 
 
+def scalars_after(lines: list[dict], step: int) -> Iterator[tuple[int, dict[str, float]]]:
+    """Each log line after `step` as (its step, {tag: value}), the fields it has a value for."""
+    for line in lines:
+        if line["step"] > step:
+            yield line["step"], {tag: line[field] for field, tag in TAGS.items() if line.get(field) is not None}
+
+
 class EventLog:
     """The event files of one run under `directory`; lines at steps already written are skipped
     (a resumed run starts after its last checkpoint)."""
@@ -32,13 +41,10 @@ class EventLog:
         self.written = after_step
 
     def write(self, lines: list[dict]) -> None:
-        for line in lines:
-            if line["step"] <= self.written:
-                continue
-            for field, tag in TAGS.items():
-                if line.get(field) is not None:
-                    self.writer.add_scalar(tag, line[field], line["step"])
-            self.written = line["step"]
+        for step, scalars in scalars_after(lines, self.written):
+            for tag, value in scalars.items():
+                self.writer.add_scalar(tag, value, step)
+            self.written = step
         self.writer.flush()
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from emergence.config import StudyConfig, find_run, trunk_of
 from emergence.train.loop import train, train_trunk
+from emergence.train.wandb_log import WandbTarget
 
 # Where the workflow writes each model and each WSD trunk, under the directory it runs in.
 MODELS = Path("results/models")
@@ -28,11 +29,11 @@ def train_from_grid(
     """Train the model `name` of `cfg`'s grid into `out_dir` (default results/models/<name>),
     resuming like any run. Under schedule wsd its trunk is trained (or resumed) first into
     `trunk_dir` (default results/trunks/<trunk>), unless it is already complete there.
-    Returns the model summary written to model.json."""
-    run, training = find_run(cfg, name), cfg.training
+    Both log to W&B where `cfg` switches it on. Returns the model summary written to model.json."""
+    run, training, wandb = find_run(cfg, name), cfg.training, WandbTarget.of(cfg)
     if training.schedule == "wsd":
         trunk = trunk_of(cfg, run)
         trunk_dir = trunk_dir or TRUNKS / trunk.name
         if not (trunk_dir / "trunk.json").exists():
-            train_trunk(trunk, training, data_dir, trunk_dir, progress=progress)
-    return train(run, training, data_dir, out_dir or MODELS / run.name, trunk_dir, progress=progress)
+            train_trunk(trunk, training, data_dir, trunk_dir, progress=progress, wandb=wandb)
+    return train(run, training, data_dir, out_dir or MODELS / run.name, trunk_dir, progress=progress, wandb=wandb)

@@ -12,7 +12,8 @@ Output contract of a model (under `out_dir`):
   val_bpb, lr, grad_norm (before clipping), tokens_per_s, flops_per_s (wall-clock
   figures: the only fields that differ between identical runs).
 - `events/`: the same lines as TensorBoard event files, written at each checkpoint while the
-  run trains (`events.py`).
+  run trains (`events.py`); where the config switches on Weights & Biases, `wandb/` holds its
+  files of the run (`wandb_log.py`).
 - `model.json`: the model's configuration, parameter counts, FLOPs per token,
   checkpoint steps and final validation loss; under WSD also its trunk, branch step and
   `shared_steps` (checkpoints a larger budget also has: evaluation skips them).
@@ -55,6 +56,7 @@ from emergence.train.optimizer import (
     wsd_schedule,
     wsd_warmup,
 )
+from emergence.train.wandb_log import WandbLog, WandbTarget
 
 TIMING_FIELDS = ("tokens_per_s", "flops_per_s")
 
@@ -138,9 +140,17 @@ class _Job:
         print(f"resumed from checkpoint at step {latest}", file=sys.stderr)
         return self.restore(self.ckpts, latest)
 
-    def advance(self, state: State, ckpt_steps: list[int], fp: str, progress: bool) -> State:
+    def advance(
+        self,
+        state: State,
+        ckpt_steps: list[int],
+        fp: str,
+        progress: bool,
+        wandb: WandbTarget | None = None,
+        spec: dict | None = None,
+    ) -> State:
         """Train from `state.step` to the last of `ckpt_steps`, validating and saving at each
-        (and writing the log lines up to it as TensorBoard events, `events.py`)."""
+        (and writing the log lines up to it to the run's live logs: `live_logs`)."""
         engine, tcfg, stop = self.engine, self.tcfg, ckpt_steps[-1]
         bar = tqdm(
             total=stop,
@@ -153,7 +163,7 @@ class _Job:
         )
         engine.compile(state.params, state.opt_state, {n for _, n in chunks(state.step, stop, tcfg.steps_per_call)})
         params, opt_state = state.params, state.opt_state
-        events = EventLog(self.ckpts.directory.parent / "events", after_step=state.step) if primary() else None
+        logs = self.live_logs(state.step, fp, wandb, spec) if primary() else []
         for boundary in [s for s in ckpt_steps if s > state.step]:
             for first, n in chunks(state.step, boundary, tcfg.steps_per_call):
                 tic = time.perf_counter()
@@ -174,12 +184,25 @@ class _Job:
             state.params, state.opt_state = params, opt_state
             state.val[boundary] = engine.validate(params, self.val_windows)
             self.ckpts.save(boundary, {"params": params, "opt_state": opt_state}, state.meta(fp))
-            if events:
-                events.write(self.log(state, [s for s in ckpt_steps if s <= boundary]))
+            if logs:
+                lines = self.log(state, [s for s in ckpt_steps if s <= boundary])
+                for log in logs:
+                    log.write(lines)
         bar.close()
-        if events:
-            events.close()
+        for log in logs:
+            log.close()
         return state
+
+    def live_logs(self, after_step: int, fp: str, wandb: WandbTarget | None, spec: dict | None) -> list:
+        """What shows the run's curves while it trains: TensorBoard events (`events.py`), and
+        where `wandb` is given its W&B run, with `spec` (the run) and the training settings as
+        its config (`wandb_log.py`). Both start after `after_step`."""
+        folder = self.ckpts.directory.parent
+        logs = [EventLog(folder / "events", after_step)]
+        if wandb:
+            config = {"run": spec, "training": dataclasses.asdict(self.tcfg)}
+            logs.append(WandbLog(wandb, self.name, fp, config, folder, after_step))
+        return logs
 
     def log(self, state: State, ckpt_steps: list[int]) -> list[dict]:
         """The run's log lines: every `log_every` steps and at each of its checkpoints."""
@@ -225,9 +248,17 @@ class _Job:
         }
 
 
-def train_trunk(trunk: Trunk, tcfg: TrainingConfig, data_dir: Path, out_dir: Path, progress: bool = True) -> dict:
+def train_trunk(
+    trunk: Trunk,
+    tcfg: TrainingConfig,
+    data_dir: Path,
+    out_dir: Path,
+    progress: bool = True,
+    wandb: WandbTarget | None = None,
+) -> dict:
     """WSD: train the warmup-stable trunk of one size and seed up to its last branch point,
-    saving every step that a budget's branch needs. Resumes like any run; writes trunk.json."""
+    saving every step that a budget's branch needs. Resumes like any run; writes trunk.json.
+    Logs to W&B where `wandb` is given."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     per_step = tcfg.batch_size * trunk.context
     budget_steps = [total_steps(b, tcfg.batch_size, trunk.context) for b in trunk.budgets]
@@ -246,7 +277,7 @@ def train_trunk(trunk: Trunk, tcfg: TrainingConfig, data_dir: Path, out_dir: Pat
     fp = fingerprint(trunk.to_dict(), tcfg, job.data_meta)
     print(f"{trunk.name}: WSD trunk, {ckpt_steps[-1]} steps at {per_step} tokens, warmup {warmup}", file=sys.stderr)
     state = job.resume(fp) or job.fresh()
-    state = job.advance(state, ckpt_steps, fp, progress)
+    state = job.advance(state, ckpt_steps, fp, progress, wandb, trunk.to_dict())
     job.ckpts.close()
     summary = {
         "name": trunk.name,
@@ -266,10 +297,11 @@ def train(
     out_dir: Path,
     trunk_dir: Path | None = None,
     progress: bool = True,
+    wandb: WandbTarget | None = None,
 ) -> dict:
     """Train `run` on the shards in `data_dir` (under WSD: branch it off the trunk in
-    `trunk_dir`), resuming from the latest complete checkpoint of the same configuration.
-    Returns the model summary written to model.json."""
+    `trunk_dir`), resuming from the latest complete checkpoint of the same configuration,
+    logging to W&B where `wandb` is given. Returns the model summary written to model.json."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     steps = total_steps(run.tokens, tcfg.batch_size, run.context)
     ckpt_steps = checkpoint_steps(steps, tcfg.n_checkpoints)
@@ -296,7 +328,7 @@ def train(
             "branch_step": branch,
             "shared_steps": shared_steps(tcfg, budget_steps, steps),
         }
-    state = job.advance(state, ckpt_steps, fp, progress)
+    state = job.advance(state, ckpt_steps, fp, progress, wandb, run.to_dict())
     job.ckpts.close()
     summary = {"name": run.name, "run": run.to_dict(), **job.summary(state, ckpt_steps, fp), **extra}
     if primary():
