@@ -170,31 +170,31 @@ def test_nothing_to_forecast_is_one_line(runs_csv):
 def test_branches_of_one_trunk_are_redrawn_together():
     # With seeds, the unit is a size's seed: every budget of it (a WSD trunk's branches share
     # its noise) comes with it, and seeds are redrawn within their size.
-    from emergence.analysis.chain import _units
+    from emergence.analysis.resample import units
 
     ladder = simulate.ladder(0)
-    unit, strata, stratified = _units(ladder)
+    unit, strata, stratified = units(ladder)
     assert stratified and len(strata) == len(simulate.LADDER_SIZES)
     assert all(len(m) == 3 for m in strata)
     assert unit.groupby(unit).size().eq(len(simulate.LADDER_BUDGETS)).all()
     # Without seeds, each run is its own unit, redrawn within its (N, D) cell.
-    unit, strata, stratified = _units(ladder.drop(columns="seed"))
+    unit, strata, stratified = units(ladder.drop(columns="seed"))
     assert stratified and len(strata) == len(simulate.LADDER_SIZES) * len(simulate.LADDER_BUDGETS)
     assert unit.nunique() == len(unit)
     # One run per cell and no seeds: one stratum of every run.
     one = ladder[ladder["seed"] == 0].drop(columns="seed")
-    unit, strata, stratified = _units(one)
+    unit, strata, stratified = units(one)
     assert not stratified and len(strata) == 1 and len(strata[0]) == unit.nunique()
 
 
 def test_the_curve_resample_is_rescaled_like_the_law():
-    from emergence.analysis.chain import _rescaling
+    from emergence.analysis.resample import rescaling
 
     keys = pd.DataFrame({"params": [1, 1, 1, 2], "tokens": [5, 5, 5, 5]})
-    centre, scale = _rescaling(keys, np.array([0.1, 0.2, 0.3, 0.9]), stratified=True)
+    centre, scale = rescaling(keys, np.array([0.1, 0.2, 0.3, 0.9]), stratified=True)
     assert centre.tolist() == pytest.approx([0.2, 0.2, 0.2, 0.9])
     assert scale.tolist() == pytest.approx([np.sqrt(1.5)] * 3 + [1.0])
-    assert _rescaling(keys, np.zeros(4), stratified=False)[1].tolist() == [1.0] * 4
+    assert rescaling(keys, np.zeros(4), stratified=False)[1].tolist() == [1.0] * 4
 
 
 def test_no_compute_optimal_split_where_the_law_is_undetermined():
