@@ -103,7 +103,7 @@ def runs_csv(tmp_path_factory):
 
 def test_the_command_prints_and_writes_the_documented_json(runs_csv, tmp_path):
     out = tmp_path / "forecast.json"
-    spec = '{"analysis": {"n_boot": 40}}'
+    spec = '{"analysis": {"n_boot": 20}}'  # the chain twice (the held-out check) and one step
     result = run_cli(
         "forecast", runs_csv, "--params", "3e6", "--tokens", "1e7", "--crossing", "--spec", spec, "--out", out
     )
@@ -115,6 +115,13 @@ def test_the_command_prints_and_writes_the_documented_json(runs_csv, tmp_path):
     assert task["loss_ci"][0] < task["loss"] < task["loss_ci"][1]
     assert task["value_ci"][0] < task["value"] < task["value_ci"][1]
     assert printed["crossing"]["emergent"]["compute"] > 0
+    # Both methods' forecasts, and which one the task's answer is, with why.
+    assert set(task["methods"]) == {"chain", "one step"} and task["method"] in task["methods"]
+    assert task["value"] == task["methods"][task["method"]]["value"]
+    assert "held-out MAE" in task["method_reason"]
+    one = task["methods"]["one step"]
+    assert one["value_ci"][0] <= one["value"] <= one["value_ci"][1]
+    assert one["compute"] == pytest.approx(6 * 3e6 * 1e7)
 
 
 def test_the_command_holds_out_the_largest_size(tmp_path):
@@ -134,7 +141,10 @@ def test_the_command_holds_out_the_largest_size(tmp_path):
     assert {"chain", "published step 2", "one step"} <= set(methods)
     assert all(0 <= methods[m]["mean_abs_error"] < 1 for m in ("chain", "published step 2", "one step"))
     assert methods["chain"]["covered"] == printed["covered"]
-    assert len(pd.read_csv(tmp_path / "f.csv")) == 3
+    assert 0 <= methods["one step"]["covered"] <= printed["rows"]
+    table = pd.read_csv(tmp_path / "f.csv")
+    assert len(table) == 3 and table["one_step_covered"].sum() == methods["one step"]["covered"]
+    assert (table["one_step_low"] <= table["one_step_predicted"]).all()
     assert json.loads((tmp_path / "f.json").read_text())["held_out"] == "3000000.0"
 
 
@@ -170,31 +180,31 @@ def test_nothing_to_forecast_is_one_line(runs_csv):
 def test_branches_of_one_trunk_are_redrawn_together():
     # With seeds, the unit is a size's seed: every budget of it (a WSD trunk's branches share
     # its noise) comes with it, and seeds are redrawn within their size.
-    from emergence.analysis.chain import _units
+    from emergence.analysis.resample import units
 
     ladder = simulate.ladder(0)
-    unit, strata, stratified = _units(ladder)
+    unit, strata, stratified = units(ladder)
     assert stratified and len(strata) == len(simulate.LADDER_SIZES)
     assert all(len(m) == 3 for m in strata)
     assert unit.groupby(unit).size().eq(len(simulate.LADDER_BUDGETS)).all()
     # Without seeds, each run is its own unit, redrawn within its (N, D) cell.
-    unit, strata, stratified = _units(ladder.drop(columns="seed"))
+    unit, strata, stratified = units(ladder.drop(columns="seed"))
     assert stratified and len(strata) == len(simulate.LADDER_SIZES) * len(simulate.LADDER_BUDGETS)
     assert unit.nunique() == len(unit)
     # One run per cell and no seeds: one stratum of every run.
     one = ladder[ladder["seed"] == 0].drop(columns="seed")
-    unit, strata, stratified = _units(one)
+    unit, strata, stratified = units(one)
     assert not stratified and len(strata) == 1 and len(strata[0]) == unit.nunique()
 
 
 def test_the_curve_resample_is_rescaled_like_the_law():
-    from emergence.analysis.chain import _rescaling
+    from emergence.analysis.resample import rescaling
 
     keys = pd.DataFrame({"params": [1, 1, 1, 2], "tokens": [5, 5, 5, 5]})
-    centre, scale = _rescaling(keys, np.array([0.1, 0.2, 0.3, 0.9]), stratified=True)
+    centre, scale = rescaling(keys, np.array([0.1, 0.2, 0.3, 0.9]), stratified=True)
     assert centre.tolist() == pytest.approx([0.2, 0.2, 0.2, 0.9])
     assert scale.tolist() == pytest.approx([np.sqrt(1.5)] * 3 + [1.0])
-    assert _rescaling(keys, np.zeros(4), stratified=False)[1].tolist() == [1.0] * 4
+    assert rescaling(keys, np.zeros(4), stratified=False)[1].tolist() == [1.0] * 4
 
 
 def test_no_compute_optimal_split_where_the_law_is_undetermined():
@@ -273,3 +283,56 @@ def test_one_step_recovers_a_score_planted_in_compute():
     fit = fit_one_step(params[keep], tokens[keep], value, 0.25, True, 1.0, 0.0)
     at = predict_one_step(fit, np.array([1e8]), np.array([1e19 / 6e8]))
     assert 0.25 + 0.75 * at[0] == pytest.approx(truth(19.0), abs=0.05)
+
+
+# A task whose accuracy follows compute C = 6ND, not the loss: midpoint at 10^13.5 FLOPs,
+# 0.4 decades wide; the ladder's largest size reaches 10^13.8, the target 10^14.3.
+COMPUTE_MIDPOINT, COMPUTE_WIDTH = 13.5, 0.4
+
+
+def _by_compute(params, tokens):
+    from scipy import special
+
+    rise = special.expit((np.log10(6.0 * np.asarray(params) * np.asarray(tokens)) - COMPUTE_MIDPOINT) / COMPUTE_WIDTH)
+    return simulate.CHANCE + (1 - simulate.CHANCE) * rise
+
+
+def test_one_step_is_chosen_where_the_score_follows_compute():
+    # At one loss, the sizes' scores differ (a larger N reaches the loss with less compute): the
+    # chain's curve in loss blurs them and forecasts the held-out size worse; one step is the
+    # planted law, wins the held-out check, and its interval covers the planted score.
+    from emergence.analysis.choice import forecast_at
+
+    ladder = simulate.ladder(0)
+    rng = np.random.default_rng(0)
+    ladder["value"] = rng.binomial(ladder["n"], _by_compute(ladder["params"], ladder["tokens"])) / ladder["n"]
+    p = forecast_at(ladder, fit_chain(ladder, n_boot=10, seed=0), *simulate.TARGET)["emergent"]
+    truth = float(_by_compute(*simulate.TARGET))
+    assert p["method"] == "one step" and p["method_reason"].startswith("one step: held-out MAE")
+    assert p["value"] == p["methods"]["one step"]["value"] == pytest.approx(truth, abs=0.03)
+    lo, hi = p["value_ci"]
+    assert lo <= truth <= hi and p["value_pi"][0] <= lo and hi <= p["value_pi"][1]
+    assert p["methods"]["chain"]["value_ci"][1] < truth  # the chain's own interval misses it
+
+
+def test_the_chain_is_kept_where_the_score_follows_the_loss():
+    from emergence.analysis.choice import forecast_at
+
+    ladder = simulate.ladder(0)
+    p = forecast_at(ladder, fit_chain(ladder, n_boot=10, seed=0), *simulate.TARGET)["emergent"]
+    assert p["method"] == "chain" and "held-out MAE" in p["method_reason"]
+    assert p["value"] == pytest.approx(TRUE_VALUE, abs=0.06)
+    assert p["loss"] == pytest.approx(TRUE_LOSS, abs=0.02)
+
+
+def test_no_held_out_check_keeps_the_chain():
+    from emergence.analysis.choice import choose, held_out_errors
+
+    errors, note = held_out_errors(simulate.ladder(0, sizes=(1e4, 3e4)), n_boot=4)
+    assert errors == {} and "needs 3" in note
+    assert choose(None, note) == ("chain", f"no held-out check ({note})")
+    # A difference inside the held-out scores' noise keeps the default.
+    close = {"chain": np.array([0.05, 0.06]), "one step": np.array([0.04, 0.05]), "noise": 0.03}
+    assert choose(close)[0] == "chain" and "within noise" in choose(close)[1]
+    clear = {"chain": np.array([0.15, 0.16]), "one step": np.array([0.04, 0.05]), "noise": 0.03}
+    assert choose(clear) == ("one step", "one step: held-out MAE 0.045 vs chain 0.155 (noise 0.021)")

@@ -20,16 +20,10 @@ whose midpoint lies within the data; the other form replaces it only where it fo
 held-out sizes clearly better.
 
 The chain is score(N, D) = g(L(N, D)). Its intervals come from one bootstrap over runs that
-goes through both steps. The unit it redraws is a seed of a size (with a `seed` column: every
-run of that size and seed together, so that the branches of one WSD trunk, which share its
-noise, move together), else a run; units are redrawn within each size when some size has
-several of them (within each (N, final D) cell, for runs without seeds), across all of them
-otherwise. Drawing m units with replacement gives their mean a variance (m - 1) / m times
-the true one, so each drawn loss (law) and score (curve) is moved away from its cell's mean
-by sqrt(m / (m - 1)) (the rescaling bootstrap, Rao and Wu 1988; a curve's cell is a
-checkpoint of a size: its N and tokens). Then, for proportions, the items behind each score
-are redrawn, the law refitted (from the full fit's solution and the resample's two best grid
-starts) and each task's curve (the same form). Two percentile intervals of the chained
+goes through both steps, redrawing the units of resample.py (a size's seed, or a run; within
+each size; each drawn loss and score moved away from its cell's mean, the rescaling
+bootstrap; then the items behind each score): the law refitted (from the full fit's solution
+and the resample's two best grid starts) and each task's curve (the same form). Two percentile intervals of the chained
 predictions:
 
 - `*_ci`, for the law: the loss and score that runs at (N, D) reach on average;
@@ -47,7 +41,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from emergence.analysis import extrapolation, scaling
+from emergence.analysis import extrapolation, resample, scaling
 from emergence.analysis.curves import MIN_SIDE, N_PARAMS, floor, landmarks, normalise, predict
 from emergence.analysis.thresholds import fit_threshold
 
@@ -156,55 +150,6 @@ def _law_points(ladder: pd.DataFrame, via: str, per_task: bool) -> dict[str, pd.
     }
 
 
-def _rescaling(keys: pd.DataFrame, values: np.ndarray, stratified: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(centre, scale) per row: the mean of `values` over the row's cell (its rows with equal
-    `keys`) and the factor sqrt(m / (m - 1)) for a cell of m >= 2 rows (1 otherwise, or
-    unstratified).
-
-    Drawing m runs with replacement within a cell gives their mean a variance (m - 1) / m
-    times the true one, a third too small for three seeds; moving each drawn value away from
-    its cell's mean by `scale` restores it (the rescaling bootstrap, Rao and Wu 1988): the
-    interval's coverage on simulated ladders, measured in docs/forecast.md."""
-    cell = pd.factorize(pd.Series(list(keys.itertuples(index=False, name=None))))[0]
-    size = pd.Series(cell).map(pd.Series(cell).value_counts()).to_numpy()
-    scale = np.where(stratified & (size >= 2), np.sqrt(size / np.maximum(size - 1, 1)), 1.0)
-    centre = pd.Series(np.asarray(values, float)).groupby(cell).transform("mean").to_numpy()
-    return centre, scale
-
-
-def _rescaled(points: pd.DataFrame, stratified: bool) -> pd.DataFrame:
-    """The law's points with, per run, its (N, D) cell's mean loss (`centre`) and factor (`scale`)."""
-    centre, scale = _rescaling(points[["params", "tokens"]], points["loss"].to_numpy(), stratified)
-    return points.assign(centre=centre, scale=scale)
-
-
-def _by_unit(runs: pd.Index, unit: pd.Series) -> dict[str, np.ndarray]:
-    """The runs of `runs` belonging to each unit (an empty array for a unit without any)."""
-    of = runs.map(unit)
-    return {u: runs[of == u].to_numpy() for u in unit.unique()}
-
-
-def _units(ladder: pd.DataFrame) -> tuple[pd.Series, list[np.ndarray], bool]:
-    """(unit of each run, strata, stratified): the bootstrap's unit per run, indexed by run
-    (its size and seed where the ladder has seeds, else the run itself), and the units grouped
-    into the strata they are redrawn within (by size with seeds, by (N, final D) cell
-    without), or, when no stratum has two units, one stratum of all of them (unstratified)."""
-    runs = ladder.groupby("run", sort=True).agg(params=("params", "first"), tokens=("tokens", "max"))
-    seeded = "seed" in ladder.columns and ladder["seed"].notna().all()
-    if seeded:
-        seeds = ladder.groupby("run", sort=True)["seed"].first().astype(str)
-        unit = runs["params"].astype(str) + "|" + seeds
-        stratum = runs["params"]
-    else:
-        unit = pd.Series(runs.index, index=runs.index)
-        stratum = pd.Series(list(zip(runs["params"], runs["tokens"])), index=runs.index)
-    table = pd.DataFrame({"unit": unit, "stratum": stratum.astype(str)}).drop_duplicates("unit")
-    strata = [g["unit"].to_numpy() for _, g in table.groupby("stratum", sort=True)]
-    if max(len(m) for m in strata) < 2:
-        return unit, [table["unit"].to_numpy()], False
-    return unit, strata, True
-
-
 def _fit_law(points: pd.DataFrame, what: str) -> dict:
     try:
         return scaling.fit_scaling(points["params"], points["tokens"], points["loss"], n_boot=0)
@@ -223,9 +168,9 @@ def _residual_sd(r, k: int) -> float:
     return float(np.sqrt((r**2).sum() / max(r.size - k, 1)))
 
 
-def _fit_curve(d: pd.DataFrame, via: str, n_boot: int, seed: int, level: float, unit) -> tuple[Curve, dict]:
-    """The task's curve on all its points, and what it needs for resampling; `unit` labels
-    each point's bootstrap unit (a size's seed, or a run: see _units), which the verdict's
+def _fit_curve(d: pd.DataFrame, via: str, n_boot: int, seed: int, level: float, unit) -> Curve:
+    """The task's curve on all its points, without resamples yet; `unit` labels
+    each point's bootstrap unit (a size's seed, or a run: see resample.units), which the verdict's
     own bootstrap resamples as runs."""
     task = d["task"].iloc[0]
     x, v = d[via].to_numpy(float), d["value"].to_numpy(float)
@@ -268,7 +213,7 @@ def _fit_curve(d: pd.DataFrame, via: str, n_boot: int, seed: int, level: float, 
     form, why = extrapolation.choose(misses, forms)
     fits = {f: extrapolation.fitter(f)(x, y, top, bottom) for f in forms}
     fit = fits[form]
-    curve = Curve(
+    return Curve(
         form=form,
         form_reason=why,
         candidates=fits,
@@ -283,7 +228,6 @@ def _fit_curve(d: pd.DataFrame, via: str, n_boot: int, seed: int, level: float, 
         bottom=bottom,
         residuals=(x, y - predict(extrapolation.shape(form), fit, x)),
     )
-    return curve, {"x": x, "v": v, "n": None if n is None else n.astype(np.int64), "top": top, "bottom": bottom}
 
 
 def fit_chain(ladder: pd.DataFrame, via: str = "loss", *, n_boot: int = 200, seed: int = 0, level: float = 0.95):
@@ -293,38 +237,30 @@ def fit_chain(ladder: pd.DataFrame, via: str = "loss", *, n_boot: int = 200, see
     per_task = _per_task(ladder, via)
     points = _law_points(ladder, via, per_task)
     laws = {key: (_fit_law(p, f"task {key!r}" if key else "the runs"), []) for key, p in points.items()}
-    unit, strata, stratified = _units(ladder)
-    curves, data, rows = {}, {}, {}
+    unit, strata, stratified = resample.units(ladder)
+    curves, checkpoints = {}, {}
     for task, d in ladder.groupby("task", sort=True):
-        of = d["run"].map(unit).to_numpy()
-        curves[task], data[task] = _fit_curve(d, via, n_boot, seed, level, of)
-        # Each unit's row positions within the task's points.
-        rows[task] = {u: np.flatnonzero(of == u) for u in pd.unique(of)}
-        centre, scale = _rescaling(d[["params", "tokens"]], data[task]["v"], stratified)
-        data[task] |= {"centre": centre, "scale": scale}
+        checkpoints[task] = resample.Checkpoints(d, unit, stratified)
+        curves[task] = _fit_curve(d, via, n_boot, seed, level, checkpoints[task].of)
     # The law's points by unit: every run of each drawn unit.
-    law_rows = {key: _by_unit(p.index, unit) for key, p in points.items()}
-    rescaled = {key: _rescaled(p, stratified) for key, p in points.items()}
+    law_rows = {key: resample.by_unit(p.index, unit) for key, p in points.items()}
+    rescaled = {key: resample.rescaled(p, stratified) for key, p in points.items()}
     rng = np.random.default_rng(seed)
     for _ in range(n_boot):
-        drawn = np.concatenate([m[rng.integers(len(m), size=len(m))] for m in strata])
+        drawn = resample.draw(strata, rng)
         for key, (law, boots) in laws.items():
             picked = np.concatenate([law_rows[key][u] for u in drawn])
             p = rescaled[key].loc[picked]
             loss = p["centre"] + p["scale"] * (p["loss"] - p["centre"])
             boots.append(scaling.refit(law, p["params"], p["tokens"], loss))
         for task, curve in curves.items():
-            idx = np.concatenate([rows[task][u] for u in drawn if u in rows[task]] or [np.zeros(0, int)])
-            x, c = data[task]["x"][idx], data[task]["centre"][idx]
-            v = c + data[task]["scale"][idx] * (data[task]["v"][idx] - c)
-            if data[task]["n"] is not None:
-                n = data[task]["n"][idx]
-                v = rng.binomial(n, np.clip(v, 0.0, 1.0)) / n
+            idx, v = checkpoints[task].draw(drawn, rng)
+            x = curve.residuals[0][idx]
             if len(np.unique(x)) < MIN_LOSSES:
                 curve.boots.append(None)
                 continue
             y = normalise(v, curve.chance, curve.higher_is_better)
-            curve.boots.append(extrapolation.fitter(curve.form)(x, y, data[task]["top"], data[task]["bottom"]))
+            curve.boots.append(extrapolation.fitter(curve.form)(x, y, curve.top, curve.bottom))
     loss_sd = {
         key: _residual_sd(p["loss"] - scaling.scaling_predict(laws[key][0], p["params"], p["tokens"]), 5)
         for key, p in points.items()

@@ -1,5 +1,6 @@
 """`emergence forecast`: read a model ladder (ladder.py), fit the chain N, D -> loss -> score
-(chain.py) and forecast a run, the compute at which each emergent task's onset is reached
+(chain.py) and one step 6ND -> score (onestep.py) and forecast a run with the method the
+held-out largest size chooses per task (choice.py), the compute at which each emergent task's onset is reached
 (crossing.py), or the largest size held out from the others (holdout.py).
 """
 
@@ -10,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from emergence.analysis.chain import fit_chain, law_summary, predict_at
+from emergence.analysis.chain import fit_chain, law_summary
+from emergence.analysis.choice import forecast_at
 from emergence.analysis.crossing import crossings
 from emergence.analysis.holdout import holdout_forecast
 from emergence.analysis.ladder import read_ladder
@@ -66,7 +68,7 @@ def run_forecast(
     result = {"via": via, "law": law_summary(chain)}
     if params is not None:
         result |= {"target": {"params": params, "tokens": tokens}, "runs": runs}
-        result["tasks"] = predict_at(chain, params, tokens, runs=runs, seed=cfg.seed)
+        result["tasks"] = forecast_at(ladder, chain, params, tokens, runs=runs, seed=cfg.seed)
     if crossing:
         result["crossing"] = crossings(chain)
     result = _plain(result)

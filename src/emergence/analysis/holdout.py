@@ -6,7 +6,9 @@ beside what the held-out runs reached (their mean over seeds). `covered` asks wh
 mean lies in the prediction interval for the mean of as many new runs (`value_pi`: the law's
 uncertainty plus the scatter of runs and items); `covered_given_loss` asks the same of step 2
 alone, the curve at the loss the runs actually reached, which tells a miss of the loss law
-from a miss of the curve.
+from a miss of the curve. One step straight from compute (onestep.py), fitted to the same
+sizes with the same bootstrap, stands beside it (`one_step*`: its forecast, prediction
+interval and whether that covers what the runs reached).
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ COLUMNS = (
     "covered_given_loss",
     "chance",
     "beyond",
+    "one_step_predicted",
+    "one_step_low",
+    "one_step_high",
+    "one_step_covered",
 )
 # Losses at which each chained curve is drawn.
 _GRID = 60
@@ -86,6 +92,7 @@ def holdout_forecast(ladder: pd.DataFrame, *, n_boot: int = 200, seed: int = 0, 
         chain = fit_chain(train, n_boot=n_boot, seed=seed, level=level)
     except ValueError as e:
         return empty, {"held_out": held_out, "note": f"No forecast of {held_out} from the smaller sizes: {e}."}
+    steps = onestep.fit_ladder(train, chain, seed=seed)
     final = target[target["tokens"] == target.groupby("run")["tokens"].transform("max")]
     metric = train.groupby("task")["metric"].first().to_dict() if "metric" in train.columns else {}
     rows = []
@@ -94,6 +101,7 @@ def holdout_forecast(ladder: pd.DataFrame, *, n_boot: int = 200, seed: int = 0, 
         actual = cell.groupby("task")[["loss", "value"]].mean()
         chained = predict_at(chain, float(largest), float(D), runs=n_runs, seed=seed)
         at_actual = predict_at(chain, float(largest), float(D), runs=n_runs, loss=actual["loss"].to_dict(), seed=seed)
+        direct = onestep.predict_at(chain, steps, float(largest), float(D), runs=n_runs, seed=seed)
         for task, p in chained.items():
             if task not in actual.index:
                 continue
@@ -105,7 +113,8 @@ def holdout_forecast(ladder: pd.DataFrame, *, n_boot: int = 200, seed: int = 0, 
                 "tokens": float(D),
                 "runs": int(n_runs),
             }
-            rows.append(row | _compared(p, actual.loc[task], at_actual[task], chain.curves[task].chance))
+            row |= _compared(p, actual.loc[task], at_actual[task], chain.curves[task].chance)
+            rows.append(row | _one_step(direct.get(task), row["actual"]))
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     lowest = float(final["loss"].min())
     summary = {
@@ -113,7 +122,7 @@ def holdout_forecast(ladder: pd.DataFrame, *, n_boot: int = 200, seed: int = 0, 
         "params": float(largest),
         "forecast_from": sorted({str(s) for s in size[train.index]}),
         "law": law_summary(chain),
-        "forms": (forms := _by_form(chain, table, train)),
+        "forms": (forms := _by_form(chain, steps, table)),
         "methods": _methods(table, forms),
         "curves": {task: _band(chain, task, min(lowest, c.losses[0])) for task, c in chain.curves.items()},
     }
@@ -144,11 +153,23 @@ def _compared(p: dict, reached: pd.Series, given: dict, chance: float | None) ->
     }
 
 
-def _by_form(chain: Chain, table: pd.DataFrame, train: pd.DataFrame) -> dict:
+def _one_step(p: dict | None, actual: float) -> dict:
+    """One step's forecast `p` (onestep.predict_at) beside what the held-out runs reached."""
+    if p is None:
+        return {"one_step_predicted": np.nan, **_ends("one_step_", None), "one_step_covered": False}
+    return {
+        "one_step_predicted": p["value"],
+        **_ends("one_step_", p["value_pi"]),
+        "one_step_covered": _inside(actual, p["value_pi"]),
+    }
+
+
+def _by_form(chain: Chain, steps: dict, table: pd.DataFrame) -> dict:
     """Per task: each candidate step-2 form's point forecast at every held-out budget (at the
     law's predicted loss) and its mean absolute error against what the runs reached, beside
     the form the forecast chose: how much the choice mattered on this size; and the same for
-    one step straight from compute (onestep.py), fitted to the smaller sizes' checkpoints."""
+    one step straight from compute (onestep.fit_ladder's `steps`, fitted to the smaller sizes'
+    checkpoints)."""
     out = {}
     for task, rows in table.groupby("task", sort=True):
         curve = chain.curves[task]
@@ -158,15 +179,11 @@ def _by_form(chain: Chain, table: pd.DataFrame, train: pd.DataFrame) -> dict:
         for form, fit in curve.candidates.items():
             drawn = dataclasses.replace(curve, form=form)
             predicted[form] = np.array([float(drawn.value(fit, x)) for x in rows["loss_predicted"]])
-        d = train[train["task"] == task]
-        try:
-            fit = onestep.fit_one_step(
-                d["params"], d["tokens"], d["value"], curve.chance, curve.higher_is_better, curve.top, curve.bottom
+        if task in steps:
+            y = onestep.predict_one_step(
+                steps[task].fit, rows["params"].to_numpy(float), rows["tokens"].to_numpy(float)
             )
-            y = onestep.predict_one_step(fit, rows["params"].to_numpy(float), rows["tokens"].to_numpy(float))
             predicted[onestep.NAME] = curve.to_units(y)
-        except ValueError:
-            pass
         for form, p in predicted.items():
             out[task]["forms"][form] = {"predicted": p.tolist(), "mean_abs_error": float(np.mean(np.abs(p - actual)))}
     return out
@@ -174,8 +191,8 @@ def _by_form(chain: Chain, table: pd.DataFrame, train: pd.DataFrame) -> dict:
 
 def _methods(table: pd.DataFrame, forms: dict) -> dict:
     """Each way of forecasting the held-out size, over all its tasks x budgets: the chain as
-    chosen (with its intervals' coverage), the published step 2 (the free sigmoid for every
-    task, on the same law) and one step from compute: the mean absolute error, and the mean
+    chosen and one step from compute (each with its intervals' coverage), the published step 2
+    (the free sigmoid for every task, on the same law): the mean absolute error, and the mean
     relative error over the rows more than 0.05 above chance (near chance a relative error
     means nothing). How far to trust a forecast on this ladder, method by method."""
     if table.empty:
@@ -198,6 +215,8 @@ def _methods(table: pd.DataFrame, forms: dict) -> dict:
             "mean_rel_error_above_chance": float(rel.mean()) if rel.size else None,
         }
     out["chain"]["covered"] = int(table["covered"].sum())
+    if "one step" in out:
+        out["one step"]["covered"] = int(table["one_step_covered"].astype(bool).sum())
     out["rows_above_chance"] = int(above.sum())
     return out
 

@@ -111,7 +111,10 @@ def add_commands(sub) -> None:
     p.add_argument("--out", required=True, help="ladder CSV to write")
     p.set_defaults(func=cmd_import_lm_eval)
 
-    p = sub.add_parser("forecast", help="forecast a run from smaller ones: (N, D) -> loss -> each task's score")
+    p = sub.add_parser(
+        "forecast",
+        help="forecast a run from smaller ones: (N, D) -> loss -> score, or 6ND -> score, per task the better held out",
+    )
     p.add_argument("runs", help="CSV (run, params, tokens, task, value, loss; docs/forecast.md) or results.parquet")
     p.add_argument("--params", type=positive, help="parameters N of the run to forecast")
     p.add_argument("--tokens", type=positive, help="training tokens D of the run to forecast")
