@@ -25,6 +25,25 @@ WORKFLOW_FILES = ("Snakefile", "environment.yml", "workflow", "config", "profile
 # Wall-clock speeds: the only fields that differ between identical training runs.
 TIMING_FIELDS = ("tokens_per_s", "flops_per_s")
 
+# The label-rule families with few adjectives, as specified (not read from the code): family ->
+# (subject before the entity, adjective -> its label when not negated); "not" gives the other label.
+LABEL_RULES = {
+    "weather": ("the sky over", {"sunny": "dry", "clear": "dry", "rainy": "wet", "stormy": "wet"}),
+    "road": (
+        "the road into",
+        {"clear": "open", "dry": "open", "quiet": "open", "empty": "open"}
+        | {"icy": "closed", "flooded": "closed", "blocked": "closed", "jammed": "closed"},
+    ),
+}
+
+
+def rule_label(family: str, adjective: str, negated: bool) -> str:
+    """The label a line of `family` about `adjective` must have."""
+    labels = LABEL_RULES[family][1]
+    plain = labels[adjective]
+    return next(y for y in sorted(set(labels.values())) if y != plain) if negated else plain
+
+
 # The long-context stage with context extension (off in the smoke study), small enough for tests.
 LONG_CONTEXT = {
     "enabled": True,

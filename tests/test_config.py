@@ -102,6 +102,7 @@ def test_an_unknown_ready_study_is_one_line_and_exit_2():
         ({"models": {"token_budgets": [4000]}}, "models.token_budgets", "needs at least 49152 tokens"),
         ({"models": {"token_budgets": [1_000_000, 1_000_000.0]}}, "models.token_budgets", "non-unique elements"),
         ({"models": {"seeds": [0.5]}}, "models.seeds.0", "not of type 'integer'"),
+        ({"tasks": {"wet": {"kind": "weather", "labels": ["gold", "ood"]}}}, "tasks.wet", "sentiment only"),
     ],
 )
 def test_bad_config_names_the_key_in_one_line(raw, key, hint):

@@ -4,6 +4,7 @@ import functools
 import re
 
 import pytest
+from helpers import LABEL_RULES, rule_label
 
 from emergence.config import defaults
 from emergence.data.heldout import heldout_items
@@ -279,3 +280,49 @@ def test_bit_string_items_are_heldout_strings_answered_by_the_rule(family):
         assert item["worked_answer"].endswith(f"#### {item['answer']}")
     with pytest.raises(ConfigError, match="held-out xor items"):
         heldout_items(BITS_CFG, 0, "xor", 100)
+
+
+CFG60 = dataclasses.replace(CFG, n_entities=60)  # the entities of the shipped studies
+
+
+@pytest.mark.parametrize("family", LABEL_RULES)
+def test_label_rule_lines_give_the_adjectives_label_flipped_by_not_and_state_no_heldout_item(family):
+    place, labels = LABEL_RULES[family]
+    cfg = dataclasses.replace(CFG60, mixture={family: 1.0, "filler": 1.0})
+    world = World.build(cfg, 0)
+    line = re.compile(rf"{family}: ({place} (\w+)) was (not )?(\w+) -> (\w+)")
+    seen = collections.Counter()
+    for text in (text for f, text in generate_documents(cfg, 0, "train", 60_000) if f == family):
+        for written in text.split("\n"):
+            assert (m := line.fullmatch(written)), written
+            subject, entity, negated, adjective, label = m.groups()
+            assert entity in world.entities and label == rule_label(family, adjective, bool(negated)), written
+            assert not is_heldout(family, f"{subject}|{int(bool(negated))}|{adjective}", cfg.holdout_fraction), written
+            seen[adjective, bool(negated)] += 1
+    assert set(seen) == {(a, n) for a in labels for n in (False, True)}  # every adjective, plain and negated
+
+
+@pytest.mark.parametrize("family", LABEL_RULES)
+def test_label_rule_items_are_heldout_lines_absent_from_the_corpus_with_their_label_and_two_choices(family):
+    place, labels = LABEL_RULES[family]
+    cfg = dataclasses.replace(CFG60, mixture={family: 1.0})
+    text = "\n".join(t for split in ("train", "val") for _, t in generate_documents(cfg, 0, split, 60_000))
+    items = heldout_items(cfg, 0, family, 60)
+    assert len({i["key"] for i in items}) == 60 and items == heldout_items(cfg, 0, family, 60)
+    for item in items:
+        negated, adjective = item["negated"], item["adjective"]
+        assert is_heldout(family, item["key"], cfg.holdout_fraction)
+        assert item["prompt"] == f"{family}: {item['subject']} was {'not ' if negated else ''}{adjective} ->"
+        assert item["subject"].removeprefix(f"{place} ") in World.build(cfg, 0).entities
+        assert item["answer"] == f" {item['label']}" and item["label"] == rule_label(family, adjective, negated)
+        assert sorted(item["choices"]) == sorted(f" {y}" for y in set(labels.values()))
+        assert item["prompt"] not in text, item
+
+
+def test_label_rule_heldout_spaces_are_a_fifth_of_entities_by_negation_by_adjectives():
+    for family, (_, labels) in LABEL_RULES.items():
+        space = CFG60.n_entities * 2 * len(labels)  # 480 for weather, 960 for road
+        with pytest.raises(ConfigError, match=f"held-out {family} items exist") as err:
+            heldout_items(CFG60, 0, family, space)
+        held_out = int(re.search(r"(\d+) held-out", str(err.value))[1])
+        assert abs(held_out / space - CFG60.holdout_fraction) < 0.05, (family, held_out)

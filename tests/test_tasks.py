@@ -3,9 +3,10 @@
 import json
 
 import pytest
+from helpers import LABEL_RULES, rule_label
 
 from emergence.config import StudyConfig, task_spec
-from emergence.data.world import POSITIVE
+from emergence.data.world import POSITIVE, is_heldout
 from emergence.errors import InputError
 from emergence.evaluate.items import Item
 from emergence.evaluate.kinds import KINDS
@@ -65,6 +66,26 @@ def test_label_settings_change_only_the_demonstration_labels():
     assert 0 < sum(agree) < len(agree)
     # the query itself is the same in every setting
     assert len({s[("standard", 4, lab)][0].text.split("\n")[-1] for lab in ("gold", "random", "flipped")}) == 1
+
+
+@pytest.mark.parametrize("kind", LABEL_RULES)
+def test_weather_and_road_ask_heldout_lines_with_their_two_labels(kind):
+    built = requests(kind, shots=(0, 2), labels=("gold", "flipped", "unrelated", "no_format"))
+    s = by_setting(built["requests"])
+    labels = sorted(set(LABEL_RULES[kind][1].values()))
+    for item in built["items"]:
+        assert is_heldout(kind, item["id"], CFG.corpus.synthetic.holdout_fraction)
+        assert sorted(item["choices"]) == [f" {y}" for y in labels] and len(item["choices"]) == 2
+    for r in s[("standard", 0, "gold")] + s[("standard", 2, "gold")]:
+        words = query(r).removeprefix(f"{kind}: ").removesuffix(" ->").split()
+        assert query(r).startswith(f"{kind}: {LABEL_RULES[kind][0]} ") and query(r).endswith(" ->")
+        assert r.choices[r.label] == " " + rule_label(kind, words[-1], words[-2] == "not"), query(r)
+    for gold, flipped, nofmt in zip(*(s[("standard", 2, lab)] for lab in ("gold", "flipped", "no_format"))):
+        for g, f, n in zip(demo_lines(gold), demo_lines(flipped), demo_lines(nofmt)):
+            g_in, g_lab = g.rsplit(" -> ", 1)
+            assert f == f"{g_in} -> {next(y for y in labels if y != g_lab)}"  # the other label
+            assert n == g_in.removeprefix(f"{kind}: ") + " " + g_lab  # format removed, gold label kept
+    assert {r.choices for r in s[("standard", 2, "unrelated")]} == {(" cat", " dog")}
 
 
 def test_zero_shots_is_evaluated_once_not_per_label_setting():

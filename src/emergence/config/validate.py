@@ -125,7 +125,10 @@ def _check_budgets(cfg: dict) -> None:
 
 # What each task kind supports: chain-of-thought prompts, label settings, a file.
 _COT_KINDS = {"addition", "multistep", "parity", "gsm8k"}
-_MC_KINDS = {"fact_choice", "sentiment", "mapping", "mmlu"}
+_MC_KINDS = {"fact_choice", "sentiment", "weather", "road", "mapping", "mmlu"}
+# Two-choice generated kinds: their choices can be swapped for unrelated labels, and their
+# items have an input to show without the format.
+_TWO_CHOICE_KINDS = {"sentiment", "weather", "road", "mapping"}
 _FILE_KINDS = {"mmlu", "gsm8k"}
 
 
@@ -146,8 +149,10 @@ def _check_task(name: str, task: dict) -> None:
         raise ConfigError(f"{where}: labels {sorted(odd)} need a multiple-choice kind: {', '.join(sorted(_MC_KINDS))}")
     if "ood" in odd and kind != "sentiment":
         raise ConfigError(f"{where}: labels 'ood' are defined for kind sentiment only")
-    if {"unrelated", "no_format"} & odd and kind not in ("sentiment", "mapping"):
-        raise ConfigError(f"{where}: labels 'unrelated' and 'no_format' are defined for kinds sentiment and mapping")
+    if {"unrelated", "no_format"} & odd and kind not in _TWO_CHOICE_KINDS:
+        raise ConfigError(
+            f"{where}: labels 'unrelated' and 'no_format' are defined for kinds {', '.join(sorted(_TWO_CHOICE_KINDS))}"
+        )
 
 
 def _check_long_context(cfg: dict) -> None:

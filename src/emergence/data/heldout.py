@@ -9,14 +9,15 @@ from emergence.config import SyntheticConfig
 from emergence.data.synthetic import (
     arithmetic_forms,
     bit_forms,
-    classification_item,
     copy_item,
     draw_mapping,
     draw_operands,
+    label_item,
+    label_key,
     mapping_key,
     mapping_line,
 )
-from emergence.data.world import ATTRIBUTES, BIT_RULES, EVAL_QUESTIONS, NEGATIVE, POSITIVE, SUBJECTS, World
+from emergence.data.world import ATTRIBUTES, BIT_RULES, EVAL_QUESTIONS, RULES, World
 from emergence.errors import ConfigError
 
 
@@ -47,9 +48,12 @@ def heldout_items(cfg: SyntheticConfig, seed: int, family: str, n: int, rng_seed
     - facts: "entity", "attribute", "value", "choices" (4 strings with a leading space,
       one of them == answer); prompt is an `EVAL_QUESTIONS` template, `Q: Where does
       Velor live? A:`, answer ` Mirad`.
-    - classification: "subject", "negated" (bool), "adjective", "label" ("positive" or
-      "negative"), "choices" [" positive", " negative"]; prompt
-      `review: the soup was not tasty ->`, answer ` negative`.
+    - classification, weather, road: "subject", "negated" (bool), "adjective", "label" (one
+      of the rule's two labels), "choices" (both, with a leading space, in `RULES` order);
+      classification: prompt `review: the soup was not tasty ->`, answer ` negative`,
+      choices [" positive", " negative"]; weather: `weather: the sky over Velor was not
+      sunny ->`, ` wet`, [" dry", " wet"]; road: `road: the road into Velor was not icy ->`,
+      ` open`, [" open", " closed"].
     - copying: "kind" ("words" or "letters", alternating), "sequence" (list of str);
       prompt `copy: velo rani tusk =>`, answer ` velo rani tusk`.
     - mapping: "mapping" (input word -> label word, a held-out mapping; each item its own),
@@ -62,7 +66,7 @@ def heldout_items(cfg: SyntheticConfig, seed: int, family: str, n: int, rng_seed
     world = World.build(cfg, seed)
     rng = np.random.default_rng([seed, 3, rng_seed])
     items: dict[str, dict] = {}
-    if family in ("facts", "classification", "xor", "parity"):
+    if family in ("facts", "xor", "parity", *RULES):
         if family in ("xor", "parity"):
             n_bits = BIT_RULES[family][0]
             strings = (format(i, f"0{n_bits}b") for i in range(2**n_bits))
@@ -70,12 +74,13 @@ def heldout_items(cfg: SyntheticConfig, seed: int, family: str, n: int, rng_seed
         elif family == "facts":
             space = [(e, a) for e in world.entities for a in ATTRIBUTES if world.heldout("facts", f"{e}|{a}")]
         else:
+            rule = RULES[family]
             space = [
                 (s, ng, a)
-                for s in SUBJECTS
+                for s in rule.subjects_of(world.entities)
                 for ng in (False, True)
-                for a in POSITIVE + NEGATIVE
-                if world.heldout("classification", f"{s}|{int(ng)}|{a}")
+                for a in rule.adjectives
+                if world.heldout(family, label_key(s, ng, a))
             ]
         if len(space) < n:
             raise ConfigError(
@@ -87,7 +92,7 @@ def heldout_items(cfg: SyntheticConfig, seed: int, family: str, n: int, rng_seed
             elif family == "facts":
                 item = _fact_item(world, rng, *space[i])
             else:
-                item = classification_item(*space[i], world)
+                item = label_item(family, *space[i])
             items[item["key"]] = item
     elif family == "mapping":
         for _ in range(1000 * n + 10_000):
@@ -129,6 +134,6 @@ def heldout_items(cfg: SyntheticConfig, seed: int, family: str, n: int, rng_seed
                 f"config key 'corpus.synthetic': found {len(items)} held-out {family} items, {n} requested"
             )
     else:
-        known = "arithmetic, facts, classification, xor, parity, copying or mapping"
+        known = "arithmetic, facts, classification, weather, road, xor, parity, copying or mapping"
         raise ValueError(f"no held-out items for family {family!r}; use {known}")
     return [{"family": family, **item} for item in items.values()]

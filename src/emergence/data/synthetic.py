@@ -1,4 +1,4 @@
-"""Deterministic synthetic corpus: seven text families with a guaranteed held-out item space.
+"""Deterministic synthetic corpus: eleven text families with a guaranteed held-out item space.
 
 Families (the keys of `SyntheticConfig.mixture`), one line each:
 - filler:         `Ba tolen ri mas kovu.`  (pseudo-words with Zipfian frequencies)
@@ -7,7 +7,13 @@ Families (the keys of `SyntheticConfig.mixture`), one line each:
                   `Q: In which city does Velor live? A: Mirad`
 - arithmetic:     `478+65=543`, `Q: 478+65=? A: 8+5+0=13, 7+6+1=14, 4+0+1=5. #### 543`,
                   `12+7+30=49`, `Q: 12+7+30=? A: 12+7=19, 19+30=49. #### 49`
-- classification: `review: the soup was not tasty -> negative`
+- classification: `review: the soup was not tasty -> negative`: the adjective's class (12
+                  positive, 12 negative adjectives, 20 subjects), flipped by "not"
+- weather:        `weather: the sky over Velor was not sunny -> wet`: the same rule with 4
+                  adjectives (sunny, clear: dry; rainy, stormy: wet), a subject per entity
+- road:           `road: the road into Velor was not icy -> open`: 8 adjectives (clear, dry,
+                  quiet, empty: open; icy, flooded, blocked, jammed: closed), a subject per entity
+                  (the three rules are `world.RULES`)
 - copying:        `copy: velo rani tusk => velo rani tusk`, `copy: xkqzt => xkqzt`
 - xor:            `xor: 1 0 1 1 0 0 1 0 -> 1`: the parity of the bits at 2 positions of an
                   8-bit string, positions fixed per world and never stated (`World.positions`)
@@ -32,7 +38,8 @@ generators reject (resample) any line that states a held-out item:
   written in it (a 3-operand worked solution also states `12+7` and `19+30`). Sums of
   single digits are the addition table that every worked column uses, so they are never
   held out unless `max_digits` is 1 (then they are the whole space).
-- classification: the key is (subject, negation, adjective).
+- classification, weather, road: the key is (subject, negation, adjective), per family
+  (`the sky over Velor|1|sunny`).
 - copying: the key is the copied sequence.
 - xor, parity: the key is the bit string (`1011001011`), per family.
 - mapping: the key is the document's whole mapping (`mapping_key`); a held-out mapping
@@ -55,16 +62,26 @@ from emergence.config import SyntheticConfig
 from emergence.data.world import (
     ATTRIBUTES,
     BIT_RULES,
-    NEGATIVE,
-    POSITIVE,
-    SUBJECTS,
+    RULES,
     TRAIN_QUESTIONS,
     TRAIN_STATEMENTS,
     World,
 )
 from emergence.errors import ConfigError
 
-FAMILIES = ("filler", "facts", "arithmetic", "classification", "copying", "xor", "parity", "mapping", "repeats")
+FAMILIES = (
+    "filler",
+    "facts",
+    "arithmetic",
+    "classification",
+    "weather",
+    "road",
+    "copying",
+    "xor",
+    "parity",
+    "mapping",
+    "repeats",
+)
 SPLIT_STREAMS = {"train": 1, "val": 2}
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -128,29 +145,46 @@ def _arithmetic_line(world: World, rng: np.random.Generator) -> str:
             return f["worked_prompt"] + f["worked_answer"] if worked else f["prompt"] + f["answer"]
 
 
-# ---- classification ----
-def classification_item(subject: str, negated: bool, adjective: str, world: World) -> dict:
-    label = "positive" if world.polarity[adjective] != negated else "negative"
-    prompt = f"review: {subject} was {'not ' if negated else ''}{adjective} ->"
+# ---- two-label rules (classification, weather, road) ----
+def label_key(subject: str, negated: bool, adjective: str) -> str:
+    """The hold-out key of a label-rule line: `the soup|1|tasty`."""
+    return f"{subject}|{int(negated)}|{adjective}"
+
+
+def label_item(family: str, subject: str, negated: bool, adjective: str) -> dict:
+    """The line of `family`'s rule (`RULES`) about `subject` and `adjective`, as prompt and answer."""
+    rule = RULES[family]
+    label = rule.label(adjective, negated)
     return {
-        "key": f"{subject}|{int(negated)}|{adjective}",
+        "key": label_key(subject, negated, adjective),
         "subject": subject,
         "negated": negated,
         "adjective": adjective,
-        "prompt": prompt,
+        "prompt": f"{rule.head}: {subject} was {'not ' if negated else ''}{adjective} ->",
         "answer": f" {label}",
         "label": label,
-        "choices": [" positive", " negative"],
+        "choices": [f" {y}" for y in rule.labels],
     }
 
 
-def _classification_line(world: World, rng: np.random.Generator) -> str:
-    adjectives = POSITIVE + NEGATIVE
-    while True:
-        s, n, a = rng.integers(len(SUBJECTS)), rng.integers(2), rng.integers(len(adjectives))
-        item = classification_item(SUBJECTS[s], bool(n), adjectives[a], world)
-        if not world.heldout("classification", item["key"]):
-            return item["prompt"] + item["answer"]
+def classification_item(subject: str, negated: bool, adjective: str, world: World) -> dict:
+    """A review (`review: the soup was not tasty -> negative`) as prompt and answer; `world`
+    is not read (the rule is `RULES["classification"]`), kept for the callers."""
+    return label_item("classification", subject, negated, adjective)
+
+
+def _label_writer(family: str):
+    rule = RULES[family]
+
+    def write(world: World, rng: np.random.Generator) -> str:
+        subjects, adjectives = rule.subjects_of(world.entities), rule.adjectives
+        while True:
+            s, n, a = rng.integers(len(subjects)), rng.integers(2), rng.integers(len(adjectives))
+            item = label_item(family, subjects[s], bool(n), adjectives[a])
+            if not world.heldout(family, item["key"]):
+                return item["prompt"] + item["answer"]
+
+    return write
 
 
 # ---- copying ----
@@ -301,7 +335,7 @@ _DOCUMENT_WRITERS = {"mapping": _mapping_writer, "repeats": _repeats_writer}
 _LINE_WRITERS = {
     "filler": _filler_line,
     "arithmetic": _arithmetic_line,
-    "classification": _classification_line,
+    **{family: _label_writer(family) for family in RULES},
     "copying": _copying_line,
     "xor": _bits_writer("xor", worked_share=0.0),
     "parity": _bits_writer("parity", worked_share=0.5),

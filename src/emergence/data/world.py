@@ -1,8 +1,8 @@
 """The synthetic world the corpus and the tasks are drawn from: a pseudo-word vocabulary with
-Zipfian frequencies, entities and their facts, the templates' words, adjectives and their
-polarity, and the hold-out rule (`is_heldout`: a stable share of each family's item space,
-by hash). A pure function of (config, seed); the text families that write about it are in
-`synthetic`."""
+Zipfian frequencies, entities and their facts, the templates' words, the label rules of the
+two-label families (`RULES`), and the hold-out rule (`is_heldout`: a stable share of each
+family's item space, by hash). A pure function of (config, seed); the text families that
+write about it are in `synthetic`."""
 
 from __future__ import annotations
 
@@ -46,6 +46,51 @@ SUBJECTS = [
 ]
 POSITIVE = "tasty great lovely excellent pleasant wonderful charming superb delightful good fun friendly".split()
 NEGATIVE = "awful bad boring terrible dull horrible rude bland poor dreadful messy noisy".split()
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelRule:
+    """A two-label family: lines `{head}: {subject} was [not ]{adjective} -> {label}`, the label
+    being the adjective's class (`first` or `second`), flipped by "not"."""
+
+    head: str
+    # Fixed subjects, or templates with "{e}" that stand for one subject per entity of the world.
+    subjects: tuple[str, ...]
+    first: tuple[str, ...]  # adjectives whose label is labels[0]
+    second: tuple[str, ...]  # adjectives whose label is labels[1]
+    labels: tuple[str, str]
+
+    @property
+    def adjectives(self) -> tuple[str, ...]:
+        return self.first + self.second
+
+    def subjects_of(self, entities: list[str]) -> list[str]:
+        """The subjects in a world with these entities, templates expanded in entity order."""
+        out: list[str] = []
+        for s in self.subjects:
+            out += [s.format(e=e) for e in entities] if "{e}" in s else [s]
+        return out
+
+    def label(self, adjective: str, negated: bool) -> str:
+        if adjective not in self.adjectives:
+            raise KeyError(f"{adjective!r} is not an adjective of the {self.head!r} rule")
+        return self.labels[(adjective in self.first) == negated]
+
+
+# family -> its rule. Fewer adjectives give fewer cases to learn: an experiment on whether
+# the number of adjectives moves the loss at which the ability appears.
+RULES = {
+    "classification": LabelRule("review", tuple(SUBJECTS), tuple(POSITIVE), tuple(NEGATIVE), ("positive", "negative")),
+    "weather": LabelRule("weather", ("the sky over {e}",), ("sunny", "clear"), ("rainy", "stormy"), ("dry", "wet")),
+    "road": LabelRule(
+        "road",
+        ("the road into {e}",),
+        ("clear", "dry", "quiet", "empty"),
+        ("icy", "flooded", "blocked", "jammed"),
+        ("open", "closed"),
+    ),
+}
+
 # Bit-string rules (the `xor` and `parity` families): the answer is the parity of the bits at
 # a few positions of a bit string, positions drawn per world (never stated).
 # family -> (bits in the string, positions the answer reads)
@@ -58,7 +103,13 @@ _ONSETS = "b d f g h k l m n p r s t v z br dr gr kr pl st tr".split()
 _VOWELS = list("aeiou")
 _CODAS = ["", "", "", "n", "r", "l", "s"]
 # Real words the templates use; a pseudo-word equal to one would blur the families.
-_TEMPLATE_TEXT = [ATTRIBUTE_VALUES, TRAIN_STATEMENTS, TRAIN_QUESTIONS, EVAL_QUESTIONS, SUBJECTS, POSITIVE, NEGATIVE]
+_TEMPLATE_TEXT = [
+    ATTRIBUTE_VALUES,
+    TRAIN_STATEMENTS,
+    TRAIN_QUESTIONS,
+    EVAL_QUESTIONS,
+    [dataclasses.astuple(rule) for rule in RULES.values()],
+]
 _RESERVED = set(
     re.findall(r"[a-z]+", repr(_TEMPLATE_TEXT).lower())
     + "copy review not was xor parity".split()
@@ -98,7 +149,6 @@ class World:
     entities: list[str]
     values: dict[str, list[str]]  # attribute -> its closed set of values
     facts: dict[tuple[str, str], str]  # (entity, attribute) -> value
-    polarity: dict[str, bool]  # adjective -> True if positive
     positions: dict[str, tuple[int, ...]]  # bit-string family -> the positions its answer reads
 
     @classmethod
@@ -111,11 +161,10 @@ class World:
         facts = {(e, a): values[a][rng.integers(len(values[a]))] for e in entities for a in ATTRIBUTES}
         weights = 1.0 / np.arange(1, cfg.n_words + 1) ** cfg.zipf_exponent
         cdf = np.cumsum(weights) / weights.sum()
-        polarity = {**{a: True for a in POSITIVE}, **{a: False for a in NEGATIVE}}
         positions = {
             f: tuple(sorted(int(i) for i in rng.choice(n, k, replace=False))) for f, (n, k) in BIT_RULES.items()
         }
-        return cls(cfg, words, cdf, entities, values, facts, polarity, positions)
+        return cls(cfg, words, cdf, entities, values, facts, positions)
 
     # ---- item keys and hold-out ----
     def arithmetic_heldout(self, operands: tuple[int, ...]) -> bool:

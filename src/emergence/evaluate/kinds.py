@@ -10,6 +10,7 @@ from pathlib import Path
 
 from emergence.config import StudyConfig, TaskSpec
 from emergence.data.heldout import heldout_items
+from emergence.data.world import RULES
 from emergence.evaluate.benchmark_files import load_benchmark
 from emergence.evaluate.items import Item
 from emergence.evaluate.metrics import GENERATION, HEADS, ICL, LM_EVAL, MC
@@ -79,7 +80,7 @@ def _facts(choice: bool) -> Callable:
 
 
 def _two_choice_items(raw: list[dict], meta: Callable[[dict], dict]) -> list[Item]:
-    """Items of a generated two-label family (sentiment, mapping), each with `meta(raw item)`."""
+    """Items of a generated two-label family (a label rule, mapping), each with `meta(raw item)`."""
     return [
         Item(
             r["key"],
@@ -93,9 +94,16 @@ def _two_choice_items(raw: list[dict], meta: Callable[[dict], dict]) -> list[Ite
     ]
 
 
-def _sentiment(spec: TaskSpec, cfg: StudyConfig, n: int) -> list[Item]:
-    raw = heldout_items(cfg.corpus.synthetic, cfg.seed, "classification", n, rng_seed=spec.seed)
-    return _two_choice_items(raw, lambda r: {"text": r["prompt"].removeprefix("review: ").removesuffix(" ->")})
+def _label_rule(family: str) -> Callable:
+    """Held-out lines of a label-rule family (`RULES`); meta "text" is the line without its
+    head and separator (`the soup was not tasty`), the input of `no_format` demonstrations."""
+    head = RULES[family].head
+
+    def load(spec: TaskSpec, cfg: StudyConfig, n: int) -> list[Item]:
+        raw = heldout_items(cfg.corpus.synthetic, cfg.seed, family, n, rng_seed=spec.seed)
+        return _two_choice_items(raw, lambda r: {"text": r["prompt"].removeprefix(f"{head}: ").removesuffix(" ->")})
+
+    return load
 
 
 def _mapping(spec: TaskSpec, cfg: StudyConfig, n: int) -> list[Item]:
@@ -127,7 +135,10 @@ KINDS: dict[str, Kind] = {
     "parity": Kind(GENERATION, _bits("parity"), numeric=True, answers=2),
     "fact_recall": Kind(GENERATION, _facts(choice=False)),
     "fact_choice": Kind(MC, _facts(choice=True)),
-    "sentiment": Kind(MC, _sentiment),
+    "sentiment": Kind(MC, _label_rule("classification")),
+    # The sentiment rule with fewer adjectives: 4 (weather) and 8 (road) against 24.
+    "weather": Kind(MC, _label_rule("weather")),
+    "road": Kind(MC, _label_rule("road")),
     "mapping": Kind(MC, _mapping, own_demos=True),
     "copying": Kind(GENERATION, _copying),
     "mmlu": Kind(MC, _benchmark("mmlu"), synthetic=False),
