@@ -96,6 +96,8 @@ def test_page_says_what_the_intervals_cover(results, tmp_path):
     assert held["held_out"] == "s4" and "Could the smaller sizes have predicted the largest?" in page
     assert f"for {held['covered']} of {held['rows']} task × budget pairs" in page
     assert "sentiment (emergent across all sizes)" in page
+    # Which method the forecast command would have used, chosen without the held-out size.
+    assert "Chosen on the smaller sizes alone" in page and f"{held['methods']['chosen']['covered']} of" in page
     # A figure with nothing to draw is named, with its reason, in one line, not shown as an image.
     assert 'alt="performance_vs_loss"' in page and 'alt="kshot"' not in page
     assert 'Not drawn, for want of data in this study: "k-shot curves" (No multiple-choice task' in page

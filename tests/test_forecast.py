@@ -57,8 +57,8 @@ def test_intervals_cover_the_planted_law_at_about_the_stated_rate():
     # 95% intervals on 12 ladders: docs/forecast.md has the rate on 20 (tools/forecast_coverage.py).
     table = simulate.forecast_coverage(12, n_boot=60)
     assert table["loss_covered"].sum() >= 9, table
-    assert table["value_covered"].sum() >= 9, table
-    assert (table["verdict"] == "emergent").all()
+    assert table["chain_covered"].sum() >= 9, table
+    assert table["chosen_covered"].sum() >= 9, table
 
 
 def test_the_crossing_covers_the_planted_compute(chain):
@@ -145,6 +145,11 @@ def test_the_command_holds_out_the_largest_size(tmp_path):
     table = pd.read_csv(tmp_path / "f.csv")
     assert len(table) == 3 and table["one_step_covered"].sum() == methods["one step"]["covered"]
     assert (table["one_step_low"] <= table["one_step_predicted"]).all()
+    # The method the command would have used, chosen on the smaller sizes alone, and its error.
+    assert set(table["method"]) <= {"chain", "one step"} and table["method_reason"].str.contains("MAE").all()
+    chained = table[table["method"] == "chain"]
+    assert (chained["chosen_predicted"] == chained["predicted"]).all()
+    assert table["chosen_covered"].sum() == methods["chosen"]["covered"]
     assert json.loads((tmp_path / "f.json").read_text())["held_out"] == "3000000.0"
 
 
@@ -313,6 +318,19 @@ def test_one_step_is_chosen_where_the_score_follows_compute():
     lo, hi = p["value_ci"]
     assert lo <= truth <= hi and p["value_pi"][0] <= lo and hi <= p["value_pi"][1]
     assert p["methods"]["chain"]["value_ci"][1] < truth  # the chain's own interval misses it
+
+
+def test_the_held_out_check_reports_the_method_the_smaller_sizes_chose():
+    # The compute-following score on six sizes: the five smaller ones choose one step (their
+    # own largest held out), and the held-out sixth is forecast by it within its interval.
+    ladder = simulate.ladder(0, sizes=(*simulate.LADDER_SIZES, 3e6))
+    rng = np.random.default_rng(0)
+    ladder["value"] = rng.binomial(ladder["n"], _by_compute(ladder["params"], ladder["tokens"])) / ladder["n"]
+    table, summary = holdout_forecast(ladder, n_boot=10)
+    assert (table["method"] == "one step").all()
+    assert (table["chosen_predicted"] == table["one_step_predicted"]).all() and table["chosen_covered"].all()
+    chosen, chain = summary["methods"]["chosen"], summary["methods"]["chain"]
+    assert chosen["one_step_tasks"] == ["emergent"] and chosen["mean_abs_error"] < chain["mean_abs_error"]
 
 
 def test_the_chain_is_kept_where_the_score_follows_the_loss():

@@ -8,7 +8,10 @@ uncertainty plus the scatter of runs and items); `covered_given_loss` asks the s
 alone, the curve at the loss the runs actually reached, which tells a miss of the loss law
 from a miss of the curve. One step straight from compute (onestep.py), fitted to the same
 sizes with the same bootstrap, stands beside it (`one_step*`: its forecast, prediction
-interval and whether that covers what the runs reached).
+interval and whether that covers what the runs reached). `method` is the one `emergence
+forecast` would have used for each task, chosen on the smaller sizes alone (choice.py: their
+own largest held out), and `chosen*` its forecast: the held-out check of the forecast as the
+command makes it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import pandas as pd
 
 from emergence.analysis import onestep
 from emergence.analysis.chain import Chain, fit_chain, law_summary, predict_at
+from emergence.analysis.choice import CHAIN, choose, held_out_errors
 
 # The table's columns, in order.
 COLUMNS = (
@@ -54,6 +58,12 @@ COLUMNS = (
     "one_step_low",
     "one_step_high",
     "one_step_covered",
+    "method",
+    "method_reason",
+    "chosen_predicted",
+    "chosen_low",
+    "chosen_high",
+    "chosen_covered",
 )
 # Losses at which each chained curve is drawn.
 _GRID = 60
@@ -93,6 +103,7 @@ def holdout_forecast(ladder: pd.DataFrame, *, n_boot: int = 200, seed: int = 0, 
     except ValueError as e:
         return empty, {"held_out": held_out, "note": f"No forecast of {held_out} from the smaller sizes: {e}."}
     steps = onestep.fit_ladder(train, chain, seed=seed)
+    methods = _choices(train, chain, steps, n_boot=n_boot, seed=seed, level=level)
     final = target[target["tokens"] == target.groupby("run")["tokens"].transform("max")]
     metric = train.groupby("task")["metric"].first().to_dict() if "metric" in train.columns else {}
     rows = []
@@ -114,7 +125,8 @@ def holdout_forecast(ladder: pd.DataFrame, *, n_boot: int = 200, seed: int = 0, 
                 "runs": int(n_runs),
             }
             row |= _compared(p, actual.loc[task], at_actual[task], chain.curves[task].chance)
-            rows.append(row | _one_step(direct.get(task), row["actual"]))
+            row |= _one_step(direct.get(task), row["actual"])
+            rows.append(row | _chosen(row, *methods[task]))
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     lowest = float(final["loss"].min())
     summary = {
@@ -164,6 +176,33 @@ def _one_step(p: dict | None, actual: float) -> dict:
     }
 
 
+def _choices(train: pd.DataFrame, chain: Chain, steps: dict, **boot) -> dict[str, tuple[str, str]]:
+    """Per task of the chain: (method, why), the choice `emergence forecast` makes on the
+    sizes the forecast is made from (choice.py: their own largest held out), as it would
+    have been made before the held-out size was trained."""
+    errors, note = held_out_errors(train, "loss", **boot)
+    out = {}
+    for task in chain.curves:
+        method, why = choose(errors.get(task), note)
+        if method == onestep.NAME and task not in steps:
+            method, why = CHAIN, f"chain: one step could not be fitted to every size ({why})"
+        out[task] = (method, why)
+    return out
+
+
+def _chosen(row: dict, method: str, why: str) -> dict:
+    """The chosen method's forecast and prediction interval, from the row's columns of each."""
+    prefix = "" if method == CHAIN else "one_step_"
+    return {
+        "method": method,
+        "method_reason": why,
+        "chosen_predicted": row[f"{prefix}predicted"],
+        "chosen_low": row[f"{prefix}low"],
+        "chosen_high": row[f"{prefix}high"],
+        "chosen_covered": row[f"{prefix}covered"],
+    }
+
+
 def _by_form(chain: Chain, steps: dict, table: pd.DataFrame) -> dict:
     """Per task: each candidate step-2 form's point forecast at every held-out budget (at the
     law's predicted loss) and its mean absolute error against what the runs reached, beside
@@ -190,8 +229,9 @@ def _by_form(chain: Chain, steps: dict, table: pd.DataFrame) -> dict:
 
 
 def _methods(table: pd.DataFrame, forms: dict) -> dict:
-    """Each way of forecasting the held-out size, over all its tasks x budgets: the chain as
-    chosen and one step from compute (each with its intervals' coverage), the published step 2
+    """Each way of forecasting the held-out size, over all its tasks x budgets: the chain, one
+    step from compute and the method chosen per task (each with its intervals' coverage; the
+    tasks where one step was chosen), the published step 2
     (the free sigmoid for every task, on the same law): the mean absolute error, and the mean
     relative error over the rows more than 0.05 above chance (near chance a relative error
     means nothing). How far to trust a forecast on this ladder, method by method."""
@@ -199,7 +239,7 @@ def _methods(table: pd.DataFrame, forms: dict) -> dict:
         return {}
     actual = table["actual"].to_numpy(float)
     above = actual > table["chance"].fillna(0.0).to_numpy(float) + 0.05
-    picks = {"chain": table["predicted"].to_numpy(float)}
+    picks = {"chain": table["predicted"].to_numpy(float), "chosen": table["chosen_predicted"].to_numpy(float)}
     for name, form in (("published step 2", "free sigmoid"), ("one step", "one step")):
         by_task = {t: np.asarray(f["forms"][form]["predicted"]) for t, f in forms.items() if form in f["forms"]}
         if set(by_task) == set(table["task"]):
@@ -215,6 +255,8 @@ def _methods(table: pd.DataFrame, forms: dict) -> dict:
             "mean_rel_error_above_chance": float(rel.mean()) if rel.size else None,
         }
     out["chain"]["covered"] = int(table["covered"].sum())
+    out["chosen"]["covered"] = int(table["chosen_covered"].astype(bool).sum())
+    out["chosen"]["one_step_tasks"] = sorted(set(table.loc[table["method"] == onestep.NAME, "task"]))
     if "one step" in out:
         out["one step"]["covered"] = int(table["one_step_covered"].astype(bool).sum())
     out["rows_above_chance"] = int(above.sum())

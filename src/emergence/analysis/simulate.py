@@ -25,7 +25,9 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from emergence.analysis.chain import fit_chain, predict_at
+from emergence.analysis import onestep
+from emergence.analysis.chain import fit_chain
+from emergence.analysis.choice import CHAIN, forecast_at
 from emergence.analysis.prompts import prompt_table
 from emergence.analysis.thresholds import fit_threshold
 
@@ -372,25 +374,27 @@ def forecast_coverage(
     n_ladders: int, n_boot: int = 200, level: float = 0.95, *, value=planted_value, target=TARGET, **kw
 ) -> pd.DataFrame:
     """Per simulated ladder (task `value`: planted_value or late_rise): the forecast at
-    `target`, whether its intervals for the law (`*_ci`) cover the planted loss and accuracy
-    there, its curve's form and the fitted alpha (planted 0.4)."""
+    `target` as `emergence forecast` makes it (choice.forecast_at), whether each method's
+    interval for the law (`value_ci`) covers the planted accuracy there (`chain_*`: the
+    chain's, with its loss interval against the planted loss; `one_step_*`: one step's;
+    `chosen_*`: the method the held-out largest size picked, `method`), the chain's curve
+    form and the fitted alpha (planted 0.4)."""
     truth_loss = float(planted_loss(*target))
     truth = float(value(truth_loss))
     rows = []
     for s in range(n_ladders):
-        chain = fit_chain(ladder(s, value=value, **kw), n_boot=n_boot, seed=s, level=level)
-        p = predict_at(chain, *target)["emergent"]
-        (llo, lhi), (vlo, vhi) = p["loss_ci"], p["value_ci"]
-        rows.append(
-            {
-                "loss": p["loss"],
-                "loss_covered": llo <= truth_loss <= lhi,
-                "value": p["value"],
-                "value_covered": vlo <= truth <= vhi,
-                "value_width": vhi - vlo,
-                "verdict": p["verdict"],
-                "form": p["form"],
-                "alpha": chain.laws[""][0]["alpha"],
+        runs = ladder(s, value=value, **kw)
+        chain = fit_chain(runs, n_boot=n_boot, seed=s, level=level)
+        p = forecast_at(runs, chain, *target, seed=s)["emergent"]
+        llo, lhi = p["loss_ci"]
+        row = {"loss": p["loss"], "loss_covered": llo <= truth_loss <= lhi, "method": p["method"]}
+        for name, m in (("chain", p["methods"][CHAIN]), ("one_step", p["methods"].get(onestep.NAME)), ("chosen", p)):
+            lo, hi = m["value_ci"] if m else (np.nan, np.nan)
+            row |= {
+                f"{name}_value": m["value"] if m else np.nan,
+                f"{name}_covered": lo <= truth <= hi,
+                f"{name}_width": hi - lo,
             }
-        )
+        chained = p["methods"][CHAIN]
+        rows.append(row | {"form": chained["form"], "alpha": chain.laws[""][0]["alpha"]})
     return pd.DataFrame(rows)

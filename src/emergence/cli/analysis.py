@@ -121,7 +121,9 @@ def add_commands(sub) -> None:
     p.add_argument("--via", default="loss", help="the intermediate loss column (default loss; e.g. a per-task bpb)")
     p.add_argument("--runs-at-target", type=count(1), default=1, help="prediction intervals for the mean of k runs")
     p.add_argument("--crossing", action="store_true", help="compute and (N, D) at which each emergent onset is reached")
-    p.add_argument("--hold-out", action="store_true", help="forecast the largest size from the others; compare")
+    p.add_argument(
+        "--hold-out", action="store_true", help="forecast the largest size from the others: each method's error"
+    )
     p.add_argument("--spec", default="{}", help="study config (JSON, or @file): analysis section (n_boot, seed, level)")
     p.add_argument("--out", help="also write the JSON here (--hold-out: the table as CSV, a .json beside it)")
     p.set_defaults(func=cmd_forecast)

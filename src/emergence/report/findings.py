@@ -256,6 +256,8 @@ def forecast_sentences(table: pd.DataFrame, summary: dict, thresholds: pd.DataFr
         )
         + ")."
     ]
+    if "method" in table.columns:
+        out.append(_methods_sentence(table, summary.get("methods", {})))
     emergent = _emergent_in_study(table, thresholds)
     out += [_task_forecast(table[table["task"] == task], summary) for task in sorted(emergent)]
     missed = table[~table["covered"].astype(bool) & ~table["task"].isin(emergent)]
@@ -270,6 +272,27 @@ def forecast_sentences(table: pd.DataFrame, summary: dict, thresholds: pd.DataFr
             + "."
         )
     return out
+
+
+def _methods_sentence(table: pd.DataFrame, methods: dict) -> str:
+    """Which method `emergence forecast` would have used per task (chosen on the smaller sizes
+    alone) and how it did on the held-out size, beside the chain and one step."""
+    one = sorted(set(table.loc[table["method"] == "one step", "task"]))
+    tasks = table["task"].nunique()
+    chosen = (
+        f"one step straight from compute for {len(one)} of {tasks} tasks ({', '.join(one)}) and the chain for the rest"
+        if one
+        else f"the chain for all {tasks} tasks"
+    )
+    scores = "; ".join(
+        f"{name}: {m['covered']} of {len(table)} covered, mean absolute error {m['mean_abs_error']:.3f}"
+        for name, m in methods.items()
+        if name in ("chosen", "chain", "one step") and "covered" in m
+    )
+    return (
+        "Chosen on the smaller sizes alone (their own largest held out, as `emergence forecast` chooses), the "
+        f"forecast uses {chosen}. On the held-out size: {scores}."
+    )
 
 
 def _emergent_in_study(table: pd.DataFrame, thresholds: pd.DataFrame) -> set[str]:

@@ -54,7 +54,8 @@ _THRESHOLD_COLUMNS = (
 # The forecast table's columns shown on the page.
 _FORECAST_COLUMNS = (
     "task tokens verdict form loss_predicted loss_low loss_high loss_actual predicted low high actual error covered "
-    "given_loss given_loss_low given_loss_high covered_given_loss"
+    "given_loss given_loss_low given_loss_high covered_given_loss "
+    "one_step_predicted one_step_low one_step_high one_step_covered method chosen_covered"
 ).split()
 
 
