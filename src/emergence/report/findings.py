@@ -78,7 +78,7 @@ def summary_sentences(thresholds: pd.DataFrame) -> list[str]:
 
 def _mirage(rows: pd.DataFrame) -> pd.Series:
     """The mirage check of each row (analysis/mirage.py), empty where the table has none."""
-    return rows["mirage"].fillna("") if "mirage" in rows else pd.Series("", index=rows.index)
+    return rows["mirage"].astype(object).fillna("") if "mirage" in rows else pd.Series("", index=rows.index)
 
 
 def mirage_sentence(r) -> str:
