@@ -6,6 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 export PATH := $(abspath $(BIN)):$(PATH)
+# One OpenBLAS thread a process (unless you set it): the two pytest workers, or two
+# Snakemake jobs, each with a BLAS thread per core spend their time waiting on each other
+# (`make test-fast`: 165 s -> 115 s; docs/performance.md).
+export OPENBLAS_NUM_THREADS ?= 1
 
 .PHONY: setup study test test-fast lint browser slurm bench lock clean
 

@@ -7,27 +7,27 @@ import pandas as pd
 import pytest
 from helpers import one_line_error, run_cli
 
-from emergence.analysis import simulate
+from emergence.analysis import planted_ladder
 from emergence.analysis.chain import fit_chain, predict_at
 from emergence.analysis.crossing import _crossing_compute, crossings
 from emergence.analysis.holdout import holdout_forecast
 
-TRUE_LOSS = float(simulate.planted_loss(*simulate.TARGET))
-TRUE_VALUE = float(simulate.planted_value(TRUE_LOSS))
+TRUE_LOSS = float(planted_ladder.planted_loss(*planted_ladder.TARGET))
+TRUE_VALUE = float(planted_ladder.planted_value(TRUE_LOSS))
 
 
 @pytest.fixture(scope="module")
 def chain():
-    return fit_chain(simulate.ladder(0), n_boot=60, seed=0)
+    return fit_chain(planted_ladder.ladder(0), n_boot=60, seed=0)
 
 
 def test_the_planted_law_and_curve_are_recovered(chain):
     law = chain.laws[""][0]
-    assert law["alpha"] == pytest.approx(simulate.LAW["alpha"], abs=0.05)
+    assert law["alpha"] == pytest.approx(planted_ladder.LAW["alpha"], abs=0.05)
     curve = chain.curves["emergent"]
     assert curve.verdict == "emergent" and curve.form in ("hinge", "sigmoid")
-    assert curve.onset(curve.fit) == pytest.approx(simulate.LADDER_ONSET, abs=0.05)
-    p = predict_at(chain, *simulate.TARGET)["emergent"]
+    assert curve.onset(curve.fit) == pytest.approx(planted_ladder.LADDER_ONSET, abs=0.05)
+    p = predict_at(chain, *planted_ladder.TARGET)["emergent"]
     assert p["loss"] == pytest.approx(TRUE_LOSS, abs=0.02)
     assert p["value"] == pytest.approx(TRUE_VALUE, abs=0.06)
     assert p["beyond"] and "3 times the largest run's" in p["beyond"][0]
@@ -37,25 +37,25 @@ def test_the_law_is_fitted_on_final_checkpoints_only(chain):
     # Intermediate checkpoints sit 0.05 nats above the law (not yet annealed): only the
     # final one of each run may enter it, else the law would be biased upward.
     points = chain.points[""]
-    assert len(points) == len(simulate.LADDER_SIZES) * len(simulate.LADDER_BUDGETS) * 3
-    assert set(points["tokens"]) == set(simulate.LADDER_BUDGETS)
-    residual = points["loss"] - simulate.planted_loss(points["params"], points["tokens"])
+    assert len(points) == len(planted_ladder.LADDER_SIZES) * len(planted_ladder.LADDER_BUDGETS) * 3
+    assert set(points["tokens"]) == set(planted_ladder.LADDER_BUDGETS)
+    residual = points["loss"] - planted_ladder.planted_loss(points["params"], points["tokens"])
     assert abs(residual.mean()) < 0.005
 
 
 def test_prediction_intervals_contain_the_law_intervals(chain):
-    p = predict_at(chain, *simulate.TARGET, runs=1)["emergent"]
+    p = predict_at(chain, *planted_ladder.TARGET, runs=1)["emergent"]
     for what in ("loss", "value"):
         (clo, chi), (plo, phi) = p[f"{what}_ci"], p[f"{what}_pi"]
         assert plo < clo and chi < phi
-    many = predict_at(chain, *simulate.TARGET, runs=16)["emergent"]
+    many = predict_at(chain, *planted_ladder.TARGET, runs=16)["emergent"]
     assert np.ptp(many["value_pi"]) < np.ptp(p["value_pi"])
 
 
 @pytest.mark.slow  # a coverage count over simulated ladders
 def test_intervals_cover_the_planted_law_at_about_the_stated_rate():
     # 95% intervals on 12 ladders: docs/forecast.md has the rate on 20 (tools/forecast_coverage.py).
-    table = simulate.forecast_coverage(12, n_boot=60)
+    table = planted_ladder.forecast_coverage(12, n_boot=60)
     assert table["loss_covered"].sum() >= 9, table
     assert table["chain_covered"].sum() >= 9, table
     assert table["chosen_covered"].sum() >= 9, table
@@ -63,7 +63,7 @@ def test_intervals_cover_the_planted_law_at_about_the_stated_rate():
 
 def test_the_crossing_covers_the_planted_compute(chain):
     out = crossings(chain)["emergent"]
-    truth = _crossing_compute(simulate.LAW, simulate.LADDER_ONSET)
+    truth = _crossing_compute(planted_ladder.LAW, planted_ladder.LADDER_ONSET)
     lo, hi = out["compute_ci"]
     assert lo <= truth <= hi
     assert out["params"] * out["tokens"] * 6 == pytest.approx(out["compute"], rel=1e-6)
@@ -71,7 +71,7 @@ def test_the_crossing_covers_the_planted_compute(chain):
 
 
 def test_a_per_task_loss_gets_a_law_per_task():
-    ladder = simulate.ladder(1)
+    ladder = planted_ladder.ladder(1)
     other = ladder.assign(task="other")
     both = pd.concat([ladder, other], ignore_index=True)
     both["bpb"] = both["loss"] * np.where(both["task"] == "other", 1.3, 1.0)
@@ -80,24 +80,24 @@ def test_a_per_task_loss_gets_a_law_per_task():
 
 
 def test_holding_out_the_largest_size():
-    ladder = simulate.ladder(2, sizes=(*simulate.LADDER_SIZES, 3e6))
+    ladder = planted_ladder.ladder(2, sizes=(*planted_ladder.LADDER_SIZES, 3e6))
     table, summary = holdout_forecast(ladder, n_boot=60)
-    assert summary["held_out"] == "3000000.0" and len(summary["forecast_from"]) == len(simulate.LADDER_SIZES)
-    assert list(table["tokens"]) == list(simulate.LADDER_BUDGETS)
-    truth = simulate.planted_loss(3e6, table["tokens"])
+    assert summary["held_out"] == "3000000.0" and len(summary["forecast_from"]) == len(planted_ladder.LADDER_SIZES)
+    assert list(table["tokens"]) == list(planted_ladder.LADDER_BUDGETS)
+    truth = planted_ladder.planted_loss(3e6, table["tokens"])
     assert (table["loss_predicted"] - truth).abs().max() < 0.02
-    assert (table["predicted"] - simulate.planted_value(truth)).abs().max() < 0.05
+    assert (table["predicted"] - planted_ladder.planted_value(truth)).abs().max() < 0.05
     band = summary["curves"]["emergent"]
     assert len(band["loss"]) == len(band["low"]) == len(band["high"])
     assert all(lo <= v <= hi for v, lo, hi in zip(band["value"], band["low"], band["high"]))
-    small, note = holdout_forecast(simulate.ladder(0, sizes=(1e4, 3e4)), n_boot=4)
+    small, note = holdout_forecast(planted_ladder.ladder(0, sizes=(1e4, 3e4)), n_boot=4)
     assert small.empty and "leaves 1 size(s)" in note["note"]
 
 
 @pytest.fixture(scope="module")
 def runs_csv(tmp_path_factory):
     path = tmp_path_factory.mktemp("forecast") / "runs.csv"
-    simulate.ladder(3).to_csv(path, index=False)
+    planted_ladder.ladder(3).to_csv(path, index=False)
     return path
 
 
@@ -126,7 +126,7 @@ def test_the_command_prints_and_writes_the_documented_json(runs_csv, tmp_path):
 
 def test_the_command_holds_out_the_largest_size(tmp_path):
     path = tmp_path / "runs.csv"
-    simulate.ladder(4, sizes=(*simulate.LADDER_SIZES, 3e6)).to_csv(path, index=False)
+    planted_ladder.ladder(4, sizes=(*planted_ladder.LADDER_SIZES, 3e6)).to_csv(path, index=False)
     spec = '{"analysis": {"n_boot": 20}}'
     result = run_cli("forecast", path, "--hold-out", "--spec", spec, "--out", tmp_path / "f.csv")
     assert result.returncode == 0, result.stderr
@@ -171,7 +171,7 @@ def test_the_command_holds_out_the_largest_size(tmp_path):
 )
 def test_bad_input_is_one_line(tmp_path, change, args, expected):
     path = tmp_path / "runs.csv"
-    change(simulate.ladder(5)).to_csv(path, index=False)
+    change(planted_ladder.ladder(5)).to_csv(path, index=False)
     result = run_cli("forecast", path, "--params", "3e6", "--tokens", "1e7", *args, "--out", tmp_path / "o.json")
     one_line_error(result, *expected)
     assert not (tmp_path / "o.json").exists()
@@ -187,14 +187,14 @@ def test_branches_of_one_trunk_are_redrawn_together():
     # its noise) comes with it, and seeds are redrawn within their size.
     from emergence.analysis.resample import units
 
-    ladder = simulate.ladder(0)
+    ladder = planted_ladder.ladder(0)
     unit, strata, stratified = units(ladder)
-    assert stratified and len(strata) == len(simulate.LADDER_SIZES)
+    assert stratified and len(strata) == len(planted_ladder.LADDER_SIZES)
     assert all(len(m) == 3 for m in strata)
-    assert unit.groupby(unit).size().eq(len(simulate.LADDER_BUDGETS)).all()
+    assert unit.groupby(unit).size().eq(len(planted_ladder.LADDER_BUDGETS)).all()
     # Without seeds, each run is its own unit, redrawn within its (N, D) cell.
     unit, strata, stratified = units(ladder.drop(columns="seed"))
-    assert stratified and len(strata) == len(simulate.LADDER_SIZES) * len(simulate.LADDER_BUDGETS)
+    assert stratified and len(strata) == len(planted_ladder.LADDER_SIZES) * len(planted_ladder.LADDER_BUDGETS)
     assert unit.nunique() == len(unit)
     # One run per cell and no seeds: one stratum of every run.
     one = ladder[ladder["seed"] == 0].drop(columns="seed")
@@ -214,8 +214,8 @@ def test_the_curve_resample_is_rescaled_like_the_law():
 
 def test_no_compute_optimal_split_where_the_law_is_undetermined():
     # Two budgets cannot determine beta: the crossing's compute stands, its split does not.
-    ladder = simulate.ladder(0, sizes=(*simulate.LADDER_SIZES, 3e6))
-    two = ladder[ladder.groupby("run")["tokens"].transform("max") > simulate.LADDER_BUDGETS[0]]
+    ladder = planted_ladder.ladder(0, sizes=(*planted_ladder.LADDER_SIZES, 3e6))
+    two = ladder[ladder.groupby("run")["tokens"].transform("max") > planted_ladder.LADDER_BUDGETS[0]]
     out = crossings(fit_chain(two, n_boot=20, seed=0))["emergent"]
     assert out["params"] is None and out["tokens"] is None and out["params_ci"] is None
     assert "beta (only 2 token budgets" in out["split_note"]
@@ -224,8 +224,8 @@ def test_no_compute_optimal_split_where_the_law_is_undetermined():
 def _normalised_ladder(seed: int, value):
     from emergence.analysis.curves import normalise
 
-    d = simulate.ladder(seed, value=value)
-    return d["loss"].to_numpy(), normalise(d["value"].to_numpy(), simulate.CHANCE), d["params"].to_numpy()
+    d = planted_ladder.ladder(seed, value=value)
+    return d["loss"].to_numpy(), normalise(d["value"].to_numpy(), planted_ladder.CHANCE), d["params"].to_numpy()
 
 
 def test_a_free_sigmoid_carries_a_rise_the_ladder_only_starts():
@@ -235,13 +235,13 @@ def test_a_free_sigmoid_carries_a_rise_the_ladder_only_starts():
     from emergence.analysis import extrapolation
     from emergence.analysis.curves import fit_sigmoid, floor, normalise, predict
 
-    x, y, _ = _normalised_ladder(0, simulate.late_rise)
+    x, y, _ = _normalised_ladder(0, planted_ladder.late_rise)
     far = 1.2  # 0.23 nats below the ladder's lowest loss
-    truth = float(normalise(simulate.late_rise(far), simulate.CHANCE))
-    free = extrapolation.fit_free_sigmoid(x, y, 1.0, floor(simulate.CHANCE))
-    assert free["eta"] == pytest.approx(simulate.LATE_MIDPOINT, abs=0.05)
+    truth = float(normalise(planted_ladder.late_rise(far), planted_ladder.CHANCE))
+    free = extrapolation.fit_free_sigmoid(x, y, 1.0, floor(planted_ladder.CHANCE))
+    assert free["eta"] == pytest.approx(planted_ladder.LATE_MIDPOINT, abs=0.05)
     assert float(predict("sigmoid", free, far)) == pytest.approx(truth, abs=0.08)
-    inside = fit_sigmoid(x, y, 1.0, floor(simulate.CHANCE))
+    inside = fit_sigmoid(x, y, 1.0, floor(planted_ladder.CHANCE))
     assert truth - float(predict("sigmoid", inside, far)) > 0.15
 
 
@@ -256,18 +256,18 @@ def test_held_out_sizes_choose_the_form(value, forms, chosen):
     from emergence.analysis import extrapolation
     from emergence.analysis.curves import floor
 
-    x, y, params = _normalised_ladder(0, getattr(simulate, value))
-    misses = extrapolation.held_out_misses(x, y, params, forms, 1.0, floor(simulate.CHANCE))
+    x, y, params = _normalised_ladder(0, getattr(planted_ladder, value))
+    misses = extrapolation.held_out_misses(x, y, params, forms, 1.0, floor(planted_ladder.CHANCE))
     assert set(misses) == set(forms) and len(misses[forms[0]]) == len(misses[forms[1]])
     form, why = extrapolation.choose(misses, forms)
     assert form == chosen and "held-out error" in why
 
 
 def test_the_chain_forecasts_a_rise_beyond_the_ladder_within_its_interval():
-    chain = fit_chain(simulate.ladder(1, value=simulate.late_rise), n_boot=30, seed=1)
+    chain = fit_chain(planted_ladder.ladder(1, value=planted_ladder.late_rise), n_boot=30, seed=1)
     assert chain.curves["emergent"].form == "free sigmoid"
-    p = predict_at(chain, *simulate.TARGET)["emergent"]
-    truth = float(simulate.late_rise(simulate.planted_loss(*simulate.TARGET)))
+    p = predict_at(chain, *planted_ladder.TARGET)["emergent"]
+    truth = float(planted_ladder.late_rise(planted_ladder.planted_loss(*planted_ladder.TARGET)))
     lo, hi = p["value_ci"]
     assert lo <= truth <= hi and p["value"] == pytest.approx(truth, abs=0.04)
     assert "held-out error" in p["form_reason"]
@@ -299,7 +299,7 @@ def _by_compute(params, tokens):
     from scipy import special
 
     rise = special.expit((np.log10(6.0 * np.asarray(params) * np.asarray(tokens)) - COMPUTE_MIDPOINT) / COMPUTE_WIDTH)
-    return simulate.CHANCE + (1 - simulate.CHANCE) * rise
+    return planted_ladder.CHANCE + (1 - planted_ladder.CHANCE) * rise
 
 
 def test_one_step_is_chosen_where_the_score_follows_compute():
@@ -308,11 +308,11 @@ def test_one_step_is_chosen_where_the_score_follows_compute():
     # planted law, wins the held-out check, and its interval covers the planted score.
     from emergence.analysis.choice import forecast_at
 
-    ladder = simulate.ladder(0)
+    ladder = planted_ladder.ladder(0)
     rng = np.random.default_rng(0)
     ladder["value"] = rng.binomial(ladder["n"], _by_compute(ladder["params"], ladder["tokens"])) / ladder["n"]
-    p = forecast_at(ladder, fit_chain(ladder, n_boot=10, seed=0), *simulate.TARGET)["emergent"]
-    truth = float(_by_compute(*simulate.TARGET))
+    p = forecast_at(ladder, fit_chain(ladder, n_boot=10, seed=0), *planted_ladder.TARGET)["emergent"]
+    truth = float(_by_compute(*planted_ladder.TARGET))
     assert p["method"] == "one step" and p["method_reason"].startswith("one step: held-out MAE")
     assert p["value"] == p["methods"]["one step"]["value"] == pytest.approx(truth, abs=0.03)
     lo, hi = p["value_ci"]
@@ -323,7 +323,7 @@ def test_one_step_is_chosen_where_the_score_follows_compute():
 def test_the_held_out_check_reports_the_method_the_smaller_sizes_chose():
     # The compute-following score on six sizes: the five smaller ones choose one step (their
     # own largest held out), and the held-out sixth is forecast by it within its interval.
-    ladder = simulate.ladder(0, sizes=(*simulate.LADDER_SIZES, 3e6))
+    ladder = planted_ladder.ladder(0, sizes=(*planted_ladder.LADDER_SIZES, 3e6))
     rng = np.random.default_rng(0)
     ladder["value"] = rng.binomial(ladder["n"], _by_compute(ladder["params"], ladder["tokens"])) / ladder["n"]
     table, summary = holdout_forecast(ladder, n_boot=10)
@@ -336,8 +336,8 @@ def test_the_held_out_check_reports_the_method_the_smaller_sizes_chose():
 def test_the_chain_is_kept_where_the_score_follows_the_loss():
     from emergence.analysis.choice import forecast_at
 
-    ladder = simulate.ladder(0)
-    p = forecast_at(ladder, fit_chain(ladder, n_boot=10, seed=0), *simulate.TARGET)["emergent"]
+    ladder = planted_ladder.ladder(0)
+    p = forecast_at(ladder, fit_chain(ladder, n_boot=10, seed=0), *planted_ladder.TARGET)["emergent"]
     assert p["method"] == "chain" and "held-out MAE" in p["method_reason"]
     assert p["value"] == pytest.approx(TRUE_VALUE, abs=0.06)
     assert p["loss"] == pytest.approx(TRUE_LOSS, abs=0.02)
@@ -346,7 +346,7 @@ def test_the_chain_is_kept_where_the_score_follows_the_loss():
 def test_no_held_out_check_keeps_the_chain():
     from emergence.analysis.choice import choose, held_out_errors
 
-    errors, note = held_out_errors(simulate.ladder(0, sizes=(1e4, 3e4)), n_boot=4)
+    errors, note = held_out_errors(planted_ladder.ladder(0, sizes=(1e4, 3e4)), n_boot=4)
     assert errors == {} and "needs 3" in note
     assert choose(None, note) == ("chain", f"no held-out check ({note})")
     # A difference inside the held-out scores' noise keeps the default.

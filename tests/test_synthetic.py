@@ -146,12 +146,11 @@ def test_worked_two_operand_sum_shows_every_carry():
 
 
 def test_negation_flips_the_label():
-    from emergence.data.synthetic import classification_item
+    from emergence.data.synthetic import label_item
 
-    world = World.build(CFG, 0)
     for adjective in POSITIVE + NEGATIVE:
-        plain = classification_item("the soup", False, adjective, world)
-        negated = classification_item("the soup", True, adjective, world)
+        plain = label_item("classification", "the soup", False, adjective)
+        negated = label_item("classification", "the soup", True, adjective)
         assert plain["label"] == ("positive" if adjective in POSITIVE else "negative")
         assert {plain["label"], negated["label"]} == {"positive", "negative"}
         assert negated["prompt"] == f"review: the soup was not {adjective} ->"

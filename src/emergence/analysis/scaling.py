@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scipy import optimize, special
+from scipy import optimize
 
 from emergence.errors import InputError
 from emergence.io import read_csv_columns
@@ -69,15 +69,18 @@ def undetermined(fit: dict, boots: np.ndarray, N: np.ndarray, D: np.ndarray) -> 
     return out
 
 
-def _log_terms(theta: np.ndarray, logN: np.ndarray, logD: np.ndarray) -> np.ndarray:
-    """(..., n, 3) array of the three terms' logs for parameter vectors theta (..., 5)."""
-    a, b, e, alpha, beta = np.moveaxis(theta, -1, 0)
-    return np.stack(
-        np.broadcast_arrays(
-            a[..., None] - alpha[..., None] * logN, b[..., None] - beta[..., None] * logD, e[..., None] + 0 * logN
-        ),
-        -1,
-    )
+def _log_law(theta: np.ndarray, logN: np.ndarray, logD: np.ndarray):
+    """log(exp(a - alpha logN) + exp(b - beta logD) + exp(e)) for parameter vectors theta
+    (..., 5), shape (..., n), with the three terms' weights exp(term - max) and their sum
+    (the softmax's parts, for _objective's gradient). Written out by hand, not with
+    scipy's logsumexp: L-BFGS calls it thousands of times a fit, and _starts on 4,500 grid
+    points at once."""
+    a, b, e, alpha, beta = (v[..., None] for v in np.moveaxis(theta, -1, 0))
+    t1, t2 = a - alpha * logN, b - beta * logD
+    m = np.maximum(np.maximum(t1, t2), e)
+    w1, w2, w3 = np.exp(t1 - m), np.exp(t2 - m), np.exp(e - m)
+    total = w1 + w2 + w3
+    return m + np.log(total), (w1, w2, w3, total)
 
 
 def _huber(r: np.ndarray) -> np.ndarray:
@@ -89,13 +92,9 @@ def _objective(theta, logN, logD, logL):
 
     Dividing by delta keeps the values near the size of the residuals themselves, so that
     L-BFGS's stopping tolerances mean the same thing on noisy and on noiseless data.
-    Written out by hand (not logsumexp) because L-BFGS calls it thousands of times a fit."""
-    a, b, e, alpha, beta = theta
-    t1, t2 = a - alpha * logN, b - beta * logD
-    m = np.maximum(np.maximum(t1, t2), e)
-    w1, w2, w3 = np.exp(t1 - m), np.exp(t2 - m), np.exp(e - m)
-    total = w1 + w2 + w3
-    r = m + np.log(total) - logL
+    """
+    log_law, (w1, w2, w3, total) = _log_law(theta, logN, logD)
+    r = log_law - logL
     dh = np.clip(r, -HUBER_DELTA, HUBER_DELTA) / (HUBER_DELTA * total)  # times the softmax weights below
     g1, g2 = dh * w1, dh * w2
     grad = np.array([g1.sum(), g2.sum(), dh @ w3, -(g1 @ logN), -(g2 @ logD)])
@@ -108,7 +107,7 @@ def _starts(logN, logD, logL, k: int) -> np.ndarray:
     Running L-BFGS from all 4,500 grid points takes tens of seconds; the objective at every
     grid point takes milliseconds. Keeping the best (a, b, e) for each of the 25 exponent
     pairs keeps the starts spread over the exponents, where the local optima differ."""
-    obj = _huber(special.logsumexp(_log_terms(_GRID, logN, logD), axis=-1) - logL).sum(axis=-1)
+    obj = _huber(_log_law(_GRID, logN, logD)[0] - logL).sum(axis=-1)
     order = np.argsort(obj, kind="stable")
     _, first = np.unique(_GRID[order][:, 3:], axis=0, return_index=True)
     return _GRID[order[np.sort(first)[:k]]]

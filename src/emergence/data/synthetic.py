@@ -167,12 +167,6 @@ def label_item(family: str, subject: str, negated: bool, adjective: str) -> dict
     }
 
 
-def classification_item(subject: str, negated: bool, adjective: str, world: World) -> dict:
-    """A review (`review: the soup was not tasty -> negative`) as prompt and answer; `world`
-    is not read (the rule is `RULES["classification"]`), kept for the callers."""
-    return label_item("classification", subject, negated, adjective)
-
-
 def _label_writer(family: str):
     rule = RULES[family]
 

@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from emergence.data.synthetic import classification_item, draw_operands
+from emergence.data.synthetic import draw_operands, label_item
 from emergence.data.world import ATTRIBUTES, NEGATIVE, POSITIVE, SUBJECTS, TRAIN_QUESTIONS, World, is_heldout
 
 PROMPT = "Instruction: {instruction}\nResponse:"
@@ -114,7 +114,7 @@ def _review(world: World, rng: np.random.Generator) -> tuple[str, str, str]:
     """(key, text, label) of a review as the corpus's classification family writes them."""
     adjectives = POSITIVE + NEGATIVE
     s, n, a = rng.integers(len(SUBJECTS)), rng.integers(2), rng.integers(len(adjectives))
-    item = classification_item(SUBJECTS[s], bool(n), adjectives[a], world)
+    item = label_item("classification", SUBJECTS[s], bool(n), adjectives[a])
     return item["key"], item["prompt"].removeprefix("review: ").removesuffix(" ->"), item["label"]
 
 
@@ -134,7 +134,7 @@ def _sum_lines(world: World, ex: Example) -> list[str]:
 
 def _review_lines(world: World, ex: Example) -> list[str]:
     subject, negated, adjective = ex.key.split("|")
-    return [classification_item(subject, negated == "1", adjective, world)["prompt"]]
+    return [label_item("classification", subject, negated == "1", adjective)["prompt"]]
 
 
 def _fact_lines(world: World, ex: Example) -> list[str]:
