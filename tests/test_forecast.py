@@ -54,7 +54,7 @@ def test_prediction_intervals_contain_the_law_intervals(chain):
 
 @pytest.mark.slow  # a coverage count over simulated ladders
 def test_intervals_cover_the_planted_law_at_about_the_stated_rate():
-    # 95% intervals on 12 ladders: docs/forecast.md has the rate on 20 (tools/forecast_coverage.py).
+    # 95% intervals on 12 ladders: docs/forecast.md has the rate on 100 (tools/forecast_coverage.py).
     table = planted_ladder.forecast_coverage(12, n_boot=60)
     assert table["loss_covered"].sum() >= 9, table
     assert table["chain_covered"].sum() >= 9, table

@@ -31,7 +31,7 @@ from collections.abc import Callable
 import numpy as np
 
 from emergence.data.synthetic import draw_operands, label_item
-from emergence.data.world import ATTRIBUTES, NEGATIVE, POSITIVE, SUBJECTS, TRAIN_QUESTIONS, World, is_heldout
+from emergence.data.world import ATTRIBUTES, RULES, TRAIN_QUESTIONS, World, is_heldout
 
 PROMPT = "Instruction: {instruction}\nResponse:"
 SPLITS = ("tune", "eval")
@@ -112,9 +112,10 @@ def _fact(world: World, rng: np.random.Generator) -> Example:
 
 def _review(world: World, rng: np.random.Generator) -> tuple[str, str, str]:
     """(key, text, label) of a review as the corpus's classification family writes them."""
-    adjectives = POSITIVE + NEGATIVE
-    s, n, a = rng.integers(len(SUBJECTS)), rng.integers(2), rng.integers(len(adjectives))
-    item = label_item("classification", SUBJECTS[s], bool(n), adjectives[a])
+    rule = RULES["classification"]
+    subjects, adjectives = rule.subjects_of(world.entities), rule.adjectives
+    s, n, a = rng.integers(len(subjects)), rng.integers(2), rng.integers(len(adjectives))
+    item = label_item("classification", subjects[s], bool(n), adjectives[a])
     return item["key"], item["prompt"].removeprefix("review: ").removesuffix(" ->"), item["label"]
 
 
